@@ -1,0 +1,57 @@
+"""The one user-facing error type and the exit codes the CLI promises."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import click
+
+
+class ExitCode(IntEnum):
+    """Exit codes of every deploytool command (documented in --help and the README)."""
+
+    OK = 0
+    ERROR = 1  # bad input, configuration, Terraform failure
+    USAGE = 2  # wrong command-line usage (click's own code)
+    ROLLED_BACK = 3  # deploy failed, the previous release was restored and verified
+    ROLLBACK_FAILED = 4  # deploy failed and rollback failed or was impossible
+    LOCKED = 5  # state locked by another run
+
+
+class DeployError(click.ClickException):
+    """An error the user can act on: one line, no traceback (unless --debug).
+
+    Core modules raise it (or a subclass) with a message that says what went wrong and what to do.
+    It derives from ``click.ClickException`` so the CLI prints ``Error: <message>`` and exits with
+    ``exit_code`` without any extra wiring.
+    """
+
+    exit_code = ExitCode.ERROR
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class StateLockedError(DeployError):
+    """Another run holds the Terraform state lock."""
+
+    exit_code = ExitCode.LOCKED
+
+    def __init__(self, message: str, *, lock_id: str | None = None, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.lock_id = lock_id
+        self.holder = holder
+
+
+class RolledBackError(DeployError):
+    """The deploy failed verification; the previous release was re-applied and verified."""
+
+    exit_code = ExitCode.ROLLED_BACK
+
+
+class RollbackFailedError(DeployError):
+    """The deploy failed and the rollback failed or was impossible."""
+
+    exit_code = ExitCode.ROLLBACK_FAILED
