@@ -1,0 +1,290 @@
+"""The Terraform runner: one root, one workspace, one private data directory.
+
+Every (environment, stack, workspace) gets its own ``TF_DATA_DIR`` so runs for different branches
+never share ``.terraform/``; the provider comes from a shared plugin cache. The engine is the
+embedded Terraform by default, or a user's ``terraform``/``tofu`` binary; both are driven through
+the same command line, so everything here works the same with either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from deploytool.errors import DeployError, StateLockedError
+from deploytool.toolchain import Engine
+
+Redactor = Callable[[str], str]
+
+
+class TerraformError(DeployError):
+    """A Terraform command failed; the message carries Terraform's own first error line."""
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+_LOCK_FIELDS = re.compile(r"^\s*(ID|Path|Operation|Who|Created):\s*(.*?)\s*$", re.M)
+_ERROR_LINE = re.compile(r"Error: (.+)")
+
+
+def parse_lock_info(text: str) -> dict[str, str]:
+    """The ``Lock Info`` fields Terraform prints when it cannot acquire the state lock."""
+    return {m.group(1).lower(): m.group(2) for m in _LOCK_FIELDS.finditer(text)}
+
+
+def _age(created: str) -> str:
+    match = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", created)
+    if not match:
+        return "unknown age"
+    then = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    seconds = max(0, int((datetime.now(UTC) - then).total_seconds()))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def first_error(text: str) -> str:
+    match = _ERROR_LINE.search(text)
+    if match:
+        return match.group(1).strip()
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+@dataclass
+class Runner:
+    """Runs Terraform for one root in one data directory.
+
+    ``env`` is added to the process environment (CLI config, credentials, endpoints);
+    ``progress`` receives Terraform's streamed output (stderr by default); ``redact`` is applied to
+    every streamed line and to error messages.
+    """
+
+    root: Path
+    data_dir: Path
+    engine: Engine
+    env: Mapping[str, str] = field(default_factory=dict)
+    lock_timeout: str = "0s"
+    progress: IO[str] | None = None
+    redact: Redactor = staticmethod(lambda text: text)  # type: ignore[assignment]
+    context: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.root.is_dir():
+            raise DeployError(f"Terraform root {self.root} does not exist")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- process -------------------------------------------------------------------------------
+    def _environ(self) -> dict[str, str]:
+        env = {**os.environ, **self.env}
+        env.update(
+            TF_DATA_DIR=str(self.data_dir),
+            TF_IN_AUTOMATION="1",
+            TF_INPUT="0",
+            CHECKPOINT_DISABLE="1",
+        )
+        env.pop("TF_WORKSPACE", None)
+        return {k: v for k, v in env.items() if v != ""}
+
+    def run(self, args: Sequence[str], *, stream: bool = True, check: bool = True, what: str | None = None) -> Result:
+        """Run ``terraform <args>`` in the root; stream output to ``progress`` when ``stream``."""
+        argv = [*self.engine.argv, *args]
+        out = self.progress if self.progress is not None else sys.stderr
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=self.root, env=self._environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL, text=True, bufsize=1,
+            )
+        except OSError as exc:
+            raise DeployError(f"cannot run Terraform {self.engine.name!r}: {exc.strerror}") from exc
+        chunks: dict[str, list[str]] = {"stdout": [], "stderr": []}
+
+        def pump(name: str, pipe: IO[str]) -> None:
+            for line in pipe:
+                chunks[name].append(line)
+                if stream:
+                    out.write(self.redact(line))
+                    out.flush()
+
+        threads = [
+            threading.Thread(target=pump, args=("stdout", proc.stdout), daemon=True),
+            threading.Thread(target=pump, args=("stderr", proc.stderr), daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        previous = _forward_termination(proc)
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:
+            # The terminal sent SIGINT to Terraform too; give it time to stop cleanly and release the lock.
+            _interrupt(proc)
+            raise
+        finally:
+            _restore(previous)
+            for thread in threads:
+                thread.join(timeout=5)
+        result = Result(code, "".join(chunks["stdout"]), "".join(chunks["stderr"]))
+        if check and code != 0:
+            self._raise(args[0] if not what else what, result)
+        return result
+
+    def _raise(self, what: str, result: Result) -> None:
+        text = result.output
+        where = f" ({self.context})" if self.context else ""
+        if "Error acquiring the state lock" in text or "Error locking state" in text:
+            info = parse_lock_info(text)
+            holder = info.get("who", "unknown")
+            lock_id = info.get("id", "")
+            raise StateLockedError(
+                f"state is locked{where} by {holder} ({info.get('operation', 'unknown operation')}) since "
+                f"{info.get('created', '?')} ({_age(info.get('created', ''))} ago), lock ID {lock_id or '?'}; wait for that "
+                f"run to finish, or if it died: deploytool force-unlock --lock-id {lock_id or 'ID'} (same --env/--branch)",
+                lock_id=lock_id or None,
+                holder=holder,
+            )
+        hint = ""
+        if "Failed to query available provider packages" in text or "could not connect to registry" in text:
+            hint = "; offline? run `deploytool toolchain install` to use the bundled provider mirror"
+        raise TerraformError(self.redact(f"terraform {what} failed{where}: {first_error(text)}{hint}"))
+
+    # -- commands ------------------------------------------------------------------------------
+    def init(self, backend_config: Path | Mapping[str, str] | None = None, *, backend: bool = True, upgrade: bool = False) -> None:
+        args = ["init", "-input=false", "-no-color", f"-lock-timeout={self.lock_timeout}"]
+        if not backend:
+            args.append("-backend=false")
+        elif isinstance(backend_config, Path):
+            args.append(f"-backend-config={backend_config}")
+        elif backend_config:
+            args += [f"-backend-config={k}={v}" for k, v in backend_config.items()]
+        if upgrade:
+            args.append("-upgrade")
+        if backend:
+            args.append("-reconfigure")
+        self.run(args)
+
+    def workspaces(self) -> list[str]:
+        result = self.run(["workspace", "list"], stream=False)
+        return [line.strip(" *") for line in result.stdout.splitlines() if line.strip(" *")]
+
+    def current_workspace(self) -> str:
+        return self.run(["workspace", "show"], stream=False).stdout.strip()
+
+    def select_workspace(self, name: str, *, create: bool = True) -> None:
+        if self.current_workspace() == name:
+            return
+        if name in self.workspaces():
+            self.run(["workspace", "select", name], stream=False)
+        elif create:
+            self.run(["workspace", "new", f"-lock-timeout={self.lock_timeout}", name], stream=False)
+        else:
+            raise DeployError(f"workspace {name!r} does not exist")
+
+    def delete_workspace(self, name: str) -> bool:
+        """Delete ``name`` (switching to ``default`` first). False when it did not exist."""
+        if name == "default" or name not in self.workspaces():
+            return False
+        self.run(["workspace", "select", "default"], stream=False)
+        self.run(["workspace", "delete", f"-lock-timeout={self.lock_timeout}", name], stream=False)
+        return True
+
+    def plan(
+        self, out: Path, *, var_files: Sequence[Path] = (), destroy: bool = False, targets: Sequence[str] = (),
+        variables: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Write a saved plan to ``out``; True when it has changes."""
+        args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-lock-timeout={self.lock_timeout}", f"-out={out}"]
+        args += [f"-var-file={f}" for f in var_files]
+        args += [f"-var={k}={v}" for k, v in (variables or {}).items()]
+        args += [f"-target={t}" for t in targets]
+        if destroy:
+            args.append("-destroy")
+        result = self.run(args, check=False)
+        if result.code == 1:
+            self._raise("plan", result)
+        return result.code == 2
+
+    def show_json(self, plan: Path | None = None) -> dict[str, Any]:
+        args = ["show", "-json", "-no-color"] + ([str(plan)] if plan else [])
+        data: dict[str, Any] = json.loads(self.run(args, stream=False).stdout or "{}")
+        return data
+
+    def show_text(self, plan: Path) -> str:
+        return self.redact(self.run(["show", "-no-color", str(plan)], stream=False).stdout)
+
+    def apply(self, plan: Path) -> None:
+        self.run(["apply", "-input=false", "-no-color", "-auto-approve", f"-lock-timeout={self.lock_timeout}", str(plan)])
+
+    def destroy(self, *, var_files: Sequence[Path] = ()) -> None:
+        args = ["destroy", "-input=false", "-no-color", "-auto-approve", f"-lock-timeout={self.lock_timeout}"]
+        args += [f"-var-file={f}" for f in var_files]
+        self.run(args)
+
+    def output(self) -> dict[str, Any]:
+        raw: dict[str, Any] = json.loads(self.run(["output", "-json", "-no-color"], stream=False).stdout or "{}")
+        return {name: value.get("value") for name, value in raw.items()}
+
+    def state_resources(self) -> list[str]:
+        result = self.run(["state", "list", "-no-color"], stream=False, check=False)
+        if result.code != 0:
+            if "No state file was found" in result.output:
+                return []
+            self._raise("state list", result)
+        return [line for line in result.stdout.splitlines() if line.strip()]
+
+    def force_unlock(self, lock_id: str) -> None:
+        self.run(["force-unlock", "-force", lock_id])
+
+
+# -- signals -------------------------------------------------------------------------------------
+_Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
+def _interrupt(proc: subprocess.Popen[str], grace_s: float = 60.0) -> None:
+    """Ask Terraform to stop (SIGINT: it finishes the current call and releases the lock)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if proc.poll() is None:
+        proc.kill()
+
+
+def _forward_termination(proc: subprocess.Popen[str]) -> _Handler:
+    """On SIGTERM, let Terraform stop gracefully before this process exits."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        _interrupt(proc)
+        raise DeployError(
+            "interrupted by SIGTERM; Terraform was asked to stop and release the state lock. "
+            "Re-run the same command to converge; if the lock is still held, use deploytool force-unlock",
+        )
+
+    previous: _Handler = signal.signal(signal.SIGTERM, handler)
+    return previous
+
+
+def _restore(previous: _Handler) -> None:
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)

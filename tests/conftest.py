@@ -1,0 +1,173 @@
+"""Shared fixtures: the offline toolchain, one AWS emulator per test session, Terraform roots.
+
+Fake credentials and the emulator endpoint are set before any AWS client exists, so no test can
+reach real AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import tftest
+
+from deploytool import emulator as emu
+from deploytool import toolchain
+from deploytool.terraform import Runner
+
+REPO = Path(__file__).resolve().parents[1]
+REGION = "us-east-1"
+
+# No test may reach real AWS: drop any real credentials/profile before anything imports a client.
+for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    os.environ.pop(_var, None)
+os.environ.update(emu.FAKE_CREDENTIALS)
+os.environ["AWS_DEFAULT_REGION"] = REGION
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+@pytest.fixture(scope="session")
+def deploytool_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private DEPLOYTOOL_HOME per session, with the provider mirror installed."""
+    home = tmp_path_factory.mktemp("deploytool-home")
+    os.environ["DEPLOYTOOL_HOME"] = str(home)
+    shared = toolchain.Toolchain(Path(os.environ.get("DEPLOYTOOL_TEST_PLUGIN_CACHE", home / "plugin-cache")))
+    tc = toolchain.install(toolchain.Toolchain(home))
+    # Reuse one plugin cache across sessions when asked (keeps the 177 MB provider from being unpacked again).
+    if shared.root != home / "plugin-cache":
+        text = tc.cli_config.read_text().replace(str(tc.plugin_cache), str(shared.root))
+        tc.cli_config.write_text(text)
+        shared.root.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+@pytest.fixture(scope="session")
+def tf_env(deploytool_home: Path) -> dict[str, str]:
+    """Environment for Terraform runs (mirror CLI config, plugin cache); also applied to os.environ."""
+    env = toolchain.Toolchain(deploytool_home).terraform_env()
+    os.environ.update(env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def terraform_cmd() -> list[str]:
+    """The argv prefix of the embedded Terraform (a drop-in ``terraform``)."""
+    return list(toolchain.resolve_engine().argv)
+
+
+class Emulator:
+    """A running moto server on loopback and boto3 clients pointed at it."""
+
+    def __init__(self, info: emu.EmulatorInfo) -> None:
+        self.info = info
+        self.endpoint = info.endpoint
+        self.port = info.port
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)
+
+    def reset(self) -> None:
+        import httpx
+
+        httpx.post(f"{self.endpoint}/moto-api/reset", timeout=10)
+
+
+@pytest.fixture(scope="session")
+def emulator(deploytool_home: Path) -> Iterator[Emulator]:
+    info = emu.start()
+    os.environ["AWS_ENDPOINT_URL"] = info.endpoint
+    try:
+        yield Emulator(info)
+    finally:
+        emu.stop()
+
+
+class TfRoot:
+    """A Terraform root applied against the emulator with a private data dir and local state.
+
+    ``plan`` goes through tftest (plan JSON wrapper); ``apply``/``destroy``/``output`` through the
+    tool's own runner, the same code path users take.
+    """
+
+    def __init__(self, path: Path, workdir: Path, emulator: Emulator, env: dict[str, str]) -> None:
+        self.path = path
+        self.workdir = workdir
+        self.emulator = emulator
+        self.state = workdir / "terraform.tfstate"
+        self.env = {
+            **env,
+            **emu.aws_env(emulator.endpoint, REGION),
+            "TF_DATA_DIR": str(workdir / "data"),
+        }
+        # Local state outside the repository, one file per root instance.
+        self.env.update({f"TF_CLI_ARGS_{cmd}": f"-state={self.state}" for cmd in ("plan", "apply", "destroy", "output")})
+        emu.write_override(path, emulator.endpoint, REGION)
+        self.runner = Runner(root=path, data_dir=workdir / "data", engine=toolchain.resolve_engine(), env=self.env)
+        self._initialised = False
+
+    def _init(self) -> None:
+        if not self._initialised:
+            self.runner.init(backend=False)
+            self._initialised = True
+
+    def _var_file(self, tf_vars: dict[str, Any] | None) -> list[Path]:
+        if not tf_vars:
+            return []
+        import json
+
+        path = self.workdir / "test.tfvars.json"
+        path.write_text(json.dumps(tf_vars))
+        return [path]
+
+    def plan(self, tf_vars: dict[str, Any] | None = None) -> tftest.TerraformPlanOutput:
+        self._init()
+        planfile = self.workdir / "test.tfplan"
+        self.runner.plan(planfile, var_files=self._var_file(tf_vars), variables=None)
+        return tftest.TerraformPlanOutput(self.runner.show_json(planfile))
+
+    def plan_raw(self, tf_vars: dict[str, Any] | None = None) -> Any:
+        """Run plan without raising; returns the runner Result (for validation-failure tests)."""
+        self._init()
+        args = ["plan", "-input=false", "-no-color"]
+        args += [f"-var-file={f}" for f in self._var_file(tf_vars)]
+        return self.runner.run(args, check=False, stream=False)
+
+    def apply(self, tf_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._init()
+        planfile = self.workdir / "apply.tfplan"
+        self.runner.plan(planfile, var_files=self._var_file(tf_vars))
+        self.runner.apply(planfile)
+        return self.runner.output()
+
+    def output(self) -> dict[str, Any]:
+        return self.runner.output()
+
+    def destroy(self, tf_vars: dict[str, Any] | None = None) -> None:
+        self._init()
+        self.runner.destroy(var_files=self._var_file(tf_vars))
+
+
+@pytest.fixture(scope="session")
+def tf_root(
+    tf_env: dict[str, str], emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[Path | str], TfRoot]]:
+    """Factory: ``tf_root(path)`` -> a :class:`TfRoot` targeting the session's emulator."""
+    made: list[TfRoot] = []
+
+    def make(path: Path | str) -> TfRoot:
+        root = Path(path)
+        if not root.is_absolute():
+            root = REPO / root
+        workdir = tmp_path_factory.mktemp("tfroot-" + root.name)
+        made.append(TfRoot(root, workdir, emulator, tf_env))
+        return made[-1]
+
+    yield make
+    for root in made:
+        emu.remove_override(root.path)
+        shutil.rmtree(root.workdir, ignore_errors=True)
