@@ -1,0 +1,60 @@
+# Theobroma Geo API deployment. `make demo` runs the whole lifecycle on the local emulator;
+# `make test` runs the test suite. Both set themselves up on first use.
+SHELL       := /bin/bash
+PYTHON      ?= python3
+VENV        ?= .venv
+BIN         := $(VENV)/bin
+DEPLOYTOOL  := $(BIN)/deploytool
+TERRAFORM   := $(BIN)/deploytool-terraform
+STAMP       := $(VENV)/.installed
+
+ENV         ?= staging
+BRANCH      ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+IMAGE_TAG   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+PYTEST_ARGS ?=
+
+.PHONY: setup test lint fmt demo deploy plan destroy cleanup bench perf help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,dev,service]'
+	$(DEPLOYTOOL) toolchain install
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create the venv, install everything, lay out the offline provider mirror
+
+test: $(STAMP) ## Run the whole test suite (emulator, Terraform and all)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff, mypy, terraform fmt -check
+	$(BIN)/ruff check deploytool tests bench
+	$(BIN)/mypy
+	$(TERRAFORM) fmt -check -recursive modules
+	$(TERRAFORM) fmt -check -recursive environments
+
+fmt: $(STAMP) ## Format Python and HCL
+	$(BIN)/ruff check --fix deploytool tests bench
+	$(TERRAFORM) fmt -recursive modules
+	$(TERRAFORM) fmt -recursive environments
+
+demo: $(STAMP) ## The whole lifecycle on the local AWS emulator, narrated
+	$(DEPLOYTOOL) demo
+
+plan: $(STAMP) ## Plan ENV (BRANCH, IMAGE_TAG default to the current git branch and commit)
+	$(DEPLOYTOOL) plan --env "$(ENV)" --branch "$(BRANCH)" --image-tag "$(IMAGE_TAG)"
+
+deploy: $(STAMP) ## Deploy ENV (BRANCH, IMAGE_TAG default to the current git branch and commit)
+	$(DEPLOYTOOL) deploy --env "$(ENV)" --branch "$(BRANCH)" --image-tag "$(IMAGE_TAG)"
+
+destroy: $(STAMP) ## Destroy the branch environment of BRANCH in ENV
+	$(DEPLOYTOOL) destroy --env "$(ENV)" --branch "$(BRANCH)"
+
+cleanup: $(STAMP) ## Destroy expired or orphaned branch environments of ENV
+	$(DEPLOYTOOL) cleanup --env "$(ENV)"
+
+bench: $(STAMP) ## Benchmarks on the emulator (prints tables; see bench/README.md)
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
