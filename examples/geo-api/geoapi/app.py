@@ -1,0 +1,147 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+import psycopg
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from psycopg_pool import ConnectionPool, PoolTimeout
+from pydantic import BaseModel
+
+from geoapi import db
+from geoapi.metrics import Metrics
+from geoapi.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+ComponentStatus = Literal["healthy", "unhealthy", "not_configured"]
+
+
+class Basic(BaseModel):
+    status: Literal["ok"]
+
+
+class DatabaseComponent(BaseModel):
+    status: ComponentStatus
+    detail: str
+    postgis_version: str | None = None
+
+
+class Components(BaseModel):
+    database: DatabaseComponent
+
+
+class Detailed(BaseModel):
+    status: Literal["healthy", "unhealthy"]
+    version: str
+    components: Components
+
+
+class Farm(BaseModel):
+    id: int
+    name: str
+    country: str
+    area_ha: float
+    lat: float
+    lon: float
+    distance_m: float
+
+
+class Nearby(BaseModel):
+    count: int
+    farms: list[Farm]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application. ``settings`` default to :meth:`Settings.from_env`."""
+    settings = settings or Settings.from_env()
+    settings.validate()
+    metrics = Metrics(settings.app_version)
+    pool: ConnectionPool | None = None
+    if settings.database_url:
+        pool = db.make_pool(settings.database_url, settings.db_connect_timeout_s, settings.db_pool_max_size)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if pool is not None:
+            # wait=False: start serving even while the database is unreachable;
+            # /health/detailed then says so and /farms/nearby answers 503.
+            pool.open(wait=False)
+        try:
+            yield
+        finally:
+            if pool is not None:
+                pool.close()
+
+    app = FastAPI(
+        title="Theobroma Geo API",
+        version=settings.app_version,
+        lifespan=lifespan,
+    )
+    app.middleware("http")(metrics.middleware)
+
+    @app.get("/health", response_model=Basic)
+    def health() -> Basic:
+        """Liveness: the process serves HTTP. Never touches the database."""
+        return Basic(status="ok")
+
+    @app.get(
+        "/health/detailed",
+        response_model=Detailed,
+        responses={503: {"model": Detailed, "description": "a component is not healthy"}},
+    )
+    def health_detailed() -> JSONResponse:
+        """Readiness: every component, the database included, with a real query.
+
+        The service is backed by PostGIS, so a missing database configuration
+        is reported as ``not_configured`` and the service as ``unhealthy``.
+        """
+        if settings.database_url is None:
+            component = DatabaseComponent(status="not_configured", detail="DATABASE_URL is not set")
+        else:
+            probe = db.probe(settings.database_url, settings.db_connect_timeout_s)
+            component = DatabaseComponent(
+                status="healthy" if probe.healthy else "unhealthy",
+                detail=probe.detail,
+                postgis_version=probe.postgis_version,
+            )
+        healthy = component.status == "healthy"
+        body = Detailed(
+            status="healthy" if healthy else "unhealthy",
+            version=settings.app_version,
+            components=Components(database=component),
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get(
+        "/farms/nearby",
+        response_model=Nearby,
+        responses={503: {"description": "no database configured or reachable"}},
+    )
+    def farms_nearby(
+        lat: Annotated[float, Query(ge=-90, le=90, description="latitude, WGS 84")],
+        lon: Annotated[float, Query(ge=-180, le=180, description="longitude, WGS 84")],
+        radius_m: Annotated[float, Query(ge=1, le=100_000, description="metres")] = 5_000,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> Nearby:
+        """Farms within ``radius_m`` metres of (lat, lon), nearest first."""
+        if pool is None:
+            raise HTTPException(status_code=503, detail="database is not configured")
+        try:
+            rows: list[dict[str, Any]] = db.nearby(pool, lat=lat, lon=lon, radius_m=radius_m, limit=limit)
+        except (psycopg.Error, PoolTimeout) as exc:
+            logger.warning("nearby query failed: %s: %s", type(exc).__name__, exc)
+            raise HTTPException(status_code=503, detail="database is unavailable") from exc
+        return Nearby(count=len(rows), farms=[Farm(**row) for row in rows])
+
+    return app

@@ -1,0 +1,98 @@
+"""Database access: the connection pool, the health probe and the nearby query."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+logger = logging.getLogger(__name__)
+
+#: Name of the GiST index on ``farms.location`` (schema.sql); the nearby query must use it.
+LOCATION_INDEX = "farms_location_gist"
+
+#: Farms within ``radius_m`` metres of a point, nearest first. ``ST_DWithin`` on
+#: geography is index-assisted (it expands to a ``&&`` box test on the GiST index).
+NEARBY_SQL = """
+SELECT f.id,
+       f.name,
+       f.country,
+       f.area_ha::float8 AS area_ha,
+       ST_Y(f.location::geometry) AS lat,
+       ST_X(f.location::geometry) AS lon,
+       ST_Distance(f.location, q.point) AS distance_m
+FROM farms AS f,
+     (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography AS point) AS q
+WHERE ST_DWithin(f.location, q.point, %(radius_m)s)
+ORDER BY distance_m, f.id
+LIMIT %(limit)s
+"""
+
+
+def schema_sql() -> str:
+    """The DDL that creates the PostGIS extension, the farms table and its index."""
+    return resources.files("geoapi").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def apply_schema(conn: psycopg.Connection[Any]) -> None:
+    """Create the schema if it does not exist (idempotent)."""
+    conn.execute(schema_sql())
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    """Outcome of one health probe."""
+
+    healthy: bool
+    detail: str
+    postgis_version: str | None = None
+
+
+def probe(database_url: str, connect_timeout_s: int) -> DatabaseStatus:
+    """Open a fresh connection and run ``SELECT postgis_full_version()``.
+
+    A fresh connection, not a pooled one, so the answer reflects whether a new
+    task could reach the database right now.
+    """
+    try:
+        with psycopg.connect(
+            database_url,
+            connect_timeout=connect_timeout_s,
+            options=f"-c statement_timeout={connect_timeout_s * 1000}",
+        ) as conn:
+            row = conn.execute("SELECT postgis_full_version()").fetchone()
+    except psycopg.Error as exc:
+        # Connection errors can carry the DSN's host and user, never the password.
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        logger.warning("database health check failed: %s", message)
+        return DatabaseStatus(healthy=False, detail=f"{type(exc).__name__}: {message}")
+    version = str(row[0]) if row else ""
+    return DatabaseStatus(healthy=True, detail="SELECT postgis_full_version() succeeded", postgis_version=version)
+
+
+def make_pool(database_url: str, connect_timeout_s: int, max_size: int) -> ConnectionPool:
+    """A pool that opens lazily: the service starts even while the database is down."""
+    return ConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"connect_timeout": connect_timeout_s, "row_factory": dict_row},
+        open=False,
+        timeout=float(connect_timeout_s) + 1.0,
+        name="geoapi",
+    )
+
+
+def nearby(pool: ConnectionPool, *, lat: float, lon: float, radius_m: float, limit: int) -> list[dict[str, Any]]:
+    """Run :data:`NEARBY_SQL` on a pooled connection."""
+    with pool.connection() as conn:
+        cur = conn.execute(
+            NEARBY_SQL,
+            {"lat": lat, "lon": lon, "radius_m": radius_m, "limit": limit},
+        )
+        return [dict(row) for row in cur.fetchall()]

@@ -1,0 +1,74 @@
+"""Service settings, read from environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """A required setting is missing or a value is invalid."""
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _parse_port(name: str, raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"{name} must be between 1 and 65535, got {port}")
+    return port
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment.
+
+    ``database_url`` is optional so that the service starts (and reports itself
+    unhealthy) without a database; ``require_database`` turns its absence into
+    a start-up failure instead.
+    """
+
+    database_url: str | None = None
+    app_version: str = "dev"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    require_database: bool = False
+    db_connect_timeout_s: int = 2
+    db_pool_max_size: int = 10
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default: ``os.environ``) and validate them."""
+        env = os.environ if environ is None else environ
+        settings = cls(
+            database_url=env.get("DATABASE_URL") or None,
+            app_version=env.get("APP_VERSION") or "dev",
+            host=env.get("HOST") or "127.0.0.1",
+            port=_parse_port("PORT", env.get("PORT") or "8000"),
+            require_database=_parse_bool("GEOAPI_REQUIRE_DATABASE", env.get("GEOAPI_REQUIRE_DATABASE", "false")),
+            db_pool_max_size=_parse_port("GEOAPI_DB_POOL_MAX_SIZE", env.get("GEOAPI_DB_POOL_MAX_SIZE") or "10"),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise :class:`SettingsError` when the settings cannot run the service."""
+        if self.require_database and not self.database_url:
+            raise SettingsError(
+                "GEOAPI_REQUIRE_DATABASE=true but DATABASE_URL is not set; "
+                "set DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DB"
+            )
