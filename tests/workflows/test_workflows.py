@@ -1,0 +1,432 @@
+"""The contract of the GitHub Actions workflows: triggers, jobs, credentials and guards.
+
+The workflows are plain YAML; these tests load them and check what a reviewer would otherwise
+have to remember: who deploys what on which event, that forks never get AWS credentials, that
+branch names never reach a shell through an expression, and that every action is pinned.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
+AWS_CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials@"
+# Context values an outsider controls (branch names, titles, bodies): never inside `run:`.
+UNTRUSTED = re.compile(
+    r"\$\{\{[^}]*(github\.head_ref|github\.ref_name|github\.event\.pull_request\.head\.ref"
+    r"|github\.event\.pull_request\.(title|body)|github\.event\.head_commit\.message"
+    r"|github\.event\.ref|inputs\.)"
+)
+FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
+
+Workflow = dict[str, Any]
+Job = dict[str, Any]
+
+
+def load(name: str) -> Workflow:
+    """Load a workflow; PyYAML (YAML 1.1) reads the key `on` as True, so put it back."""
+    data = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    assert isinstance(data, dict), f"{name} is not a mapping"
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def all_workflows() -> dict[str, Workflow]:
+    return {path.name: load(path.name) for path in sorted(WORKFLOWS.glob("*.y*ml"))}
+
+
+def jobs(workflow: Workflow) -> dict[str, Job]:
+    result = workflow["jobs"]
+    assert isinstance(result, dict)
+    return result
+
+
+def steps(job: Job) -> list[dict[str, Any]]:
+    return list(job.get("steps", []))
+
+
+def run_scripts(job: Job) -> list[str]:
+    return [str(step["run"]) for step in steps(job) if "run" in step]
+
+
+def uses(job: Job) -> list[str]:
+    return [str(step["uses"]) for step in steps(job) if "uses" in step]
+
+
+def gets_aws_credentials(job: Job) -> bool:
+    return any(ref.startswith(AWS_CREDENTIALS_ACTION) for ref in uses(job))
+
+
+def calls(job: Job, command: str) -> bool:
+    return any(re.search(rf"(^|\s){re.escape(command)}(\s|$)", script) for script in run_scripts(job))
+
+
+def job_if(job: Job) -> str:
+    return " ".join(str(job.get("if", "")).split())
+
+
+def event_types(workflow: Workflow, event: str) -> list[str]:
+    spec = workflow["on"][event] or {}
+    return list(spec.get("types", []))
+
+
+# --------------------------------------------------------------------------- the set of files
+
+
+def test_the_four_workflows_exist() -> None:
+    assert set(all_workflows()) >= {"ci.yml", "deploy-staging.yml", "deploy-production.yml", "cleanup.yml"}
+
+
+def test_on_key_is_read_back_as_on() -> None:
+    for name, workflow in all_workflows().items():
+        assert "on" in workflow, f"{name}: no triggers"
+        keys: list[object] = list(workflow)
+        assert True not in keys
+
+
+# --------------------------------------------------------------------------- triggers
+
+
+def test_ci_triggers() -> None:
+    on = load("ci.yml")["on"]
+    assert set(on) == {"push", "pull_request"}
+    assert set(on["push"]["branches"]) == {"main", "develop"}
+
+
+def test_staging_triggers() -> None:
+    workflow = load("deploy-staging.yml")
+    assert set(workflow["on"]) == {"pull_request", "push"}
+    assert set(event_types(workflow, "pull_request")) == {"opened", "synchronize", "reopened", "closed"}
+    assert set(workflow["on"]["push"]["branches"]) == {"feature/**", "hotfix/**", "develop"}
+
+
+def test_production_triggers() -> None:
+    on = load("deploy-production.yml")["on"]
+    assert set(on) == {"push"}
+    assert on["push"]["branches"] == ["main"]
+    assert on["push"]["tags"] == ["v*"]
+
+
+def test_cleanup_triggers() -> None:
+    on = load("cleanup.yml")["on"]
+    assert set(on) == {"schedule", "workflow_dispatch"}
+    (entry,) = on["schedule"]
+    assert len(entry["cron"].split()) == 5
+    assert entry["cron"].split()[2:] == ["*", "*", "*"], "cleanup runs daily"
+
+
+def test_no_pull_request_target_anywhere() -> None:
+    for name, workflow in all_workflows().items():
+        assert "pull_request_target" not in workflow["on"], name
+        assert "pull_request_target" not in (WORKFLOWS / name).read_text(encoding="utf-8"), name
+
+
+# --------------------------------------------------------------------------- CI
+
+
+def test_ci_runs_the_make_targets_the_readme_documents() -> None:
+    ci = jobs(load("ci.yml"))
+    assert calls(ci["lint"], "make lint")
+    assert calls(ci["test"], "make test")
+    for job in ("lint", "validate", "test"):
+        assert calls(ci[job], "make setup"), job
+
+
+def test_ci_validate_job_runs_actionlint_and_checkov() -> None:
+    scripts = " ".join(run_scripts(jobs(load("ci.yml"))["validate"]))
+    assert "actionlint" in scripts
+    assert "checkov" in scripts and "--framework terraform" in scripts
+
+
+def test_ci_caches_pip_on_python_311() -> None:
+    for name, job in jobs(load("ci.yml")).items():
+        for step in steps(job):
+            if str(step.get("uses", "")).startswith("actions/setup-python@"):
+                assert step["with"]["cache"] == "pip", name
+                assert step["with"]["python-version"] in ("3.11", "${{ env.PYTHON_VERSION }}"), name
+    assert load("ci.yml")["env"]["PYTHON_VERSION"] == "3.11"
+
+
+def test_ci_geo_api_group_is_path_filtered() -> None:
+    ci = jobs(load("ci.yml"))
+    geo_jobs = {name: job for name, job in ci.items() if name.startswith("geo-api")}
+    assert set(geo_jobs) == {"geo-api-lint", "geo-api-test", "geo-api-image", "geo-api-perf"}
+    filters = next(step for step in steps(ci["changes"]) if "paths-filter" in str(step.get("uses")))
+    assert "examples/geo-api/**" in filters["with"]["filters"]
+    for name, job in geo_jobs.items():
+        assert "changes" in ([job["needs"]] if isinstance(job["needs"], str) else job["needs"]), name
+        assert "needs.changes.outputs.geo_api == 'true'" in job_if(job), name
+    assert calls(ci["geo-api-lint"], "make -C examples/geo-api lint")
+    assert calls(ci["geo-api-test"], "make -C examples/geo-api test")
+    assert calls(ci["geo-api-perf"], "make -C examples/geo-api perf")
+
+
+def test_ci_geo_api_tests_run_against_postgis() -> None:
+    service = jobs(load("ci.yml"))["geo-api-test"]["services"]["postgres"]
+    assert service["image"].startswith("postgis/postgis:")
+    assert "pg_isready" in service["options"]
+
+
+def test_ci_geo_api_image_is_built_and_scanned() -> None:
+    image_job = jobs(load("ci.yml"))["geo-api-image"]
+    build = next(step for step in steps(image_job) if "docker/build-push-action@" in str(step.get("uses")))
+    assert build["with"]["context"] == "examples/geo-api"
+    assert build["with"]["push"] is False
+    assert "type=gha" in build["with"]["cache-from"] and "type=gha" in build["with"]["cache-to"]
+    trivy = next(step for step in steps(image_job) if "aquasecurity/trivy-action@" in str(step.get("uses")))
+    assert trivy["with"]["image-ref"] == build["with"]["tags"]
+    assert set(trivy["with"]["severity"].split(",")) == {"HIGH", "CRITICAL"}
+    assert trivy["with"]["ignore-unfixed"] is True
+    assert str(trivy["with"]["exit-code"]) == "1"
+
+
+# --------------------------------------------------------------------------- staging
+
+
+def test_staging_plan_job_plans_and_upserts_one_comment() -> None:
+    plan = jobs(load("deploy-staging.yml"))["plan"]
+    assert "github.event.action != 'closed'" in job_if(plan)
+    scripts = " ".join(run_scripts(plan))
+    assert "deploytool plan --env staging" in scripts
+    assert "--output markdown" in scripts
+    assert "deploytool github comment" in scripts and "--marker staging" in scripts
+
+
+def test_staging_deploy_job_builds_pushes_and_deploys_on_push() -> None:
+    deploy = jobs(load("deploy-staging.yml"))["deploy"]
+    assert "github.event_name == 'push'" in job_if(deploy)
+    refs = uses(deploy)
+    assert any(ref.startswith("aws-actions/amazon-ecr-login@") for ref in refs)
+    build = next(step for step in steps(deploy) if "docker/build-push-action@" in str(step.get("uses")))
+    assert build["with"]["push"] is True
+    assert build["with"]["context"] == "examples/geo-api"
+    assert build["with"]["tags"].endswith(":${{ github.sha }}")
+    scripts = " ".join(run_scripts(deploy))
+    assert "deploytool deploy --env staging" in scripts and "--yes" in scripts
+    assert "gh pr list" in scripts and "--head" in scripts
+    assert "deploytool github comment" in scripts and "--marker staging" in scripts
+
+
+def test_staging_destroy_runs_when_a_pull_request_closes() -> None:
+    workflow = load("deploy-staging.yml")
+    assert "closed" in event_types(workflow, "pull_request")
+    destroy = jobs(workflow)["destroy"]
+    assert "github.event_name == 'pull_request'" in job_if(destroy)
+    assert "github.event.action == 'closed'" in job_if(destroy)
+    scripts = " ".join(run_scripts(destroy))
+    assert "deploytool destroy --env staging" in scripts and "--yes" in scripts
+    assert "deploytool github comment" in scripts
+
+
+def test_staging_plan_and_apply_never_share_a_queue() -> None:
+    staging = jobs(load("deploy-staging.yml"))
+    plan_group = staging["plan"]["concurrency"]["group"]
+    assert plan_group != staging["deploy"]["concurrency"]["group"].replace("ref_name", "head_ref")
+
+
+def test_staging_deploy_and_destroy_of_a_branch_share_one_group() -> None:
+    staging = jobs(load("deploy-staging.yml"))
+    deploy_group = staging["deploy"]["concurrency"]["group"]
+    destroy_group = staging["destroy"]["concurrency"]["group"]
+    # push events name the branch in ref_name, pull_request events in head_ref: the same string.
+    assert deploy_group.replace("github.ref_name", "BRANCH") == destroy_group.replace("github.head_ref", "BRANCH")
+
+
+# --------------------------------------------------------------------------- production
+
+
+def test_production_deploy_uses_the_protected_environment() -> None:
+    deploy = jobs(load("deploy-production.yml"))["deploy"]
+    assert deploy["environment"] == "production"
+    assert "build" in ([deploy["needs"]] if isinstance(deploy["needs"], str) else deploy["needs"])
+    assert calls(deploy, "deploytool deploy --env production")
+
+
+def test_production_never_cancels_a_deploy() -> None:
+    deploy = jobs(load("deploy-production.yml"))["deploy"]
+    assert deploy["concurrency"]["cancel-in-progress"] is False
+    assert "${{" not in deploy["concurrency"]["group"], "one production queue, whatever the ref"
+
+
+def test_production_reports_the_outcome_and_alerts() -> None:
+    deploy = jobs(load("deploy-production.yml"))["deploy"]
+    scripts = " ".join(run_scripts(deploy))
+    assert "GITHUB_STEP_SUMMARY" in scripts
+    assert re.search(r"^\s*3\)", scripts, re.MULTILINE), "exit code 3 (rolled back) gets its own message"
+    assert re.search(r"^\s*4\)", scripts, re.MULTILINE), "exit code 4 (rollback failed) gets its own message"
+    alert = next(step for step in steps(deploy) if "aws sns publish" in str(step.get("run", "")))
+    assert "failure()" in str(alert["if"])
+    assert deploy["env"]["ALERT_SNS_TOPIC_ARN"] == "${{ vars.ALERT_SNS_TOPIC_ARN }}"
+
+
+def test_production_builds_the_image_into_ecr() -> None:
+    build = jobs(load("deploy-production.yml"))["build"]
+    assert any(ref.startswith("aws-actions/amazon-ecr-login@") for ref in uses(build))
+    push = next(step for step in steps(build) if "docker/build-push-action@" in str(step.get("uses")))
+    assert push["with"]["push"] is True
+    assert push["with"]["context"] == "examples/geo-api"
+
+
+# --------------------------------------------------------------------------- cleanup
+
+
+def test_cleanup_keeps_open_pull_request_branches() -> None:
+    cleanup = jobs(load("cleanup.yml"))["cleanup"]
+    scripts = " ".join(run_scripts(cleanup))
+    assert "gh pr list" in scripts and "--state open" in scripts and "headRefName" in scripts
+    assert "> branches.txt" in scripts
+    assert "deploytool cleanup --env staging" in scripts
+    assert "--open-branches-file branches.txt" in scripts and "--yes" in scripts
+
+
+# --------------------------------------------------------------------------- cross-cutting rules
+
+
+def deploying_jobs() -> list[tuple[str, str, Job]]:
+    """Every job that plans, deploys, destroys or cleans up with deploytool."""
+    found: list[tuple[str, str, Job]] = []
+    for name, workflow in all_workflows().items():
+        for job_name, job in jobs(workflow).items():
+            if any(calls(job, f"deploytool {verb}") for verb in ("plan", "deploy", "destroy", "cleanup")):
+                found.append((name, job_name, job))
+    return found
+
+
+def test_the_expected_jobs_drive_deploytool() -> None:
+    names = {(workflow, job) for workflow, job, _ in deploying_jobs()}
+    assert names == {
+        ("deploy-staging.yml", "plan"),
+        ("deploy-staging.yml", "deploy"),
+        ("deploy-staging.yml", "destroy"),
+        ("deploy-production.yml", "deploy"),
+        ("cleanup.yml", "cleanup"),
+    }
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "deploy-staging.yml", "deploy-production.yml", "cleanup.yml"])
+def test_least_privilege_by_default(name: str) -> None:
+    top = load(name).get("permissions")
+    assert top in ({}, {"contents": "read"}), f"{name}: top-level permissions must be empty or read-only"
+
+
+def test_jobs_that_assume_the_role_use_oidc() -> None:
+    seen = 0
+    for name, workflow in all_workflows().items():
+        for job_name, job in jobs(workflow).items():
+            if not gets_aws_credentials(job):
+                continue
+            seen += 1
+            assert job.get("permissions", {}).get("id-token") == "write", f"{name}:{job_name}"
+            assert job["permissions"].get("contents") == "read", f"{name}:{job_name}"
+            aws = next(step for step in steps(job) if str(step.get("uses", "")).startswith(AWS_CREDENTIALS_ACTION))
+            assert aws["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}", f"{name}:{job_name}"
+            assert "aws-access-key-id" not in aws["with"], f"{name}:{job_name}: access keys are a documented fallback"
+    assert seen >= 6
+
+
+def test_deploytool_jobs_get_credentials() -> None:
+    for name, job_name, job in deploying_jobs():
+        assert gets_aws_credentials(job), f"{name}:{job_name}"
+
+
+def test_no_job_without_a_need_gets_write_tokens() -> None:
+    for name, workflow in all_workflows().items():
+        for job_name, job in jobs(workflow).items():
+            permissions = job.get("permissions", {})
+            writes = {scope for scope, level in permissions.items() if level == "write"}
+            assert writes <= {"id-token", "pull-requests"}, f"{name}:{job_name}: {writes}"
+
+
+def test_forks_never_get_aws_credentials() -> None:
+    """Jobs that run for pull requests and get AWS credentials carry the same-repository guard;
+    jobs that get credentials on other events cannot run for a pull request at all."""
+    for name, workflow in all_workflows().items():
+        pull_request_workflow = "pull_request" in workflow["on"]
+        for job_name, job in jobs(workflow).items():
+            if not gets_aws_credentials(job):
+                continue
+            condition = job_if(job)
+            if not pull_request_workflow:
+                continue
+            assert FORK_GUARD in condition or "github.event_name == 'push'" in condition, f"{name}:{job_name}"
+            if "github.event_name == 'pull_request'" in condition:
+                assert FORK_GUARD in condition, f"{name}:{job_name}"
+
+
+def test_deploy_jobs_have_concurrency_groups_that_do_not_cancel_applies() -> None:
+    for name, job_name, job in deploying_jobs():
+        concurrency = job.get("concurrency")
+        assert isinstance(concurrency, dict) and concurrency.get("group"), f"{name}:{job_name}"
+        if job_name != "plan":
+            assert concurrency["cancel-in-progress"] is False, f"{name}:{job_name}"
+
+
+def test_untrusted_values_never_reach_run_scripts() -> None:
+    for name, workflow in all_workflows().items():
+        for job_name, job in jobs(workflow).items():
+            for script in run_scripts(job):
+                assert not UNTRUSTED.search(script), f"{name}:{job_name}: pass it through env: and quote it"
+                assert "${{" not in script, f"{name}:{job_name}: expressions go through env:, not into scripts"
+
+
+def test_branch_is_passed_through_env_and_quoted() -> None:
+    staging = jobs(load("deploy-staging.yml"))
+    for job_name in ("plan", "deploy", "destroy"):
+        job = staging[job_name]
+        assert job["env"]["BRANCH"] in ("${{ github.head_ref }}", "${{ github.ref_name }}"), job_name
+        for script in run_scripts(job):
+            assert not re.search(r"--branch \$BRANCH\b", script), f"{job_name}: quote $BRANCH"
+
+
+def all_uses() -> list[tuple[str, str]]:
+    refs: list[tuple[str, str]] = []
+    for name, workflow in all_workflows().items():
+        for job in jobs(workflow).values():
+            refs.extend((name, ref) for ref in uses(job))
+            if "uses" in job:  # reusable workflow call
+                refs.append((name, str(job["uses"])))
+    return refs
+
+
+def test_every_action_is_pinned() -> None:
+    refs = all_uses()
+    assert refs
+    for name, ref in refs:
+        if ref.startswith("./"):
+            continue
+        action, _, version = ref.partition("@")
+        assert version, f"{name}: {action} is not pinned"
+        assert version not in ("main", "master", "latest"), f"{name}: {ref}"
+        assert FULL_SHA.match(version) or EXACT_VERSION.match(version), f"{name}: {ref} is not an exact pin"
+
+
+def test_sha_pins_name_their_release() -> None:
+    for path in sorted(WORKFLOWS.glob("*.y*ml")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = re.search(r"uses: (\S+)@([0-9a-f]{40})(.*)$", line)
+            if match:
+                assert re.search(r"#\s*v?\d+\.\d+\.\d+", match.group(3)), f"{path.name}: {line.strip()}"
+
+
+def test_one_version_per_action() -> None:
+    versions: dict[str, set[str]] = {}
+    for _, ref in all_uses():
+        action, _, version = ref.partition("@")
+        versions.setdefault(action, set()).add(version)
+    assert {action: v for action, v in versions.items() if len(v) > 1} == {}
+
+
+def test_checkouts_do_not_persist_the_token() -> None:
+    for name, workflow in all_workflows().items():
+        for job_name, job in jobs(workflow).items():
+            for step in steps(job):
+                if str(step.get("uses", "")).startswith("actions/checkout@"):
+                    assert step.get("with", {}).get("persist-credentials") is False, f"{name}:{job_name}"
