@@ -22,6 +22,7 @@ from deploytool.terraform import Runner
 
 REPO = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
+TEST_STATE_BUCKET = "deploytool-test-state"
 
 # No test may reach real AWS: drop any real credentials/profile before anything imports a client.
 for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
@@ -104,15 +105,33 @@ class TfRoot:
             **emu.aws_env(emulator.endpoint, REGION),
             "TF_DATA_DIR": str(workdir / "data"),
         }
-        # Local state outside the repository, one file per root instance.
-        self.env.update({f"TF_CLI_ARGS_{cmd}": f"-state={self.state}" for cmd in ("plan", "apply", "destroy", "output")})
+        self.backend_config: dict[str, str] | None = None
+        if emu._root_has_s3_backend(path):
+            # Roots with an S3 backend keep their state in a bucket on the emulator (own key per instance).
+            s3 = emulator.client("s3")
+            if TEST_STATE_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+                s3.create_bucket(Bucket=TEST_STATE_BUCKET)
+            self.backend_config = {
+                "bucket": TEST_STATE_BUCKET,
+                "key": f"{path.name}/{workdir.name}/terraform.tfstate",
+                "region": REGION,
+                "use_lockfile": "true",
+            }
+        else:
+            # Local state outside the repository, one file per root instance.
+            self.env.update(
+                {f"TF_CLI_ARGS_{cmd}": f"-state={self.state}" for cmd in ("plan", "apply", "destroy", "output")}
+            )
         emu.write_override(path, emulator.endpoint, REGION)
         self.runner = Runner(root=path, data_dir=workdir / "data", engine=toolchain.resolve_engine(), env=self.env)
         self._initialised = False
 
     def _init(self) -> None:
         if not self._initialised:
-            self.runner.init(backend=False)
+            if self.backend_config is not None:
+                self.runner.init(self.backend_config)
+            else:
+                self.runner.init(backend=False)
             self._initialised = True
 
     def _var_file(self, tf_vars: dict[str, Any] | None) -> list[Path]:
