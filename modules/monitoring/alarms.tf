@@ -1,0 +1,202 @@
+################################################################################
+# Load balancer: target 5xx (count and rate)
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "http_5xx_count" {
+  alarm_name          = "${var.name}-alb-5xx-count"
+  alarm_description   = "More than ${var.http_5xx_count_threshold} target 5xx responses per ${var.alarm_period}s"
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HTTPCode_Target_5XX_Count"
+  statistic           = "Sum"
+  period              = var.alarm_period
+  evaluation_periods  = var.alarm_evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.http_5xx_count_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  dimensions = {
+    LoadBalancer = var.alb_arn_suffix
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "http_5xx_rate" {
+  alarm_name          = "${var.name}-alb-5xx-rate"
+  alarm_description   = "More than ${var.http_5xx_rate_threshold}% of target responses are 5xx"
+  evaluation_periods  = var.alarm_evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.http_5xx_rate_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "rate"
+    expression  = "IF(requests > 0, 100 * errors / requests, 0)"
+    label       = "Target 5xx rate (%)"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_Target_5XX_Count"
+      stat        = "Sum"
+      period      = var.alarm_period
+      dimensions = {
+        LoadBalancer = var.alb_arn_suffix
+      }
+    }
+  }
+
+  metric_query {
+    id = "requests"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "RequestCount"
+      stat        = "Sum"
+      period      = var.alarm_period
+      dimensions = {
+        LoadBalancer = var.alb_arn_suffix
+      }
+    }
+  }
+
+  tags = var.tags
+}
+
+################################################################################
+# Target groups: unhealthy hosts
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "unhealthy_hosts" {
+  count = length(var.target_group_arn_suffixes)
+
+  alarm_name          = "${var.name}-unhealthy-hosts-${count.index}"
+  alarm_description   = "Unhealthy targets in ${var.target_group_arn_suffixes[count.index]}"
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "UnHealthyHostCount"
+  statistic           = "Maximum"
+  period              = var.alarm_period
+  evaluation_periods  = var.alarm_evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.unhealthy_hosts_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  dimensions = {
+    LoadBalancer = var.alb_arn_suffix
+    TargetGroup  = var.target_group_arn_suffixes[count.index]
+  }
+
+  tags = var.tags
+}
+
+################################################################################
+# ECS services: CPU and memory
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "ecs_cpu_high" {
+  for_each = toset(var.service_names)
+
+  alarm_name          = "${var.name}-${each.value}-cpu-high"
+  alarm_description   = "Average CPU of ${each.value} above ${var.ecs_cpu_threshold}%"
+  namespace           = "AWS/ECS"
+  metric_name         = "CPUUtilization"
+  statistic           = "Average"
+  period              = var.alarm_period
+  evaluation_periods  = var.alarm_evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.ecs_cpu_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  dimensions = {
+    ClusterName = var.cluster_name
+    ServiceName = each.value
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "ecs_memory_high" {
+  for_each = toset(var.service_names)
+
+  alarm_name          = "${var.name}-${each.value}-memory-high"
+  alarm_description   = "Average memory of ${each.value} above ${var.ecs_memory_threshold}%"
+  namespace           = "AWS/ECS"
+  metric_name         = "MemoryUtilization"
+  statistic           = "Average"
+  period              = var.alarm_period
+  evaluation_periods  = var.alarm_evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.ecs_memory_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  dimensions = {
+    ClusterName = var.cluster_name
+    ServiceName = each.value
+  }
+
+  tags = var.tags
+}
+
+################################################################################
+# Database: CPU and connections
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "db_cpu_high" {
+  count = var.db_instance_identifier != null ? 1 : 0
+
+  alarm_name          = "${var.name}-db-cpu-high"
+  alarm_description   = "CPU of database ${var.db_instance_identifier} above ${var.db_cpu_threshold}%"
+  namespace           = "AWS/RDS"
+  metric_name         = "CPUUtilization"
+  statistic           = "Average"
+  period              = var.alarm_period
+  evaluation_periods  = var.alarm_evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.db_cpu_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  dimensions = {
+    DBInstanceIdentifier = var.db_instance_identifier
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "db_connections_high" {
+  count = var.db_instance_identifier != null ? 1 : 0
+
+  alarm_name          = "${var.name}-db-connections-high"
+  alarm_description   = "More than ${var.db_connections_threshold} connections to database ${var.db_instance_identifier}"
+  namespace           = "AWS/RDS"
+  metric_name         = "DatabaseConnections"
+  statistic           = "Average"
+  period              = var.alarm_period
+  evaluation_periods  = var.alarm_evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.db_connections_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  dimensions = {
+    DBInstanceIdentifier = var.db_instance_identifier
+  }
+
+  tags = var.tags
+}
