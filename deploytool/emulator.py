@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import hcl2
+from hcl2.api import load as hcl_load
 import httpx
 
 from deploytool.errors import DeployError
@@ -201,7 +201,7 @@ def _remote_states(root: Path) -> dict[str, Any]:
         if tf.name.endswith("_override.tf"):
             continue
         with tf.open() as fh:
-            doc = hcl2.load(fh)
+            doc = hcl_load(fh)
         for block in doc.get("data", []):
             for name, body in block.get("terraform_remote_state", {}).items():
                 if str(body.get("backend", "")).strip('"') == "s3":
@@ -261,7 +261,7 @@ def _root_has_s3_backend(root: Path) -> bool:
         if tf.name.endswith("_override.tf"):
             continue
         with tf.open() as fh:
-            doc = hcl2.load(fh)
+            doc = hcl_load(fh)
         for block in doc.get("terraform", []):
             for backend in block.get("backend", []):
                 if "s3" in backend:

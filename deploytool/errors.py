@@ -26,18 +26,17 @@ class DeployError(click.ClickException):
     ``exit_code`` without any extra wiring.
     """
 
-    exit_code = ExitCode.ERROR
+    default_exit_code: int = ExitCode.ERROR
 
     def __init__(self, message: str, *, exit_code: int | None = None) -> None:
         super().__init__(message)
-        if exit_code is not None:
-            self.exit_code = exit_code
+        self.exit_code = int(exit_code if exit_code is not None else self.default_exit_code)  # type: ignore[misc]
 
 
 class StateLockedError(DeployError):
     """Another run holds the Terraform state lock."""
 
-    exit_code = ExitCode.LOCKED
+    default_exit_code = ExitCode.LOCKED
 
     def __init__(self, message: str, *, lock_id: str | None = None, holder: str | None = None) -> None:
         super().__init__(message)
@@ -48,10 +47,10 @@ class StateLockedError(DeployError):
 class RolledBackError(DeployError):
     """The deploy failed verification; the previous release was re-applied and verified."""
 
-    exit_code = ExitCode.ROLLED_BACK
+    default_exit_code = ExitCode.ROLLED_BACK
 
 
 class RollbackFailedError(DeployError):
     """The deploy failed and the rollback failed or was impossible."""
 
-    exit_code = ExitCode.ROLLBACK_FAILED
+    default_exit_code = ExitCode.ROLLBACK_FAILED

@@ -85,7 +85,7 @@ class Runner:
     env: Mapping[str, str] = field(default_factory=dict)
     lock_timeout: str = "0s"
     progress: IO[str] | None = None
-    redact: Redactor = staticmethod(lambda text: text)  # type: ignore[assignment]
+    redact: Redactor = staticmethod(lambda text: text)
     context: str = ""
 
     def __post_init__(self) -> None:

@@ -1,0 +1,136 @@
+"""The deploy history: one JSON record per apply, deploy, rollback and destroy, kept in the state bucket.
+
+Each record is its own S3 object under ``<prefix>/<env>/<workspace>/`` (keys sort by time), so two
+runs never overwrite each other and nothing needs a read-modify-write. ``history`` prints them as
+JSON lines. The newest successful, verified record of a workspace is its *last known good* release.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from deploytool.errors import DeployError
+
+OUTCOMES = ("in_progress", "success", "failed", "rolled_back", "rollback_failed", "interrupted", "error")
+
+
+def actor() -> str:
+    """Who runs this: the GitHub actor in Actions, else the OS user."""
+    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class Record:
+    """One entry of the deploy history."""
+
+    env: str
+    workspace: str
+    stack: str
+    action: str  # apply | deploy | rollback | destroy | cutover | finalize
+    image_before: str | None = None
+    image_after: str | None = None
+    outcome: str = "in_progress"
+    plan: dict[str, int] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+    duration_s: float = 0.0
+    git_sha: str | None = field(default_factory=lambda: os.environ.get("GITHUB_SHA"))
+    actor: str = field(default_factory=actor)
+    time: str = field(default_factory=now)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        """Checks ran and none failed (``unavailable`` checks do not count as failures)."""
+        return bool(self.checks) and all(c.get("status") != "fail" for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class Ledger:
+    """Deploy records in S3 (``s3`` is a boto3 S3 client)."""
+
+    def __init__(self, s3: Any, bucket: str, prefix: str = "deploy-history") -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+
+    def _key(self, record: Record) -> str:
+        stamp = record.time.replace("-", "").replace(":", "").replace(".", "")
+        return f"{self.prefix}/{record.env}/{record.workspace}/{stamp}-{record.id}.json"
+
+    def write(self, record: Record) -> str:
+        """Store ``record`` (a later write of the same record replaces the earlier one)."""
+        key = self._key(record)
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket, Key=key, Body=json.dumps(record.to_dict(), sort_keys=True).encode(),
+                ContentType="application/json", ServerSideEncryption="AES256",
+            )
+        except Exception as exc:
+            raise DeployError(f"cannot write the deploy history to s3://{self.bucket}/{key}: {exc}") from exc
+        return key
+
+    def _keys(self, env: str, workspace: str | None) -> Iterator[str]:
+        prefix = f"{self.prefix}/{env}/" + (f"{workspace}/" if workspace else "")
+        paginator = self.s3.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    yield obj["Key"]
+        except self.s3.exceptions.NoSuchBucket as exc:
+            raise DeployError(
+                f"state bucket {self.bucket} does not exist; run `deploytool bootstrap` for this environment"
+            ) from exc
+
+    def records(self, env: str, workspace: str | None = None) -> list[Record]:
+        """All records of ``env`` (one workspace or all), oldest first."""
+        out = []
+        for key in self._keys(env, workspace):
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            out.append(Record.from_dict(json.loads(body)))
+        return sorted(out, key=lambda r: r.time)
+
+    def last(self, env: str, workspace: str) -> Record | None:
+        records = self.records(env, workspace)
+        return records[-1] if records else None
+
+    def last_known_good(self, env: str, workspace: str, *, exclude: str | None = None) -> Record | None:
+        """The newest verified, successful deploy/rollback of ``workspace`` (optionally not of tag ``exclude``)."""
+        for record in reversed(self.records(env, workspace)):
+            if record.action not in ("deploy", "rollback", "cutover") or not record.image_after:
+                continue
+            if record.outcome == "success" and record.verified and record.image_after != exclude:
+                return record
+        return None
+
+    def current_image(self, env: str, workspace: str) -> str | None:
+        """The image tag the newest finished record left running (None when nothing is recorded)."""
+        for record in reversed(self.records(env, workspace)):
+            if record.outcome == "in_progress":
+                continue
+            if record.action == "destroy":
+                return None
+            if record.outcome in ("success", "rolled_back", "failed") and record.image_after is not None:
+                if record.outcome == "rolled_back":
+                    return record.extra.get("restored_image") or record.image_before
+                return record.image_after
+        return None
