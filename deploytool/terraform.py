@@ -85,7 +85,7 @@ class Runner:
     env: Mapping[str, str] = field(default_factory=dict)
     lock_timeout: str = "0s"
     progress: IO[str] | None = None
-    redact: Redactor = staticmethod(lambda text: text)
+    redact: Redactor = field(default_factory=lambda: _identity)
     context: str = ""
 
     def __post_init__(self) -> None:
@@ -288,3 +288,7 @@ def _forward_termination(proc: subprocess.Popen[str]) -> _Handler:
 def _restore(previous: _Handler) -> None:
     if previous is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, previous)
+
+
+def _identity(text: str) -> str:
+    return text

@@ -1,0 +1,185 @@
+"""One Terraform stack of one environment in one workspace, ready to plan and apply.
+
+A target is an environment from ``deploy.toml`` on AWS or on the local emulator. A stack is its
+``platform`` or ``app`` root; for the app stack of an environment with branch environments the
+workspace is the branch's. Each (environment, stack, workspace) has a private data directory
+under ``.deploytool/tfdata/`` so concurrent runs for different branches never share ``.terraform``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+from deploytool import emulator as emu
+from deploytool import naming, toolchain
+from deploytool.aws import Clients
+from deploytool.config import Config, EnvironmentSettings
+from deploytool.errors import DeployError
+from deploytool.ledger import Ledger
+from deploytool.render import backend_config_text
+from deploytool.terraform import Runner
+
+StackName = Literal["platform", "app"]
+STACKS: tuple[StackName, ...] = ("platform", "app")
+DATA_DIR = ".deploytool"
+
+
+@dataclass
+class Target:
+    """Where a run goes: one configured environment, on AWS or on the emulator."""
+
+    config: Config
+    settings: EnvironmentSettings
+    endpoint: str | None = None  # set when the target is the emulator
+    engine: toolchain.Engine = field(default_factory=toolchain.resolve_engine)
+    progress: IO[str] = field(default_factory=lambda: sys.stderr)
+    lock_timeout: str = "0s"
+
+    @property
+    def env(self) -> str:
+        return self.settings.name
+
+    @property
+    def local(self) -> bool:
+        return self.endpoint is not None
+
+    @property
+    def roots_dir(self) -> Path:
+        """``environments/<env>``; an environment without its own roots (``local``) uses staging's
+        or production's, by strategy."""
+        base = self.config.root / "environments"
+        own = base / self.env
+        if own.is_dir():
+            return own
+        return base / ("production" if self.settings.strategy == "blue-green" else "staging")
+
+    @property
+    def state_bucket(self) -> str:
+        return self.config.project.state_bucket
+
+    def clients(self) -> Clients:
+        return Clients(self.settings.region, self.endpoint)
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.clients()("s3"), self.state_bucket, self.config.project.ledger_prefix)
+
+    def names(self, branch: str | None) -> naming.Names:
+        if self.settings.branch_environments:
+            if not branch:
+                raise DeployError(f"environment {self.env!r} has one environment per branch: pass --branch")
+        else:
+            branch = None
+        return naming.names_for(self.env, branch, self.settings.domain, project=self.config.project.name)
+
+    def terraform_env(self) -> dict[str, str]:
+        env = toolchain.default_toolchain().terraform_env()
+        if self.endpoint:
+            env.update(emu.aws_env(self.endpoint, self.settings.region))
+        return env
+
+
+def resolve_target(
+    config: Config, env: str, *, local: bool = False, terraform_bin: str | None = None,
+    progress: IO[str] | None = None, lock_timeout: str = "0s",
+) -> Target:
+    """The target for ``env``; ``local`` (or ``emulator = true`` in the settings) means the emulator."""
+    settings = config.environment(env)
+    endpoint = emu.require() if (local or settings.emulator) else None
+    return Target(
+        config=config, settings=settings, endpoint=endpoint, engine=toolchain.resolve_engine(terraform_bin),
+        progress=progress or sys.stderr, lock_timeout=lock_timeout,
+    )
+
+
+@dataclass
+class Stack:
+    """A root + workspace of a target, with its runner."""
+
+    target: Target
+    name: StackName
+    workspace: str = "default"
+    redact: Callable[[str], str] = field(default_factory=lambda: _identity)
+
+    def __post_init__(self) -> None:
+        self.root = self.target.roots_dir / self.name
+        if not self.root.is_dir():
+            raise DeployError(f"{self.root} does not exist")
+        self.data_dir = self.target.config.root / DATA_DIR / "tfdata" / self.target.env / self.name / self.workspace
+        self.runner = Runner(
+            root=self.root, data_dir=self.data_dir, engine=self.target.engine, env=self.target.terraform_env(),
+            lock_timeout=self.target.lock_timeout, progress=self.target.progress, redact=self.redact,
+            context=f"{self.target.env}/{self.name}, workspace {self.workspace}",
+        )
+
+    @property
+    def state_key(self) -> str:
+        return f"{self.target.env}/{self.name}/terraform.tfstate"
+
+    def backend_settings(self) -> dict[str, str]:
+        return {
+            "bucket": self.target.state_bucket,
+            "key": self.state_key,
+            "region": self.target.settings.region,
+            "encrypt": "true",
+            "use_lockfile": "true",
+            "workspace_key_prefix": "workspaces",
+        }
+
+    def platform_state(self) -> dict[str, str]:
+        """Where the platform's state lives (what app roots read through terraform_remote_state)."""
+        return {
+            "bucket": self.target.state_bucket,
+            "key": f"{self.target.env}/platform/terraform.tfstate",
+            "region": self.target.settings.region,
+        }
+
+    def prepare(self, *, create_workspace: bool = True) -> None:
+        """Override file for the target, init (skipped when nothing changed), select the workspace."""
+        if self.target.endpoint:
+            emu.write_override(self.root, self.target.endpoint, self.target.settings.region)
+        else:
+            emu.remove_override(self.root)
+        backend_file = self.data_dir / "backend.hcl"
+        text = backend_config_text(self.backend_settings())
+        fingerprint = hashlib.sha256(
+            (text + self.target.engine.name + str(self.target.endpoint) + self._config_digest()).encode()
+        ).hexdigest()
+        marker = self.data_dir / "init.sha256"
+        if not (marker.is_file() and marker.read_text() == fingerprint):
+            backend_file.write_text(text)
+            self.runner.init(backend_file)
+            marker.write_text(fingerprint)
+        self.runner.select_workspace(self.workspace, create=create_workspace)
+
+    def _config_digest(self) -> str:
+        """Changes to required providers or modules need a new init: hash versions.tf and module calls."""
+        digest = hashlib.sha256()
+        for tf in sorted(self.root.glob("*.tf")):
+            digest.update(tf.name.encode())
+            digest.update(tf.read_bytes())
+        return digest.hexdigest()
+
+    def write_tfvars(self, text: str) -> Path:
+        path = self.data_dir / "deploytool.tfvars"
+        path.write_text(text)
+        return path
+
+    def exists(self) -> bool:
+        """True when this workspace exists in the backend."""
+        return self.workspace in self.runner.workspaces()
+
+    def outputs(self) -> dict[str, object]:
+        return self.runner.output()
+
+    def summary_json(self) -> str:
+        return json.dumps({"env": self.target.env, "stack": self.name, "workspace": self.workspace})
+
+
+def _identity(text: str) -> str:
+    return text
