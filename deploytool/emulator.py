@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hcl2.api import load as hcl_load
 import httpx
+from hcl2.api import load as hcl_load
 
 from deploytool.errors import DeployError
 from deploytool.toolchain import home
@@ -28,7 +28,28 @@ HOST = "127.0.0.1"
 OVERRIDE_NAME = "deploytool_emulator_override.tf"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # Every endpoint key the modules use; all are accepted by provider 3.39 and later.
-ENDPOINT_KEYS = ["acm", "applicationautoscaling", "cloudwatch", "cloudwatchlogs", "codedeploy", "dynamodb", "ec2", "ecr", "ecs", "elb", "iam", "kms", "rds", "route53", "s3", "secretsmanager", "servicediscovery", "sns", "ssm", "sts"]
+ENDPOINT_KEYS = [
+    "acm",
+    "applicationautoscaling",
+    "cloudwatch",
+    "cloudwatchlogs",
+    "codedeploy",
+    "dynamodb",
+    "ec2",
+    "ecr",
+    "ecs",
+    "elb",
+    "iam",
+    "kms",
+    "rds",
+    "route53",
+    "s3",
+    "secretsmanager",
+    "servicediscovery",
+    "sns",
+    "ssm",
+    "sts",
+]
 
 
 @dataclass(frozen=True)
@@ -114,7 +135,11 @@ def start(port: int | None = None, *, ecs_service_running: int = 2, wait_s: floa
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
     info = EmulatorInfo(pid=proc.pid, port=port)
     deadline = time.monotonic() + wait_s
@@ -157,7 +182,9 @@ def require(endpoint: str | None = None) -> str:
     """The endpoint of a running emulator, or a one-line error saying how to start one."""
     if endpoint:
         if not answering(endpoint):
-            raise DeployError(f"the AWS emulator at {endpoint} does not answer; start it with `deploytool emulator start`")
+            raise DeployError(
+                f"the AWS emulator at {endpoint} does not answer; start it with `deploytool emulator start`"
+            )
         return endpoint
     info = status()
     if info is None:

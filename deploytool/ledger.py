@@ -82,8 +82,11 @@ class Ledger:
         key = self._key(record)
         try:
             self.s3.put_object(
-                Bucket=self.bucket, Key=key, Body=json.dumps(record.to_dict(), sort_keys=True).encode(),
-                ContentType="application/json", ServerSideEncryption="AES256",
+                Bucket=self.bucket,
+                Key=key,
+                Body=json.dumps(record.to_dict(), sort_keys=True).encode(),
+                ContentType="application/json",
+                ServerSideEncryption="AES256",
             )
         except Exception as exc:
             raise DeployError(f"cannot write the deploy history to s3://{self.bucket}/{key}: {exc}") from exc

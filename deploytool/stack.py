@@ -85,15 +85,24 @@ class Target:
 
 
 def resolve_target(
-    config: Config, env: str, *, local: bool = False, terraform_bin: str | None = None,
-    progress: IO[str] | None = None, lock_timeout: str = "0s",
+    config: Config,
+    env: str,
+    *,
+    local: bool = False,
+    terraform_bin: str | None = None,
+    progress: IO[str] | None = None,
+    lock_timeout: str = "0s",
 ) -> Target:
     """The target for ``env``; ``local`` (or ``emulator = true`` in the settings) means the emulator."""
     settings = config.environment(env)
     endpoint = emu.require() if (local or settings.emulator) else None
     return Target(
-        config=config, settings=settings, endpoint=endpoint, engine=toolchain.resolve_engine(terraform_bin),
-        progress=progress or sys.stderr, lock_timeout=lock_timeout,
+        config=config,
+        settings=settings,
+        endpoint=endpoint,
+        engine=toolchain.resolve_engine(terraform_bin),
+        progress=progress or sys.stderr,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -112,8 +121,13 @@ class Stack:
             raise DeployError(f"{self.root} does not exist")
         self.data_dir = self.target.config.root / DATA_DIR / "tfdata" / self.target.env / self.name / self.workspace
         self.runner = Runner(
-            root=self.root, data_dir=self.data_dir, engine=self.target.engine, env=self.target.terraform_env(),
-            lock_timeout=self.target.lock_timeout, progress=self.target.progress, redact=self.redact,
+            root=self.root,
+            data_dir=self.data_dir,
+            engine=self.target.engine,
+            env=self.target.terraform_env(),
+            lock_timeout=self.target.lock_timeout,
+            progress=self.target.progress,
+            redact=self.redact,
             context=f"{self.target.env}/{self.name}, workspace {self.workspace}",
         )
 

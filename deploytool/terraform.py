@@ -59,7 +59,9 @@ def _age(created: str) -> str:
         return "unknown age"
     then = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     seconds = max(0, int((datetime.now(UTC) - then).total_seconds()))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
 
 
 def first_error(text: str) -> str:
@@ -111,8 +113,14 @@ class Runner:
         out = self.progress if self.progress is not None else sys.stderr
         try:
             proc = subprocess.Popen(
-                argv, cwd=self.root, env=self._environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL, text=True, bufsize=1,
+                argv,
+                cwd=self.root,
+                env=self._environ(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                bufsize=1,
             )
         except OSError as exc:
             raise DeployError(f"cannot run Terraform {self.engine.name!r}: {exc.strerror}") from exc
@@ -144,7 +152,7 @@ class Runner:
                 thread.join(timeout=5)
         result = Result(code, "".join(chunks["stdout"]), "".join(chunks["stderr"]))
         if check and code != 0:
-            self._raise(args[0] if not what else what, result)
+            self._raise(what or args[0], result)
         return result
 
     def _raise(self, what: str, result: Result) -> None:
@@ -155,9 +163,10 @@ class Runner:
             holder = info.get("who", "unknown")
             lock_id = info.get("id", "")
             raise StateLockedError(
-                f"state is locked{where} by {holder} ({info.get('operation', 'unknown operation')}) since "
-                f"{info.get('created', '?')} ({_age(info.get('created', ''))} ago), lock ID {lock_id or '?'}; wait for that "
-                f"run to finish, or if it died: deploytool force-unlock --lock-id {lock_id or 'ID'} (same --env/--branch)",
+                f"state is locked{where} by {holder} ({info.get('operation', 'unknown operation')}) "
+                f"since {info.get('created', '?')} ({_age(info.get('created', ''))} ago), lock ID "
+                f"{lock_id or '?'}; wait for that run to finish, or if it died: "
+                f"deploytool force-unlock --lock-id {lock_id or 'ID'} (same --env/--branch)",
                 lock_id=lock_id or None,
                 holder=holder,
             )
@@ -167,7 +176,9 @@ class Runner:
         raise TerraformError(self.redact(f"terraform {what} failed{where}: {first_error(text)}{hint}"))
 
     # -- commands ------------------------------------------------------------------------------
-    def init(self, backend_config: Path | Mapping[str, str] | None = None, *, backend: bool = True, upgrade: bool = False) -> None:
+    def init(
+        self, backend_config: Path | Mapping[str, str] | None = None, *, backend: bool = True, upgrade: bool = False
+    ) -> None:
         args = ["init", "-input=false", "-no-color", f"-lock-timeout={self.lock_timeout}"]
         if not backend:
             args.append("-backend=false")
@@ -207,11 +218,23 @@ class Runner:
         return True
 
     def plan(
-        self, out: Path, *, var_files: Sequence[Path] = (), destroy: bool = False, targets: Sequence[str] = (),
+        self,
+        out: Path,
+        *,
+        var_files: Sequence[Path] = (),
+        destroy: bool = False,
+        targets: Sequence[str] = (),
         variables: Mapping[str, str] | None = None,
     ) -> bool:
         """Write a saved plan to ``out``; True when it has changes."""
-        args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-lock-timeout={self.lock_timeout}", f"-out={out}"]
+        args = [
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            f"-lock-timeout={self.lock_timeout}",
+            f"-out={out}",
+        ]
         args += [f"-var-file={f}" for f in var_files]
         args += [f"-var={k}={v}" for k, v in (variables or {}).items()]
         args += [f"-target={t}" for t in targets]
@@ -231,7 +254,9 @@ class Runner:
         return self.redact(self.run(["show", "-no-color", str(plan)], stream=False).stdout)
 
     def apply(self, plan: Path) -> None:
-        self.run(["apply", "-input=false", "-no-color", "-auto-approve", f"-lock-timeout={self.lock_timeout}", str(plan)])
+        self.run(
+            ["apply", "-input=false", "-no-color", "-auto-approve", f"-lock-timeout={self.lock_timeout}", str(plan)]
+        )
 
     def destroy(self, *, var_files: Sequence[Path] = ()) -> None:
         args = ["destroy", "-input=false", "-no-color", "-auto-approve", f"-lock-timeout={self.lock_timeout}"]

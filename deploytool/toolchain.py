@@ -106,7 +106,7 @@ def sha256_file(path: Path) -> str:
 
 
 def cli_config_text(toolchain: Toolchain) -> str:
-    return f"""# Written by `deploytool toolchain install`: hashicorp/* from the local mirror, the rest from the registry.
+    return f"""# Written by `deploytool toolchain install`: hashicorp/* from the local mirror, the rest as usual.
 provider_installation {{
   filesystem_mirror {{
     path    = "{toolchain.mirror_dir}"
@@ -168,7 +168,11 @@ def engine_version(engine: Engine) -> str:
     """The first line of ``<engine> version`` (e.g. ``Terraform v1.15.5``)."""
     try:
         proc = subprocess.run(
-            [*engine.argv, "version"], capture_output=True, text=True, timeout=60, check=False,
+            [*engine.argv, "version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
             env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull, "CHECKPOINT_DISABLE": "1"},
         )
     except OSError as exc:
