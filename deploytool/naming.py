@@ -144,8 +144,7 @@ def validate_domain(domain: str) -> str:
         or not all(_DNS_LABEL.fullmatch(label) for label in labels)
     ):
         raise DeployError(
-            f"invalid domain {domain!r}: use DNS labels of a-z, 0-9 and '-' joined by '.' "
-            "(e.g. staging.example.com)"
+            f"invalid domain {domain!r}: use DNS labels of a-z, 0-9 and '-' joined by '.' (e.g. staging.example.com)"
         )
     return candidate
 
@@ -248,7 +247,6 @@ def names_for(env: str, branch: str | None, domain: str, *, project: str = "theo
         )
     if len(names.host) > DNS_NAME_MAX_LEN:
         raise DeployError(
-            f"host name {names.host!r} is longer than {DNS_NAME_MAX_LEN} characters: "
-            "use a shorter domain"
+            f"host name {names.host!r} is longer than {DNS_NAME_MAX_LEN} characters: use a shorter domain"
         )
     return names

@@ -240,9 +240,7 @@ env_names = st.from_regex(r"[a-z][a-z0-9]{0,5}(?:-[a-z0-9]{1,4}){0,2}", fullmatc
 
 
 def _same_plain_text(a: str, b: str) -> bool:
-    return bool(
-        PLAIN_RE.fullmatch(a) and PLAIN_RE.fullmatch(b) and a.replace("/", "-") == b.replace("/", "-")
-    )
+    return bool(PLAIN_RE.fullmatch(a) and PLAIN_RE.fullmatch(b) and a.replace("/", "-") == b.replace("/", "-"))
 
 
 @settings(max_examples=1000, deadline=None)
