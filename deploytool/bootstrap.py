@@ -1,0 +1,154 @@
+"""What must exist before Terraform can run: the state bucket, the image repository, the DB secret.
+
+Idempotent: every step checks first and only creates or tightens what is missing, so it is safe to
+re-run at any time (CI runs it before each deploy).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from deploytool.errors import DeployError
+from deploytool.stack import Target
+
+KEEP_IMAGES = 30
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_"
+
+
+@dataclass
+class BootstrapResult:
+    state_bucket: str
+    ecr_repository_uri: str
+    db_secret_arn: str
+    created: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state_bucket": self.state_bucket,
+            "ecr_repository_uri": self.ecr_repository_uri,
+            "db_secret_arn": self.db_secret_arn,
+            "created": self.created,
+        }
+
+
+def db_secret_name(target: Target) -> str:
+    return f"{target.config.project.name}/{target.env}/db-master-password"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def ensure_state_bucket(s3: Any, bucket: str, region: str) -> bool:
+    """Versioned, encrypted, private, TLS-only. True when the bucket was created now."""
+    created = False
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+            raise DeployError(f"cannot use state bucket {bucket}: {_code(exc) or exc}") from exc
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**kwargs)
+        created = True
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    return created
+
+
+def ensure_repository(ecr: Any, name: str, keep: int = KEEP_IMAGES) -> tuple[str, bool]:
+    """Scan on push, immutable tags, keep the last ``keep`` images. Returns (URI, created)."""
+    created = False
+    try:
+        repo = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+    except ClientError as exc:
+        if _code(exc) != "RepositoryNotFoundException":
+            raise DeployError(f"cannot use ECR repository {name}: {_code(exc) or exc}") from exc
+        repo = ecr.create_repository(
+            repositoryName=name,
+            imageScanningConfiguration={"scanOnPush": True},
+            imageTagMutability="IMMUTABLE",
+            encryptionConfiguration={"encryptionType": "AES256"},
+        )["repository"]
+        created = True
+    ecr.put_image_scanning_configuration(repositoryName=name, imageScanningConfiguration={"scanOnPush": True})
+    lifecycle = {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": f"keep the last {keep} images",
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep},
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+    ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=json.dumps(lifecycle))
+    return str(repo["repositoryUri"]), created
+
+
+def ensure_db_secret(sm: Any, name: str, *, password: Callable[[], str] | None = None) -> tuple[str, bool]:
+    """The DB master password lives only in Secrets Manager (generated here once; never printed)."""
+    try:
+        return str(sm.describe_secret(SecretId=name)["ARN"]), False
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise DeployError(f"cannot use secret {name}: {_code(exc) or exc}") from exc
+    value = (password or generate_password)()
+    arn = sm.create_secret(
+        Name=name, Description="Master password of the Theobroma PostGIS database", SecretString=value
+    )["ARN"]
+    return str(arn), True
+
+
+def generate_password(length: int = 32) -> str:
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
+
+
+def bootstrap(target: Target) -> BootstrapResult:
+    clients = target.clients()
+    created = []
+    if ensure_state_bucket(clients("s3"), target.state_bucket, target.settings.region):
+        created.append(f"s3://{target.state_bucket}")
+    uri, made = ensure_repository(clients("ecr"), target.config.project.image_repository)
+    if made:
+        created.append(uri)
+    secret_arn, made = ensure_db_secret(clients("secretsmanager"), db_secret_name(target))
+    if made:
+        created.append(secret_arn)
+    return BootstrapResult(target.state_bucket, uri, secret_arn, created)
