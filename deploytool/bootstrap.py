@@ -46,8 +46,12 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def ensure_state_bucket(s3: Any, bucket: str, region: str) -> bool:
-    """Versioned, encrypted, private, TLS-only. True when the bucket was created now."""
+def ensure_state_bucket(s3: Any, bucket: str, region: str, *, require_tls: bool = True) -> bool:
+    """Versioned, encrypted, private, TLS-only. True when the bucket was created now.
+
+    ``require_tls=False`` is for the local emulator, which speaks plain HTTP on loopback and enforces
+    bucket policies: there a TLS-only policy would lock the tool out of its own state.
+    """
     created = False
     try:
         s3.head_bucket(Bucket=bucket)
@@ -75,6 +79,9 @@ def ensure_state_bucket(s3: Any, bucket: str, region: str) -> bool:
             "RestrictPublicBuckets": True,
         },
     )
+    if not require_tls:
+        s3.delete_bucket_policy(Bucket=bucket)
+        return created
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -143,7 +150,7 @@ def generate_password(length: int = 32) -> str:
 def bootstrap(target: Target) -> BootstrapResult:
     clients = target.clients()
     created = []
-    if ensure_state_bucket(clients("s3"), target.state_bucket, target.settings.region):
+    if ensure_state_bucket(clients("s3"), target.state_bucket, target.settings.region, require_tls=not target.local):
         created.append(f"s3://{target.state_bucket}")
     uri, made = ensure_repository(clients("ecr"), target.config.project.image_repository)
     if made:

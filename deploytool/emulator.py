@@ -94,10 +94,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def answering(endpoint: str, timeout: float = 1.0) -> bool:
-    """True when the emulator at ``endpoint`` answers its own API."""
+def answering(endpoint: str, timeout: float = 2.0) -> bool:
+    """True when an emulator answers HTTP at ``endpoint`` (its root lists S3 buckets; cheap)."""
     try:
-        return httpx.get(f"{endpoint}/moto-api/data.json", timeout=timeout).status_code == 200
+        return httpx.get(f"{endpoint}/", timeout=timeout).status_code < 500
     except httpx.HTTPError:
         return False
 

@@ -9,6 +9,7 @@ Secrets never pass through here: templates receive ARNs of secrets, never their 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,6 @@ def render_tfvars(root: Path, context: dict[str, Any]) -> str:
         raise DeployError(f"{root / TEMPLATE_NAME}:{exc.lineno}: {exc.message}") from exc
 
 
-def backend_config_text(settings: dict[str, str]) -> str:
+def backend_config_text(settings: Mapping[str, str | bool]) -> str:
     """A ``-backend-config`` file (HCL) for the S3 backend."""
     return "".join(f"{key} = {hcl(value)}\n" for key, value in settings.items())

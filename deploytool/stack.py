@@ -135,13 +135,13 @@ class Stack:
     def state_key(self) -> str:
         return f"{self.target.env}/{self.name}/terraform.tfstate"
 
-    def backend_settings(self) -> dict[str, str]:
+    def backend_settings(self) -> dict[str, str | bool]:
         return {
             "bucket": self.target.state_bucket,
             "key": self.state_key,
             "region": self.target.settings.region,
-            "encrypt": "true",
-            "use_lockfile": "true",
+            "encrypt": True,
+            "use_lockfile": True,
             "workspace_key_prefix": "workspaces",
         }
 
