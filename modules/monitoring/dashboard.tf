@@ -11,12 +11,11 @@ locals {
     for s in var.service_names : ["AWS/ECS", m, "ClusterName", var.cluster_name, "ServiceName", s]
   ] }
 
-  target_health_metrics = flatten([
-    for tg in var.target_group_arn_suffixes : [
-      ["AWS/ApplicationELB", "HealthyHostCount", "TargetGroup", tg, "LoadBalancer", var.alb_arn_suffix],
-      ["AWS/ApplicationELB", "UnHealthyHostCount", "TargetGroup", tg, "LoadBalancer", var.alb_arn_suffix],
-    ]
-  ])
+  # One line per (metric, target group); setproduct keeps each line a list of its own.
+  target_health_metrics = [
+    for pair in setproduct(["HealthyHostCount", "UnHealthyHostCount"], var.target_group_arn_suffixes) :
+    ["AWS/ApplicationELB", pair[0], "TargetGroup", pair[1], "LoadBalancer", var.alb_arn_suffix]
+  ]
 
   widget_defaults = {
     region = local.region
