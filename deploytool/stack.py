@@ -8,8 +8,11 @@ under ``.deploytool/tfdata/`` so concurrent runs for different branches never sh
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +31,41 @@ from deploytool.terraform import Runner
 StackName = Literal["platform", "app"]
 STACKS: tuple[StackName, ...] = ("platform", "app")
 DATA_DIR = ".deploytool"
+DATA_DIR_ENV = "DEPLOYTOOL_DATA_DIR"
+_SYNC_IGNORE = shutil.ignore_patterns("*_override.tf", ".terraform*", "*.tfstate*", "__pycache__")
+
+
+def data_root(config: Config) -> Path:
+    """Where data dirs, rendered files and plans live: ``$DEPLOYTOOL_DATA_DIR`` or ``<repo>/.deploytool``."""
+    explicit = os.environ.get(DATA_DIR_ENV)
+    return Path(explicit) if explicit else config.root / DATA_DIR
+
+
+def sync_sources(config: Config, dest: Path) -> Path:
+    """Copy ``environments/`` and ``modules/`` to ``dest`` (changed files only, under a file lock).
+
+    Runs against the emulator work on this private copy, so the emulator override file is never
+    written into the checkout and cannot leak into a run against AWS.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    with (dest / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for part in ("environments", "modules"):
+            src = config.root / part
+            for path in src.rglob("*"):
+                rel = path.relative_to(config.root)
+                if path.is_dir() or _SYNC_IGNORE(str(path.parent), [path.name]):
+                    continue
+                if any(p.startswith(".terraform") or p == "__pycache__" for p in rel.parts):
+                    continue
+                target = dest / rel
+                data = path.read_bytes()
+                if not target.is_file() or target.read_bytes() != data:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = target.with_name(target.name + ".partial")
+                    tmp.write_bytes(data)
+                    tmp.replace(target)
+    return dest
 
 
 @dataclass
@@ -50,10 +88,17 @@ class Target:
         return self.endpoint is not None
 
     @property
+    def data_root(self) -> Path:
+        return data_root(self.config)
+
+    @property
     def roots_dir(self) -> Path:
         """``environments/<env>``; an environment without its own roots (``local``) uses staging's
-        or production's, by strategy."""
-        base = self.config.root / "environments"
+        or production's, by strategy. Emulator runs use a private copy of the sources."""
+        source = self.data_root / "src" if self.local else self.config.root
+        if self.local:
+            sync_sources(self.config, source)
+        base = source / "environments"
         own = base / self.env
         if own.is_dir():
             return own
@@ -119,7 +164,7 @@ class Stack:
         self.root = self.target.roots_dir / self.name
         if not self.root.is_dir():
             raise DeployError(f"{self.root} does not exist")
-        self.data_dir = self.target.config.root / DATA_DIR / "tfdata" / self.target.env / self.name / self.workspace
+        self.data_dir = self.target.data_root / "tfdata" / self.target.env / self.name / self.workspace
         self.runner = Runner(
             root=self.root,
             data_dir=self.data_dir,
@@ -162,7 +207,9 @@ class Stack:
         backend_file = self.data_dir / "backend.hcl"
         text = backend_config_text(self.backend_settings())
         fingerprint = hashlib.sha256(
-            (text + self.target.engine.name + str(self.target.endpoint) + self._config_digest()).encode()
+            (
+                text + self.target.engine.name + str(self.target.endpoint) + str(self.root) + self._config_digest()
+            ).encode()
         ).hexdigest()
         marker = self.data_dir / "init.sha256"
         if not (marker.is_file() and marker.read_text() == fingerprint):
