@@ -295,8 +295,15 @@ UrlResolver = Callable[[Target, naming.Names, dict[str, Any]], str]
 
 
 def default_url(target: Target, names: naming.Names, outputs: dict[str, Any]) -> str:
-    base = target.settings.health.base_url
-    return base or str(outputs.get("url") or f"https://{names.host}")
+    """Where to verify a release: the configured base URL, the stack's URL, or (emulator only) the
+    local stand-in task started from the applied task definition."""
+    if target.settings.health.base_url:
+        return target.settings.health.base_url
+    if target.local:
+        from deploytool.localrun import local_url
+
+        return local_url(target, names, outputs)
+    return str(outputs.get("url") or f"https://{names.host}")
 
 
 def apply_release(
@@ -563,6 +570,10 @@ def destroy(target: Target, branch: str | None, stack_name: StackName = "app", *
             stack.runner.destroy(var_files=var_files)
         if stack.workspace != "default":
             stack.runner.delete_workspace(stack.workspace)
+        if target.local and stack_name == "app":
+            from deploytool.localrun import LocalRuntime
+
+            LocalRuntime(target).stop(stack.workspace)
     except BaseException as exc:
         record.outcome, record.message = "error", str(exc)[:500]
         ledger.write(record)

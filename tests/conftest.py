@@ -70,7 +70,7 @@ class Emulator:
         self.port = info.port
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)  # type: ignore[call-overload]
 
     def reset(self) -> None:
         import httpx
