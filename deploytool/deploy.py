@@ -245,8 +245,12 @@ def verify(
     checks: list[CheckResult] = []
     clients = target.clients()
     progress(f"verifying {base_url} (health, ECS rollout, target health)")
-    http = check_http(health_settings(target, base_url, expected_version=image_tag))
-    checks.extend(http.checks)
+    exited = _local_task_exited(target, outputs)
+    if exited:
+        # Local mode: a task that crashed at start is a verdict already, no need to wait out the budget.
+        checks.append(CheckResult("local.task", "fail", exited))
+    else:
+        checks.extend(check_http(health_settings(target, base_url, expected_version=image_tag)).checks)
     checks.append(
         check_ecs_rollout(
             clients("ecs"),
@@ -260,6 +264,18 @@ def verify(
     )
     checks.append(check_target_health(clients("elbv2"), str(outputs["target_group_arn"]), emulator=target.local))
     return Verdict(tuple(checks))
+
+
+def _local_task_exited(target: Target, outputs: dict[str, Any]) -> str | None:
+    if not target.local:
+        return None
+    from deploytool.localrun import LocalRuntime
+
+    runtime = LocalRuntime(target)
+    workspace = str(outputs.get("service_name", ""))
+    if runtime.task(workspace) is None and not runtime._state(workspace).is_file():
+        return None  # verification of something the local runtime did not start (--health-url)
+    return runtime.exited(workspace)
 
 
 # -- deploy ---------------------------------------------------------------------------------------------

@@ -175,6 +175,18 @@ class LocalRuntime:
         # A task that exits at start is what ECS would see too: verification reports it.
         return task
 
+    def exited(self, workspace: str) -> str | None:
+        """Why the local task of ``workspace`` is not running (its last log line), or None if it runs."""
+        path = self._state(workspace)
+        if not path.is_file():
+            return "no local task was started"
+        task = LocalTask(**json.loads(path.read_text()))
+        if _alive(task.pid):
+            return None
+        log = self.dir / f"{workspace}.log"
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.is_file() else []
+        return f"the task exited at start: {lines[-1][:300] if lines else 'no output'}"
+
     def stop(self, workspace: str) -> bool:
         path = self._state(workspace)
         if not path.is_file():

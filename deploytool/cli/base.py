@@ -1,0 +1,144 @@
+"""The click layer's shared parts: the top-level group, common options, output helpers.
+
+Progress and diagnostics go to stderr, data (plans, JSON, rendered files) to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from deploytool import __version__
+from deploytool.config import load_config
+from deploytool.errors import DeployError
+from deploytool.stack import STACKS, Target, resolve_target
+
+EXIT_CODES_HELP = """
+\b
+Exit codes:
+  0  success
+  1  error: bad input, configuration, Terraform failure
+  2  usage error
+  3  deploy failed verification and was rolled back (previous release verified)
+  4  deploy failed and the rollback failed or was impossible
+  5  state locked by another run (the message names the holder)
+"""
+
+
+def err(message: str) -> None:
+    """Progress/diagnostic line on stderr."""
+    click.echo(message, err=True)
+
+
+def emit(data: Any, output: str = "text") -> None:
+    """Data on stdout: JSON when asked, else the text form."""
+    if output == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    elif isinstance(data, str):
+        click.echo(data)
+    else:
+        for key, value in data.items():
+            click.echo(f"{key}: {value}")
+
+
+class Main(click.Group):
+    """Top-level group: user errors as one line; anything unexpected as one line unless --debug."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            err("interrupted")
+            raise SystemExit(130) from None
+        except Exception as exc:
+            if ctx.params.get("debug") or (ctx.obj or {}).get("debug"):
+                traceback.print_exc()
+            raise DeployError(
+                f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback)"
+            ) from exc
+
+
+@click.group(cls=Main, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="deploytool")
+@click.option("--debug", is_flag=True, envvar="DEPLOYTOOL_DEBUG", help="Show tracebacks for errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Deploy the Theobroma Geo API to AWS ECS Fargate with Terraform.
+
+    Staging gets one environment per branch; production deploys blue-green. Every deploy is
+    verified (HTTP health, ECS rollout, target health) and rolled back automatically on failure.
+    Add --local to any command that changes infrastructure to target the local AWS emulator.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+# -- shared options -------------------------------------------------------------------------------
+def target_options(func: Any) -> Any:
+    """--env, --local, --config, --terraform-bin, --lock-timeout."""
+    func = click.option(
+        "--lock-timeout", default="0s", show_default=True, help="How long to wait for a state lock held by another run."
+    )(func)
+    func = click.option(
+        "--terraform-bin",
+        envvar="DEPLOYTOOL_TERRAFORM_BIN",
+        help="terraform/tofu binary (default: embedded Terraform).",
+    )(func)
+    func = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="DEPLOYTOOL_CONFIG",
+        help="deploy.toml to use (default: found upwards from the current directory).",
+    )(func)
+    func = click.option("--local", is_flag=True, help="Target the local AWS emulator (`deploytool emulator start`).")(
+        func
+    )
+    func = click.option("--env", "env", required=True, envvar="DEPLOYTOOL_ENV", help="Environment from deploy.toml.")(
+        func
+    )
+    return func
+
+
+def make_target(
+    env: str, local: bool, config_path: Path | None, terraform_bin: str | None, lock_timeout: str
+) -> Target:
+    return resolve_target(
+        load_config(config_path), env, local=local, terraform_bin=terraform_bin, lock_timeout=lock_timeout
+    )
+
+
+def confirm_or_abort(yes: bool, question: str) -> None:
+    """Changing infrastructure needs --yes, or a yes at an interactive prompt."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise DeployError("refusing to change infrastructure without --yes in a non-interactive run")
+    if not click.confirm(question, err=True):
+        raise DeployError("cancelled")
+
+
+def parse_assignments(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set-env")
+        out[key] = value
+    return out
+
+
+branch_option = click.option("--branch", help="Git branch (staging: one environment per branch).")
+stack_option = click.option(
+    "--stack", type=click.Choice(STACKS), default="app", show_default=True, help="Which root: platform or app."
+)
+output_option = click.option(
+    "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Result format on stdout."
+)

