@@ -190,3 +190,36 @@ def tf_root(
     for root in made:
         emu.remove_override(root.path)
         shutil.rmtree(root.workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private DEPLOYTOOL_DATA_DIR (data dirs, source copy, local tasks) for the session."""
+    path = tmp_path_factory.mktemp("deploytool-data")
+    os.environ["DEPLOYTOOL_DATA_DIR"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def local_target(emulator: Emulator, tf_env: dict[str, str], local_data_dir: Path) -> Iterator[Any]:
+    """The repository's ``local`` environment (staging on the emulator) as a deploy target."""
+    from deploytool.config import load_config
+    from deploytool.localrun import LocalRuntime
+    from deploytool.stack import Target
+
+    config = load_config(REPO / "deploy.toml")
+    target = Target(config=config, settings=config.environment("local"), endpoint=emulator.endpoint)
+    try:
+        yield target
+    finally:
+        LocalRuntime(target).stop_all()
+
+
+@pytest.fixture(scope="session")
+def local_platform(local_target: Any) -> dict[str, Any]:
+    """Bootstrap + the local platform stack applied once per session (ALB and RDS: ~1.5 min)."""
+    from deploytool import bootstrap, deploy
+
+    bootstrap.bootstrap(local_target)
+    outputs: dict[str, Any] = deploy.apply_stack(local_target, "platform")
+    return outputs
