@@ -125,10 +125,14 @@ def app_context(
     *,
     environment: dict[str, str] | None = None,
     platform: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     platform = platform if platform is not None else platform_outputs(target)
-    container_env = {**target.settings.environment, **(environment or {}), "APP_VERSION": image_tag}
+    container_env = {**target.settings.environment, **(environment or {})}
+    if target.settings.strategy != "blue-green":
+        container_env["APP_VERSION"] = image_tag  # blue-green roots set it per colour
     return {
+        **(extra or {}),
         "env": target.env,
         "settings": target.settings,
         "project": target.config.project,
@@ -140,7 +144,11 @@ def app_context(
             "key": f"{target.env}/platform/terraform.tfstate",
             "region": target.settings.region,
         },
-        "listener_priority": listener_priority(target, str(platform["listener_arn"]), names.host, names.workspace),
+        "listener_priority": (
+            listener_priority(target, str(platform["listener_arn"]), names.host, names.workspace)
+            if target.settings.branch_environments
+            else None
+        ),
         "container_environment": container_env,
     }
 
@@ -205,7 +213,9 @@ def deployed_image(target: Target, stack: Stack) -> str | None:
 
 
 # -- verification -------------------------------------------------------------------------------------
-def health_settings(target: Target, base_url: str, *, expected_version: str | None) -> HealthSettings:
+def health_settings(
+    target: Target, base_url: str, *, expected_version: str | None, headers: dict[str, str] | None = None
+) -> HealthSettings:
     h = target.settings.health
     return HealthSettings(
         base_url=base_url,
@@ -219,6 +229,7 @@ def health_settings(target: Target, base_url: str, *, expected_version: str | No
         consecutive_passes=h.consecutive_passes,
         expected_version=expected_version if h.require_version else None,
         required_components=tuple(h.required_components),
+        extra_headers=dict(headers or {}),
         smoke=[
             SmokeRequest(
                 name=s.name,
@@ -240,6 +251,7 @@ def verify(
     base_url: str,
     image_tag: str,
     progress: Progress = _quiet,
+    headers: dict[str, str] | None = None,
 ) -> Verdict:
     """HTTP health, ECS rollout and target health of the release just applied."""
     checks: list[CheckResult] = []
@@ -250,7 +262,8 @@ def verify(
         # Local mode: a task that crashed at start is a verdict already, no need to wait out the budget.
         checks.append(CheckResult("local.task", "fail", exited))
     else:
-        checks.extend(check_http(health_settings(target, base_url, expected_version=image_tag)).checks)
+        settings = health_settings(target, base_url, expected_version=image_tag, headers=headers)
+        checks.extend(check_http(settings).checks)
     checks.append(
         check_ecs_rollout(
             clients("ecs"),

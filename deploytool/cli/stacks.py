@@ -9,7 +9,7 @@ import click
 
 from deploytool import bootstrap as bootstrap_mod
 from deploytool import deploy as deploy_mod
-from deploytool import naming
+from deploytool import naming, release
 from deploytool import plan as planmod
 from deploytool.cli.base import (
     EXIT_CODES_HELP,
@@ -200,8 +200,8 @@ def deploy_cmd(
     """Deploy an image: plan, apply, verify, and roll back to the last known good release on failure."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"deploy {image_tag} to {env}{' ' + branch if branch else ''}?")
-    url_for = (lambda *_: health_url) if health_url else deploy_mod.default_url
-    result = deploy_mod.deploy(
+    url_for = (lambda *_: health_url) if health_url else None
+    result = release.deploy_release(
         target,
         branch,
         image_tag,
@@ -240,8 +240,8 @@ def rollback_cmd(
     """Re-apply the last known good (or a given) image tag and verify it."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"roll back {env}{' ' + branch if branch else ''}?")
-    url_for = (lambda *_: health_url) if health_url else deploy_mod.default_url
-    result = deploy_mod.rollback(target, branch, to_tag, url_for=url_for, progress=err)
+    url_for = (lambda *_: health_url) if health_url else None
+    result = release.rollback_release(target, branch, to_tag, url_for=url_for, progress=err)
     emit(result.to_dict() if output == "json" else f"{result.workspace}: rolled back to {result.image_after}", output)
 
 
@@ -311,3 +311,15 @@ def force_unlock_cmd(
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     deploy_mod.force_unlock(target, stack, branch, lock_id)
     err(f"lock {lock_id} released")
+
+
+@main.command("finalize")
+@target_options
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (CI).")
+def finalize_cmd(
+    env: str, local: bool, config_path: Path | None, terraform_bin: str | None, lock_timeout: str, yes: bool
+) -> None:
+    """Blue-green: scale the previous colour down once the bake period is over."""
+    target = make_target(env, local, config_path, terraform_bin, lock_timeout)
+    confirm_or_abort(yes, f"scale down the idle colour of {env}?")
+    err(release.finalize(target, progress=err))
