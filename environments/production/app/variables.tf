@@ -284,9 +284,14 @@ variable "container_secrets" {
 }
 
 variable "db_password_json_key" {
-  description = "JSON key of the password in the database secret; null when the secret is the plain password."
+  description = "JSON key of the password when the database secret is a JSON document (e.g. `password`); null when the secret is the plain password, as `deploytool bootstrap` stores it."
   type        = string
-  default     = "password"
+  default     = null
+
+  validation {
+    condition     = var.db_password_json_key == null || can(regex("^[A-Za-z0-9_.-]{1,64}$", coalesce(var.db_password_json_key, "x")))
+    error_message = "The db_password_json_key must be a plain JSON key of [A-Za-z0-9_.-]."
+  }
 }
 
 ################################################################################

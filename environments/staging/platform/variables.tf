@@ -351,7 +351,7 @@ variable "state_bucket_name" {
 variable "state_key_prefixes" {
   description = "Key prefixes in the state bucket the deploy role may read and write."
   type        = list(string)
-  default     = ["staging/", "env:/", "history/"]
+  default     = ["staging/", "env:/staging-", "deploy-history/staging/"]
 }
 
 variable "ecr_repository_arns" {

@@ -1,0 +1,543 @@
+"""The environment roots: plans of the platform and app stacks, and the blue-green routing applied.
+
+The app stacks read the platform through ``terraform_remote_state``; the ``platform_state`` fixture
+creates the platform's resources directly in the emulator (a VPC, an ECS cluster, an ALB with a
+listener, ...) and stores a minimal Terraform state holding only their outputs in the emulator's S3,
+so an app stack plans and applies in seconds without the platform stack's slow waiters.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+from deploytool import naming
+from tests.conftest import REGION, REPO, TEST_STATE_BUCKET, Emulator, TfRoot
+
+ENVIRONMENTS = REPO / "environments"
+STAGING_PLATFORM = ENVIRONMENTS / "staging" / "platform"
+STAGING_APP = ENVIRONMENTS / "staging" / "app"
+PRODUCTION_PLATFORM = ENVIRONMENTS / "production" / "platform"
+PRODUCTION_APP = ENVIRONMENTS / "production" / "app"
+
+# A recognisable database password: it must never show up where it could leak.
+DB_PASSWORD = "Cacao-Pod-7f3e9b21-Secret"
+IMAGE_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/theobroma-geo-api"
+LONG_BRANCH = "Feature/JIRA-1234_Rework_The_Nearby_Search_Endpoint_For_Very_Large_Cacao_Plantations"
+
+MakeRoot = Callable[[Path | str], TfRoot]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fixtures: the DB secret, the platform (as remote state), plans
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def db_secret_arn(emulator: Emulator) -> str:
+    """The DB master password secret, stored the way ``deploytool bootstrap`` stores it (plain string)."""
+    sm = emulator.client("secretsmanager")
+    name = f"theobroma-test-db-{uuid.uuid4().hex[:8]}"
+    return str(sm.create_secret(Name=name, SecretString=DB_PASSWORD)["ARN"])
+
+
+def _output_type(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return ["list", "string"]
+    return "string"
+
+
+def _platform_outputs(emulator: Emulator, db_secret_arn: str) -> dict[str, Any]:
+    """Create what the platform stack would, directly through the API, and return its outputs."""
+    suffix = uuid.uuid4().hex[:6]
+    ec2, ecs, elb = emulator.client("ec2"), emulator.client("ecs"), emulator.client("elbv2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    private, public = [], []
+    for i, az in enumerate(("us-east-1a", "us-east-1b")):
+        public.append(ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.77.{i}.0/24", AvailabilityZone=az)["Subnet"])
+        private.append(ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.77.{i + 8}.0/24", AvailabilityZone=az)["Subnet"])
+
+    def group(name: str) -> str:
+        return str(ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc_id)["GroupId"])
+
+    alb_sg, tasks_sg, db_sg = group(f"alb-{suffix}"), group(f"tasks-{suffix}"), group(f"db-{suffix}")
+    cluster = ecs.create_cluster(clusterName=f"theobroma-test-{suffix}")["cluster"]
+    alb = elb.create_load_balancer(
+        Name=f"theobroma-test-{suffix}", Subnets=[s["SubnetId"] for s in public], SecurityGroups=[alb_sg]
+    )["LoadBalancers"][0]
+    listener = elb.create_listener(
+        LoadBalancerArn=alb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]
+    log_group = f"/ecs/theobroma-test-{suffix}"
+    emulator.client("logs").create_log_group(logGroupName=log_group)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = emulator.client("iam").create_role(
+        RoleName=f"theobroma-test-{suffix}-exec", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]
+    return {
+        "region": REGION,
+        "cluster_name": cluster["clusterName"],
+        "cluster_arn": cluster["clusterArn"],
+        "vpc_id": vpc_id,
+        "vpc_cidr_block": "10.77.0.0/16",
+        "private_subnet_ids": [s["SubnetId"] for s in private],
+        "public_subnet_ids": [s["SubnetId"] for s in public],
+        "alb_arn": alb["LoadBalancerArn"],
+        "alb_arn_suffix": alb["LoadBalancerArn"].split(":loadbalancer/")[1],
+        "alb_dns_name": alb["DNSName"],
+        "alb_zone_id": alb["CanonicalHostedZoneId"],
+        "alb_security_group_id": alb_sg,
+        "listener_arn": listener["ListenerArn"],
+        "url_scheme": "http",
+        "tasks_security_group_id": tasks_sg,
+        "task_execution_role_arn": role["Arn"],
+        "log_group_name": log_group,
+        "db_address": f"theobroma-test-{suffix}.c0ffee.us-east-1.rds.amazonaws.com",
+        "db_port": 5432,
+        "db_username": "theobroma",
+        "db_name": "postgres",
+        "db_secret_arn": db_secret_arn,
+        "db_security_group_id": db_sg,
+        "db_instance_identifier": f"theobroma-test-{suffix}",
+        "sns_topic_arn": f"arn:aws:sns:{REGION}:123456789012:theobroma-test-{suffix}-alarms",
+    }
+
+
+@pytest.fixture(scope="module")
+def platform(emulator: Emulator, db_secret_arn: str) -> dict[str, Any]:
+    """Platform outputs plus ``state``: the ``platform_state`` variable pointing at their state in S3."""
+    outputs = _platform_outputs(emulator, db_secret_arn)
+    state = {
+        "version": 4,
+        "terraform_version": "1.15.5",
+        "serial": 1,
+        "lineage": str(uuid.uuid4()),
+        "outputs": {k: {"value": v, "type": _output_type(v)} for k, v in outputs.items()},
+        "resources": [],
+        "check_results": None,
+    }
+    s3 = emulator.client("s3")
+    if TEST_STATE_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=TEST_STATE_BUCKET)
+    key = f"fixtures/{uuid.uuid4().hex[:8]}/platform/terraform.tfstate"
+    s3.put_object(Bucket=TEST_STATE_BUCKET, Key=key, Body=json.dumps(state).encode())
+    return {**outputs, "state": {"bucket": TEST_STATE_BUCKET, "key": key, "region": REGION}}
+
+
+def _platform_vars(db_secret_arn: str, **extra: Any) -> dict[str, Any]:
+    return {"master_password_secret_arn": db_secret_arn, "azs": ["us-east-1a", "us-east-1b"], **extra}
+
+
+def _staging_app_vars(platform: dict[str, Any], names: naming.Names, **extra: Any) -> dict[str, Any]:
+    return {
+        "platform_state": platform["state"],
+        "service_name": names.service,
+        "target_group_name": names.target_group,
+        "host": names.host,
+        "log_prefix": names.log_prefix,
+        "listener_priority": 1200,
+        "image_repository": IMAGE_REPOSITORY,
+        "image_tag": "3b1f2c9",
+        **extra,
+    }
+
+
+def _production_app_vars(platform: dict[str, Any], active: str, **extra: Any) -> dict[str, Any]:
+    names = naming.names_for("production", None, "api.theobroma.example.com")
+    return {
+        "platform_state": platform["state"],
+        "service_name": names.service,
+        "target_group_name_prefix": names.target_group,
+        "host": names.host,
+        "image_repository": IMAGE_REPOSITORY,
+        "active_color": active,
+        "blue_image_tag": "v1.0.0",
+        "green_image_tag": "v1.1.0",
+        "blue_desired_count": 2 if active == "blue" else 0,
+        "green_desired_count": 2 if active == "green" else 0,
+        **extra,
+    }
+
+
+class Planned:
+    """A saved plan of a root: its JSON, its human text and the tftest wrapper."""
+
+    def __init__(self, root: TfRoot, tf_vars: dict[str, Any]) -> None:
+        self.tf = root.plan(tf_vars)
+        planfile = root.workdir / "test.tfplan"
+        self.json: dict[str, Any] = root.runner.show_json(planfile)
+        # Terraform's own rendering, not the tool's redacted one: it must hide sensitive values itself.
+        self.text: str = root.runner.run(["show", "-no-color", str(planfile)], stream=False).stdout
+
+    def after(self, address: str) -> dict[str, Any]:
+        for rc in self.json["resource_changes"]:
+            if rc["address"] == address:
+                return dict(rc["change"]["after"])
+        raise AssertionError(f"{address} is not in the plan")
+
+    def by_type(self, rtype: str) -> list[dict[str, Any]]:
+        return [rc for rc in self.json["resource_changes"] if rc["type"] == rtype and rc["mode"] == "managed"]
+
+
+@pytest.fixture(scope="module")
+def platform_plans(tf_root: MakeRoot, db_secret_arn: str) -> dict[str, Planned]:
+    return {
+        "staging": Planned(tf_root(STAGING_PLATFORM), _platform_vars(db_secret_arn)),
+        "production": Planned(
+            tf_root(PRODUCTION_PLATFORM),
+            _platform_vars(db_secret_arn, github_repository="theobroma/geo-api", state_bucket_name="theobroma-tfstate"),
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def long_branch_plan(tf_root: MakeRoot, platform: dict[str, Any]) -> Planned:
+    names = naming.names_for("staging", LONG_BRANCH, "staging.theobroma.example.com")
+    return Planned(tf_root(STAGING_APP), _staging_app_vars(platform, names))
+
+
+@pytest.fixture(scope="module")
+def production_app(tf_root: MakeRoot) -> TfRoot:
+    return tf_root(PRODUCTION_APP)
+
+
+@pytest.fixture(scope="module")
+def production_plans(production_app: TfRoot, platform: dict[str, Any]) -> dict[str, Planned]:
+    return {color: Planned(production_app, _production_app_vars(platform, color)) for color in ("blue", "green")}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Platform stacks
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "protected", "nat_gateways", "insights", "oidc"),
+    [("staging", False, 1, "disabled", False), ("production", True, 2, "enabled", True)],
+)
+def test_platform_protection_and_availability(
+    platform_plans: dict[str, Planned], env: str, protected: bool, nat_gateways: int, insights: str, oidc: bool
+) -> None:
+    plan = platform_plans[env]
+    db = plan.after("module.db.aws_db_instance.this")
+    assert db["deletion_protection"] is protected
+    assert db["multi_az"] is protected
+    assert db["skip_final_snapshot"] is not protected
+    assert db["storage_encrypted"] is True
+    assert db["publicly_accessible"] is False
+    assert plan.after("module.alb.aws_lb.this")["enable_deletion_protection"] is protected
+    assert len(plan.by_type("aws_nat_gateway")) == nat_gateways
+    settings = plan.after("module.ecs_cluster.aws_ecs_cluster.this")["setting"]
+    assert {"name": "containerInsights", "value": insights} in settings
+    assert bool(plan.by_type("aws_iam_openid_connect_provider")) is oidc
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_platform_tasks_group_is_the_db_door(platform_plans: dict[str, Planned], env: str) -> None:
+    plan = platform_plans[env]
+    tasks = plan.after("aws_security_group.tasks")
+    assert tasks["name"] == f"theobroma-{env}-tasks"
+    rules = {rc["address"]: rc["change"]["after"] for rc in plan.by_type("aws_security_group_rule")}
+    own = {a: r for a, r in rules.items() if a.startswith("aws_security_group_rule.tasks_")}
+    assert {(r["type"], r["from_port"], tuple(r["cidr_blocks"])) for r in own.values()} == {
+        ("egress", 443, ("0.0.0.0/0",)),
+        ("egress", 5432, (f"10.{20 if env == 'staging' else 30}.0.0/16",)),
+    }
+    # The database admits exactly one security group: the tasks group (its ID is unknown until apply).
+    db_ingress = [a for a in rules if a.startswith("module.db.aws_security_group_rule.ingress")]
+    assert db_ingress == ["module.db.aws_security_group_rule.ingress[0]"]
+
+
+def _paths_to(value: Any, needle: str, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths_to(v, needle, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths_to(v, needle, (*path, i))
+    elif isinstance(value, str) and needle in value:
+        yield path
+
+
+def _marked_sensitive(plan: dict[str, Any], path: tuple[Any, ...]) -> bool:
+    """Whether the sensitivity mirror of ``path`` (after -> after_sensitive, values -> sensitive_values) is true."""
+    mirrors = {"after": "after_sensitive", "before": "before_sensitive", "values": "sensitive_values"}
+    # The innermost after/before/values holds the attribute (prior_state.values wraps the modules).
+    for i in reversed(range(len(path))):
+        mirror = mirrors.get(path[i]) if isinstance(path[i], str) else None
+        if mirror is None:
+            continue
+        node: Any = plan
+        for k in (*path[:i], mirror, *path[i + 1 :]):
+            if node is True:
+                return True
+            try:
+                node = node[k]
+            except (KeyError, IndexError, TypeError):
+                return False
+        return node is True
+    return False
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_platform_db_password_only_as_sensitive_value(platform_plans: dict[str, Planned], env: str) -> None:
+    plan = platform_plans[env]
+    # Terraform needs the password to create the instance, so the saved plan holds it, marked sensitive.
+    paths = list(_paths_to(plan.json, DB_PASSWORD))
+    assert paths, "the test password should reach the DB instance through the secret"
+    unmarked = [p for p in paths if not _marked_sensitive(plan.json, p)]
+    assert unmarked == []
+    resource_paths = [p for p in paths if p[0] == "resource_changes"]
+    addresses = {plan.json["resource_changes"][p[1]]["address"] for p in resource_paths}
+    assert addresses == {"module.db.aws_db_instance.this"}
+    # What people read (plan output, PR comments) never shows it.
+    assert "module.db.aws_db_instance.this" in plan.text
+    assert DB_PASSWORD not in plan.text
+    assert DB_PASSWORD not in json.dumps(plan.json["configuration"])
+
+
+def _variables(root: Path) -> dict[str, dict[str, Any]]:
+    with (root / "variables.tf").open() as fh:
+        doc = hcl2.load(fh)
+    # python-hcl2 keeps the quotes of block labels.
+    return {name.strip('"'): body for block in doc["variable"] for name, body in block.items()}
+
+
+def test_platform_roots_are_parallel() -> None:
+    """Production differs from staging in variable defaults only, so a fix lands in both."""
+    staging = sorted(p.name for p in STAGING_PLATFORM.glob("*.tf") if not p.name.endswith("_override.tf"))
+    production = sorted(p.name for p in PRODUCTION_PLATFORM.glob("*.tf") if not p.name.endswith("_override.tf"))
+    assert staging == production
+    for name in staging:
+        if name != "variables.tf":
+            assert (STAGING_PLATFORM / name).read_text() == (PRODUCTION_PLATFORM / name).read_text(), name
+    s_vars, p_vars = _variables(STAGING_PLATFORM), _variables(PRODUCTION_PLATFORM)
+    assert s_vars.keys() == p_vars.keys()
+    for name in s_vars:
+        assert {k: v for k, v in s_vars[name].items() if k != "default"} == {
+            k: v for k, v in p_vars[name].items() if k != "default"
+        }, name
+    differing = {n for n in s_vars if s_vars[n].get("default") != p_vars[n].get("default")}
+    assert {"db_multi_az", "db_deletion_protection", "alb_deletion_protection", "nat_gateway_mode"} <= differing
+
+
+# ---------------------------------------------------------------------------------------------------
+# Staging app stack (one workspace per branch)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _container(after: dict[str, Any]) -> dict[str, Any]:
+    definitions = json.loads(after["container_definitions"])
+    assert len(definitions) == 1
+    return dict(definitions[0])
+
+
+def test_staging_app_names_fit_for_a_long_branch(long_branch_plan: Planned) -> None:
+    names = naming.names_for("staging", LONG_BRANCH, "staging.theobroma.example.com")
+    plan = long_branch_plan
+    tg = plan.after("module.service.aws_lb_target_group.this")
+    assert tg["name"] == names.target_group and len(tg["name"]) <= 32
+    (service,) = plan.by_type("aws_ecs_service")
+    assert service["change"]["after"]["name"] == names.service and len(names.service) <= 255
+    assert plan.after("module.service.aws_ecs_task_definition.this")["family"] == names.service
+    assert len(plan.after("module.service.aws_security_group.this")["name"]) <= 255
+    assert len(plan.after("module.service.aws_appautoscaling_policy.cpu[0]")["name"]) <= 255
+    assert all(len(label) <= 63 for label in names.host.split("."))
+    rule = plan.after("module.service.aws_lb_listener_rule.this[0]")
+    assert rule["condition"][0]["host_header"][0]["values"] == [names.host]
+    assert rule["priority"] == 1200
+    assert plan.json["planned_values"]["outputs"]["url"]["value"] == f"http://{names.host}"
+
+
+def test_staging_app_logs_and_database_wiring(long_branch_plan: Planned, platform: dict[str, Any]) -> None:
+    names = naming.names_for("staging", LONG_BRANCH, "staging.theobroma.example.com")
+    plan = long_branch_plan
+    container = _container(plan.after("module.service.aws_ecs_task_definition.this"))
+    assert container["image"] == f"{IMAGE_REPOSITORY}:3b1f2c9"
+    assert container["logConfiguration"]["options"] == {
+        "awslogs-group": platform["log_group_name"],
+        "awslogs-region": REGION,
+        "awslogs-stream-prefix": names.log_prefix,
+    }
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert env["PGHOST"] == platform["db_address"] and env["PGPORT"] == "5432"
+    assert env["DATABASE_URL"] == (f"postgresql://theobroma@{platform['db_address']}:5432/postgres?sslmode=require")
+    assert container["secrets"] == [{"name": "PGPASSWORD", "valueFrom": platform["db_secret_arn"]}]
+    # The branch's own security group is admitted by the database for the life of the branch.
+    rule = plan.after("aws_security_group_rule.db_from_service")
+    assert (rule["type"], rule["security_group_id"], rule["from_port"]) == (
+        "ingress",
+        platform["db_security_group_id"],
+        5432,
+    )
+
+
+def test_app_plans_never_hold_the_db_password(long_branch_plan: Planned, production_plans: dict[str, Planned]) -> None:
+    for plan in (long_branch_plan, *production_plans.values()):
+        assert plan.json["resource_changes"], "the plan should not be empty"
+        assert DB_PASSWORD not in json.dumps(plan.json)
+        assert DB_PASSWORD not in plan.text
+
+
+def test_every_ecs_service_has_the_circuit_breaker_with_rollback(
+    long_branch_plan: Planned, production_plans: dict[str, Planned]
+) -> None:
+    services = [rc for p in (long_branch_plan, *production_plans.values()) for rc in p.by_type("aws_ecs_service")]
+    assert len(services) == 5  # one branch service, blue + green in each production plan
+    for rc in services:
+        assert rc["change"]["after"]["deployment_circuit_breaker"] == [{"enable": True, "rollback": True}], rc[
+            "address"
+        ]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Production app stack (blue-green)
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("active", ["blue", "green"])
+def test_production_plan_weights_and_test_route(production_plans: dict[str, Planned], active: str) -> None:
+    idle = "green" if active == "blue" else "blue"
+    plan = production_plans[active]
+    outputs = plan.json["planned_values"]["outputs"]
+    assert outputs["active_color"]["value"] == active and outputs["idle_color"]["value"] == idle
+    assert outputs["test_route_header"]["value"] == {"name": "X-Deploy-Target", "value": "idle"}
+    assert outputs["url"]["value"] == "http://api.theobroma.example.com"
+
+    production = plan.after("aws_lb_listener_rule.production")
+    (forward,) = production["action"][0]["forward"]
+    assert sorted(tg["weight"] for tg in forward["target_group"]) == [0, 100]
+    assert production["condition"] == [
+        {**production["condition"][0], "host_header": [{"values": ["api.theobroma.example.com"]}]}
+    ]
+    test = plan.after("aws_lb_listener_rule.test")
+    assert test["priority"] < production["priority"]
+    headers = [c["http_header"] for c in test["condition"] if c.get("http_header")]
+    assert headers == [[{"http_header_name": "X-Deploy-Target", "values": ["idle"]}]]
+    hosts = [c["host_header"] for c in test["condition"] if c.get("host_header")]
+    assert hosts == [[{"values": ["api.theobroma.example.com"]}]]
+
+    for color in ("blue", "green"):
+        tg = plan.after(f"module.{color}.aws_lb_target_group.this")
+        assert tg["name"] == f"theobroma-production-{color}"
+        container = _container(plan.after(f"module.{color}.aws_ecs_task_definition.this"))
+        tag = "v1.0.0" if color == "blue" else "v1.1.0"
+        assert container["image"] == f"{IMAGE_REPOSITORY}:{tag}"
+        assert container["logConfiguration"]["options"]["awslogs-stream-prefix"] == f"theobroma-production-{color}"
+        assert {"name": "DEPLOY_COLOR", "value": color} in container["environment"]
+        target = plan.after(f"module.{color}.aws_appautoscaling_target.this[0]")
+        expected = (2, 10) if color == active else (0, 1)
+        assert (target["min_capacity"], target["max_capacity"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"active_color": "purple"}, "active_color must be blue or green"),
+        ({"blue_image_tag": "-latest"}, "blue_image_tag must be a Docker tag"),
+        ({"green_image_tag": "v1:2"}, "green_image_tag must be a Docker tag"),
+        ({"listener_priority": 50001}, "listener_priority must be an integer between 1 and 50000"),
+        ({"test_listener_priority": 0}, "test_listener_priority must be an integer between 1 and 50000"),
+        ({"test_listener_priority": 100, "listener_priority": 100}, "must be lower than listener_priority"),
+        ({"target_group_name_prefix": "theobroma-production-abcdef"}, "must be 1-26 characters"),
+        ({"test_route_token": "*"}, "test_route_token must be"),
+    ],
+)
+def test_production_app_rejects_bad_input(
+    production_app: TfRoot, platform: dict[str, Any], override: dict[str, Any], message: str
+) -> None:
+    result = production_app.plan_raw(_production_app_vars(platform, "blue", **override))
+    assert result.code != 0
+    assert message in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"target_group_name": "staging-feature-very-long-name-x1"}, "target_group_name must be 1-32"),
+        ({"listener_priority": 0}, "listener_priority must be an integer between 1 and 50000"),
+        ({"image_tag": "latest tag"}, "image_tag must be a Docker tag"),
+        ({"host": "Staging_Feature.example.com"}, "host must be a lowercase DNS name"),
+        ({"container_environment": {"PGPASSWORD": "x"}}, "Passwords never go into plain environment variables"),
+    ],
+)
+def test_staging_app_rejects_bad_input(
+    tf_root: MakeRoot, platform: dict[str, Any], override: dict[str, Any], message: str
+) -> None:
+    names = naming.names_for("staging", "feature/x", "staging.theobroma.example.com")
+    result = tf_root(STAGING_APP).plan_raw(_staging_app_vars(platform, names, **override))
+    assert result.code != 0
+    assert message in " ".join(result.output.split())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Applied: the flip on the emulator, checked through the load balancer API
+# ---------------------------------------------------------------------------------------------------
+
+
+def _weights(elb: Any, rule_arn: str) -> dict[str, int]:
+    (rule,) = elb.describe_rules(RuleArns=[rule_arn])["Rules"]
+    (action,) = rule["Actions"]
+    return {tg["TargetGroupArn"]: tg["Weight"] for tg in action["ForwardConfig"]["TargetGroups"]}
+
+
+def _forward_target(elb: Any, rule_arn: str) -> str:
+    (rule,) = elb.describe_rules(RuleArns=[rule_arn])["Rules"]
+    (action,) = rule["Actions"]
+    return str(action.get("TargetGroupArn") or action["ForwardConfig"]["TargetGroups"][0]["TargetGroupArn"])
+
+
+@pytest.mark.apply
+def test_production_flip_applied(tf_root: MakeRoot, emulator: Emulator, platform: dict[str, Any]) -> None:
+    root = tf_root(PRODUCTION_APP)
+    elb, ecs = emulator.client("elbv2"), emulator.client("ecs")
+    blue_vars = _production_app_vars(platform, "blue")
+    out = root.apply(blue_vars)
+    try:
+        blue_tg, green_tg = out["blue_target_group_arn"], out["green_target_group_arn"]
+        assert _weights(elb, out["production_rule_arn"]) == {blue_tg: 100, green_tg: 0}
+        assert _forward_target(elb, out["test_rule_arn"]) == green_tg
+        services = ecs.describe_services(cluster=platform["cluster_arn"], services=[out["blue_service_name"]])
+        assert services["services"][0]["taskDefinition"] == out["blue_task_definition_arn"]
+
+        # Flip: in place, nothing replaced, only the two rules change.
+        flip_vars = _production_app_vars(platform, "green", green_desired_count=2, blue_desired_count=2)
+        plan = Planned(root, flip_vars)
+        changed = {
+            rc["address"]: rc["change"]["actions"]
+            for rc in plan.json["resource_changes"]
+            if rc["change"]["actions"] != ["no-op"]
+        }
+        assert changed.keys() >= {"aws_lb_listener_rule.production", "aws_lb_listener_rule.test"}
+        assert all(actions == ["update"] for actions in changed.values()), changed
+        production = plan.after("aws_lb_listener_rule.production")
+        (forward,) = production["action"][0]["forward"]
+        assert {tg["arn"]: tg["weight"] for tg in forward["target_group"]} == {blue_tg: 0, green_tg: 100}
+        assert plan.after("aws_lb_listener_rule.test")["action"][0]["target_group_arn"] == blue_tg
+
+        out = root.apply(flip_vars)
+        assert _weights(elb, out["production_rule_arn"]) == {blue_tg: 0, green_tg: 100}
+        assert _forward_target(elb, out["test_rule_arn"]) == blue_tg
+        assert (out["active_color"], out["idle_color"]) == ("green", "blue")
+    finally:
+        root.destroy(blue_vars)
+    remaining = {tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]}
+    assert blue_tg not in remaining and green_tg not in remaining
