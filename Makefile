@@ -7,6 +7,9 @@ BIN         := $(VENV)/bin
 DEPLOYTOOL  := $(BIN)/deploytool
 TERRAFORM   := $(BIN)/deploytool-terraform
 STAMP       := $(VENV)/.installed
+# checkov pins its own HCL parser and older boto3: it lives in a venv of its own.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV     := $(CHECKOV_VENV)/bin/checkov
 
 ENV         ?= staging
 BRANCH      ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
@@ -23,12 +26,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,dev,service]'
 	$(DEPLOYTOOL) toolchain install
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3'
 	touch $(STAMP)
 
 setup: $(STAMP) ## Create the venv, install everything, lay out the offline provider mirror
 
 test: $(STAMP) ## Run the whole test suite (emulator, Terraform and all)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	CHECKOV=$(CURDIR)/$(CHECKOV) $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy, terraform fmt -check
 	$(BIN)/ruff check deploytool tests bench

@@ -111,6 +111,8 @@ class ProjectSettings(_Model):
             (``theobroma-geo-api``) or a full registry path (``ghcr.io/org/geo-api``).
         state_bucket: S3 bucket holding Terraform state and the deploy history; users override it.
         ledger_prefix: key prefix of the deploy history in the state bucket (``deploy-history``).
+        github_repository: ``OWNER/NAME`` allowed to assume the deploy role through GitHub OIDC;
+            when set, the production platform creates the OIDC provider and the scoped deploy role.
     """
 
     name: str = "theobroma"
@@ -118,6 +120,14 @@ class ProjectSettings(_Model):
     image_repository: str = "theobroma-geo-api"
     state_bucket: str = "theobroma-terraform-state"
     ledger_prefix: str = "deploy-history"
+    github_repository: str | None = None
+
+    @field_validator("github_repository")
+    @classmethod
+    def _github_repository(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}", value):
+            raise ValueError("must be OWNER/NAME of a GitHub repository")
+        return value
 
     @field_validator("name", "service")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from deploytool.stack import Stack, StackName, Target
 Progress = Callable[[str], None]
 PRIORITY_BASE = 1000
 PRIORITY_SPAN = 40000
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 
 
 def _quiet(_: str) -> None:
@@ -573,6 +575,39 @@ def apply_stack(
 def destroy(target: Target, branch: str | None, stack_name: StackName = "app", *, progress: Progress = _quiet) -> str:
     """Destroy a branch environment (or a stack) and delete its workspace. Idempotent."""
     names = target.names(branch) if stack_name == "app" else None
+    return _destroy(target, stack_name, names, progress=progress)
+
+
+def destroy_workspace(target: Target, workspace: str, *, reason: str = "", progress: Progress = _quiet) -> str:
+    """Destroy the branch environment in app workspace ``workspace`` and delete the workspace. Idempotent.
+
+    For callers that know a branch environment only by its workspace (the branch itself is not
+    recorded anywhere): every name of a branch environment derives from its workspace. ``reason``
+    is kept in the ledger record.
+    """
+    return _destroy(target, "app", workspace_names(target, workspace), progress=progress, reason=reason)
+
+
+def workspace_names(target: Target, workspace: str) -> naming.Names:
+    """The names of the branch environment in ``workspace`` (``<env>-<slug>``), without its branch."""
+    slug = workspace.removeprefix(f"{target.env}-")
+    if not target.settings.branch_environments or slug == workspace or not _SLUG.fullmatch(slug):
+        raise DeployError(f"{workspace!r} is not a branch environment workspace of {target.env}")
+    return naming.Names(
+        env=target.env,
+        branch=None,
+        slug=slug,
+        workspace=workspace,
+        service=workspace,
+        target_group=naming.fit(workspace, naming.TARGET_GROUP_MAX_LEN),
+        host=f"{workspace}.{target.settings.domain}",
+        log_prefix=workspace,
+    )
+
+
+def _destroy(
+    target: Target, stack_name: StackName, names: naming.Names | None, *, progress: Progress, reason: str = ""
+) -> str:
     stack = _open(target, stack_name, names)
     stack.prepare(create_workspace=False) if stack.workspace == "default" else _prepare_existing(stack)
     if stack.workspace != "default" and not stack.exists():
@@ -582,6 +617,8 @@ def destroy(target: Target, branch: str | None, stack_name: StackName = "app", *
     if stack_name == "app":
         before = deployed_image(target, stack)
     record = Record(env=target.env, workspace=stack.workspace, stack=stack_name, action="destroy", image_before=before)
+    if reason:
+        record.extra["reason"] = reason
     ledger.write(record)
     started = time.monotonic()
     try:

@@ -204,6 +204,11 @@ def aws_env(endpoint: str, region: str) -> dict[str, str]:
     }
 
 
+def _label(text: str) -> str:
+    """A block label or string as python-hcl2 returns it (v8 keeps the quotes), unquoted."""
+    return text.strip().strip('"')
+
+
 def _hcl_string(value: str) -> str:
     return json.dumps(value)
 
@@ -230,9 +235,12 @@ def _remote_states(root: Path) -> dict[str, Any]:
         with tf.open() as fh:
             doc = hcl_load(fh)
         for block in doc.get("data", []):
-            for name, body in block.get("terraform_remote_state", {}).items():
-                if str(body.get("backend", "")).strip('"') == "s3":
-                    found[name.strip('"')] = body.get("config")
+            for kind, bodies in block.items():
+                if _label(kind) != "terraform_remote_state":
+                    continue
+                for name, body in bodies.items():
+                    if _label(str(body.get("backend", ""))) == "s3":
+                        found[_label(name)] = body.get("config")
     return found
 
 
@@ -266,6 +274,7 @@ def override_text(root: Path, endpoint: str, region: str) -> str:
         "  skip_requesting_account_id  = true",
         "  skip_metadata_api_check     = true",
         "  skip_region_validation      = true",
+        "  skip_get_ec2_platforms      = true",
         "  max_retries                 = 2",
         "  endpoints {",
         endpoints,
@@ -291,7 +300,7 @@ def _root_has_s3_backend(root: Path) -> bool:
             doc = hcl_load(fh)
         for block in doc.get("terraform", []):
             for backend in block.get("backend", []):
-                if "s3" in backend:
+                if any(_label(name) == "s3" for name in backend):
                     return True
     return False
 

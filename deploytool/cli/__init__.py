@@ -6,7 +6,7 @@ command group; importing this package registers them all on ``main``.
 
 from __future__ import annotations
 
-from deploytool.cli import github, stacks, toolchain  # noqa: F401  (registers the commands)
+from deploytool.cli import cleanup, demo, github, stacks, toolchain, troubleshoot  # noqa: F401  (registers the commands)
 from deploytool.cli.base import main
 
 

@@ -69,7 +69,7 @@ module "blue" {
   image_tag          = var.blue_image_tag
   cpu                = var.cpu
   memory             = var.memory
-  environment        = merge(local.container_environment, { APP_VERSION = var.blue_image_tag, DEPLOY_COLOR = "blue" })
+  environment        = merge(local.container_environment, var.blue_environment, { APP_VERSION = var.blue_image_tag, DEPLOY_COLOR = "blue" })
   secrets            = local.container_secrets
   execution_role_arn = local.platform.task_execution_role_arn
   log_group_name     = local.platform.log_group_name
@@ -102,7 +102,7 @@ module "green" {
   image_tag          = var.green_image_tag
   cpu                = var.cpu
   memory             = var.memory
-  environment        = merge(local.container_environment, { APP_VERSION = var.green_image_tag, DEPLOY_COLOR = "green" })
+  environment        = merge(local.container_environment, var.green_environment, { APP_VERSION = var.green_image_tag, DEPLOY_COLOR = "green" })
   secrets            = local.container_secrets
   execution_role_arn = local.platform.task_execution_role_arn
   log_group_name     = local.platform.log_group_name

@@ -314,3 +314,25 @@ variable "hosted_zone_id" {
     error_message = "With create_dns_record = true, set hosted_zone_id."
   }
 }
+
+variable "blue_environment" {
+  description = "Plain environment variables of the blue colour's release only (a release is its image and its settings). Never secrets."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = length(setintersection(keys(var.blue_environment), ["PGPASSWORD", "DB_PASSWORD", "DATABASE_PASSWORD"])) == 0
+    error_message = "Passwords never go into plain environment variables: the database password comes from its secret."
+  }
+}
+
+variable "green_environment" {
+  description = "Plain environment variables of the green colour's release only (a release is its image and its settings). Never secrets."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = length(setintersection(keys(var.green_environment), ["PGPASSWORD", "DB_PASSWORD", "DATABASE_PASSWORD"])) == 0
+    error_message = "Passwords never go into plain environment variables: the database password comes from its secret."
+  }
+}
