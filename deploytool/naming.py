@@ -30,7 +30,8 @@ two kinds never meet. Two distinct branches can share a slug only when
    16 million for a given pair).
 
 Names longer than a limit (for example a target group) are cut the same way, with a hash of the
-full name, so distinct slugs keep distinct names up to the same hash-collision odds.
+full name, so distinct slugs keep distinct names up to the same hash-collision odds. Load balancer
+and target group names may not contain ``--`` at all, so ``lb_name`` folds it to ``-``.
 """
 
 from __future__ import annotations
@@ -92,6 +93,17 @@ def fit(name: str, max_len: int) -> str:
     if len(name) <= max_len:
         return name
     return _hashed(name, short_hash(name), max_len)
+
+
+def lb_name(name: str, max_len: int) -> str:
+    """A load balancer or target group name: ``fit`` it, then fold ``--`` to ``-``.
+
+    Elastic Load Balancing rejects names with ``--`` (``(?!.*--)``), so the hash separator of
+    hashed slugs becomes a single ``-`` here. The plain/hashed distinction of slugs does not survive
+    that fold; two target groups can then meet only if a plain branch ends in the exact 6-digit
+    hash of another branch with the same readable head (one in 16 million, and deliberate).
+    """
+    return re.sub(r"-{2,}", "-", fit(name, max_len))
 
 
 def slugify(branch: str, max_len: int = SLUG_MAX_LEN) -> str:
@@ -228,7 +240,7 @@ def names_for(env: str, branch: str | None, domain: str, *, project: str = "theo
             slug=env,
             workspace=DEFAULT_WORKSPACE,
             service=base,
-            target_group=fit(base, TARGET_GROUP_MAX_LEN - COLOR_SUFFIX_MAX_LEN),
+            target_group=lb_name(base, TARGET_GROUP_MAX_LEN - COLOR_SUFFIX_MAX_LEN),
             host=domain,
             log_prefix=base,
         )
@@ -241,7 +253,7 @@ def names_for(env: str, branch: str | None, domain: str, *, project: str = "theo
             slug=slug,
             workspace=base,
             service=base,
-            target_group=fit(base, TARGET_GROUP_MAX_LEN),
+            target_group=lb_name(base, TARGET_GROUP_MAX_LEN),
             host=f"{base}.{domain}",
             log_prefix=base,
         )

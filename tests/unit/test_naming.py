@@ -34,6 +34,7 @@ def assert_valid_names(names: Names) -> None:
     for value in (names.slug, names.workspace, names.service, names.target_group, names.log_prefix):
         assert NAME_RE.fullmatch(value), value
     assert len(names.target_group) <= TARGET_GROUP_MAX_LEN
+    assert "--" not in names.target_group  # Elastic Load Balancing rejects it
     assert len(names.service) <= ECS_SERVICE_MAX_LEN
     assert len(names.host) <= DNS_NAME_MAX_LEN
     for label in names.host.split("."):

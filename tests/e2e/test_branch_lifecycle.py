@@ -1,0 +1,183 @@
+"""Branch environments on the emulator, end to end, through the same code paths users take.
+
+One local platform per session (fixture ``local_platform``). The service a branch runs is the local
+stand-in for Fargate (the reference Geo API started from the applied task definition).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploytool import deploy, naming
+from deploytool.errors import RollbackFailedError, RolledBackError
+from deploytool.localrun import LocalRuntime
+from deploytool.stack import Stack
+
+pytestmark = pytest.mark.apply
+
+LONG_BRANCH = "Feature/JIRA-1234/" + "Very_Long_Description_Of_The_Change-" * 2 + "And/More/Slashes"
+BROKEN = {"GEOAPI_REQUIRE_DATABASE": "true", "DATABASE_URL": ""}
+
+
+def service_image(ecs: Any, cluster: str, service: str) -> str:
+    svc = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    return str(td["containerDefinitions"][0]["image"])
+
+
+def test_two_branches_never_collide_and_destroy_is_isolated(
+    local_target: Any, local_platform: dict[str, Any], emulator: Any
+) -> None:
+    assert len(LONG_BRANCH) >= 90
+    branches = ["feature/new-api-endpoint", LONG_BRANCH]
+    outputs = {b: deploy.apply_stack(local_target, "app", branch=b, image_tag="v1") for b in branches}
+    ecs, elbv2 = emulator.client("ecs"), emulator.client("elbv2")
+    cluster = local_platform["cluster_name"]
+
+    services = {outputs[b]["service_name"] for b in branches}
+    assert services == {local_target.names(b).service for b in branches}
+    assert len(services) == 2
+    described = ecs.describe_services(cluster=cluster, services=sorted(services))["services"]
+    assert {s["status"] for s in described} == {"ACTIVE"}
+    tgs = {outputs[b]["target_group_arn"] for b in branches}
+    assert len(tgs) == 2
+    rules = elbv2.describe_rules(ListenerArn=local_platform["listener_arn"])["Rules"]
+    hosts = sorted(
+        v
+        for r in rules
+        for c in r.get("Conditions", [])
+        if c["Field"] == "host-header"
+        for v in c.get("HostHeaderConfig", {}).get("Values", c.get("Values", []))
+    )
+    assert hosts == sorted(local_target.names(b).host for b in branches)
+    assert len({r["Priority"] for r in rules}) == len(rules)
+
+    # Destroy the long one (and its workspace): the other is intact and has nothing to do.
+    message = deploy.destroy(local_target, LONG_BRANCH)
+    assert "destroyed" in message
+    assert "does not exist" in deploy.destroy(local_target, LONG_BRANCH)  # idempotent
+    long_service = local_target.names(LONG_BRANCH).service
+    left = ecs.describe_services(cluster=cluster, services=[long_service])["services"]
+    assert all(s["status"] != "ACTIVE" for s in left)
+    stack = Stack(local_target, "app", local_target.names(branches[0]).workspace)
+    plan = deploy.plan_stack(local_target, "app", branch=branches[0])
+    assert not plan.summary.has_changes, plan.summary.headline()
+    assert plan.summary.image_tag is None or plan.summary.image_tag == "v1"
+    workspaces = stack.runner.workspaces()
+    assert local_target.names(LONG_BRANCH).workspace not in workspaces
+    assert local_target.names(branches[0]).workspace in workspaces
+    deploy.destroy(local_target, branches[0])
+
+
+def test_failed_release_rolls_back_to_the_last_good_one(
+    local_target: Any, local_platform: dict[str, Any], emulator: Any
+) -> None:
+    branch = "feature/rollback"
+    names = local_target.names(branch)
+    ecs = emulator.client("ecs")
+    cluster = local_platform["cluster_name"]
+
+    good = deploy.deploy(local_target, branch, "release-a")
+    assert good.outcome == "success"
+    assert service_image(ecs, cluster, names.service).endswith(":release-a")
+    runtime = LocalRuntime(local_target)
+    task = runtime.task(names.workspace)
+    assert task is not None and task.image.endswith(":release-a")
+
+    with pytest.raises(RolledBackError) as caught:
+        deploy.deploy(local_target, branch, "release-b", environment=BROKEN)
+    assert caught.value.exit_code == 3
+    assert "release-b failed verification" in caught.value.message
+    assert "rolled back to release-a" in caught.value.message
+    # ECS runs release-a again, and so does the local stand-in.
+    assert service_image(ecs, cluster, names.service).endswith(":release-a")
+    task = runtime.task(names.workspace)
+    assert task is not None and task.image.endswith(":release-a")
+
+    records = local_target.ledger().records(local_target.env, names.workspace)
+    summary = [(r.action, r.image_after, r.outcome) for r in records]
+    assert summary == [
+        ("deploy", "release-a", "success"),
+        ("deploy", "release-b", "rolled_back"),
+        ("rollback", "release-a", "success"),
+    ]
+    failed = records[1]
+    assert any(c["status"] == "fail" for c in failed.checks)
+    assert records[2].verified and records[0].verified
+    assert local_target.ledger().last_known_good(local_target.env, names.workspace).image_after == "release-a"
+
+    deploy.destroy(local_target, branch)
+    assert runtime.task(names.workspace) is None
+
+
+def test_first_deploy_that_fails_has_nothing_to_roll_back_to(local_target: Any, local_platform: dict[str, Any]) -> None:
+    branch = "feature/first-broken"
+    with pytest.raises(RollbackFailedError) as caught:
+        deploy.deploy(local_target, branch, "v1", environment=BROKEN)
+    assert caught.value.exit_code == 4
+    message = caught.value.message
+    assert "no earlier release to roll back to" in message
+    assert "still deployed" in message  # what state the environment is in
+    assert "deploytool destroy" in message  # and what to do
+    deploy.destroy(local_target, branch)
+
+
+def _cli(args: list[str], data_dir: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "DEPLOYTOOL_DATA_DIR": str(data_dir)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "deploytool.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_concurrent_applies_one_wins_the_other_exits_5(
+    local_target: Any, local_platform: dict[str, Any], emulator: Any, tmp_path: Path
+) -> None:
+    branch = "feature/race"
+    names = local_target.names(branch)
+    deploy.apply_stack(local_target, "app", branch=branch, image_tag="v1")
+    s3 = emulator.client("s3")
+    key = f"workspaces/{names.workspace}/{local_target.env}/app/terraform.tfstate"
+    serial_before = json.loads(s3.get_object(Bucket=local_target.state_bucket, Key=key)["Body"].read())["serial"]
+
+    args = ["apply", "--env", "local", "--branch", branch, "--image-tag", "v2", "--yes"]
+    first = _cli(args, tmp_path / "runner-a")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the first run holds the lock
+        listed = s3.list_objects_v2(Bucket=local_target.state_bucket, Prefix=key + ".tflock")
+        if listed.get("KeyCount"):
+            break
+        assert first.poll() is None, first.communicate()
+        time.sleep(0.05)
+    second = _cli([*args[:-2], "v3", "--yes"], tmp_path / "runner-b")
+    out_second = second.communicate(timeout=300)
+    out_first = first.communicate(timeout=300)
+    assert first.returncode == 0, out_first[1][-2000:]
+    assert second.returncode == 5, out_second[1][-2000:]
+    assert "state is locked" in out_second[1]
+    assert "lock ID" in out_second[1] and "force-unlock" in out_second[1]
+
+    state = json.loads(s3.get_object(Bucket=local_target.state_bucket, Key=key)["Body"].read())
+    assert state["serial"] > serial_before
+    images = [r for r in state["resources"] if r["type"] == "aws_ecs_task_definition"]
+    container = json.loads(images[0]["instances"][0]["attributes"]["container_definitions"])[0]
+    assert container["image"].endswith(":v2")  # the loser changed nothing
+    assert not s3.list_objects_v2(Bucket=local_target.state_bucket, Prefix=key + ".tflock").get("KeyCount")
+    deploy.destroy(local_target, branch)
+
+
+def test_names_of_the_long_branch_fit() -> None:
+    names = naming.names_for("local", LONG_BRANCH, "local.theobroma.example")
+    assert len(names.target_group) <= 32
+    assert len(names.host.split(".")[0]) <= 63
