@@ -599,7 +599,7 @@ def workspace_names(target: Target, workspace: str) -> naming.Names:
         slug=slug,
         workspace=workspace,
         service=workspace,
-        target_group=naming.fit(workspace, naming.TARGET_GROUP_MAX_LEN),
+        target_group=naming.lb_name(workspace, naming.TARGET_GROUP_MAX_LEN),
         host=f"{workspace}.{target.settings.domain}",
         log_prefix=workspace,
     )
