@@ -306,8 +306,14 @@ def _root_has_s3_backend(root: Path) -> bool:
 
 
 def write_override(root: Path, endpoint: str, region: str) -> Path:
+    """Write the override (atomically, and only when it changes: parallel runs share the root)."""
     path = root / OVERRIDE_NAME
-    path.write_text(override_text(root, endpoint, region))
+    text = override_text(root, endpoint, region)
+    if path.is_file() and path.read_text() == text:
+        return path
+    tmp = path.with_name(f".{OVERRIDE_NAME}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
     return path
 
 
