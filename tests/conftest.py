@@ -223,3 +223,28 @@ def local_platform(local_target: Any) -> dict[str, Any]:
     bootstrap.bootstrap(local_target)
     outputs: dict[str, Any] = deploy.apply_stack(local_target, "platform")
     return outputs
+
+
+@pytest.fixture(scope="session")
+def production_target(emulator: Emulator, tf_env: dict[str, str], local_data_dir: Path) -> Iterator[Any]:
+    """The repository's ``production`` environment on the emulator (``--env production --local``)."""
+    from deploytool.config import load_config
+    from deploytool.localrun import LocalRuntime
+    from deploytool.stack import Target
+
+    config = load_config(REPO / "deploy.toml")
+    target = Target(config=config, settings=config.environment("production"), endpoint=emulator.endpoint)
+    try:
+        yield target
+    finally:
+        LocalRuntime(target).stop_all()
+
+
+@pytest.fixture(scope="session")
+def production_platform(production_target: Any) -> dict[str, Any]:
+    """Bootstrap + the production platform (Multi-AZ DB, NAT per AZ) on the emulator, once per session."""
+    from deploytool import bootstrap, deploy
+
+    bootstrap.bootstrap(production_target)
+    outputs: dict[str, Any] = deploy.apply_stack(production_target, "platform")
+    return outputs

@@ -1,0 +1,95 @@
+"""Production blue-green on the emulator: the listener only ever points at a verified colour."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from deploytool import release
+from deploytool.deploy import _open
+from deploytool.errors import RolledBackError
+
+pytestmark = pytest.mark.apply
+
+BROKEN = {"GEOAPI_REQUIRE_DATABASE": "true", "DATABASE_URL": ""}
+
+
+def weights(elbv2: Any, rule_arn: str) -> dict[str, int]:
+    rule = elbv2.describe_rules(RuleArns=[rule_arn])["Rules"][0]
+    forward = rule["Actions"][0]["ForwardConfig"]["TargetGroups"]
+    names = {
+        tg["TargetGroupArn"]: tg["TargetGroupName"]
+        for tg in elbv2.describe_target_groups(TargetGroupArns=[f["TargetGroupArn"] for f in forward])["TargetGroups"]
+    }
+    return {names[f["TargetGroupArn"]].rsplit("-", 1)[-1]: int(f["Weight"]) for f in forward}
+
+
+def idle_route_target(elbv2: Any, rule_arn: str) -> str:
+    rule = elbv2.describe_rules(RuleArns=[rule_arn])["Rules"][0]
+    arn = rule["Actions"][0]["TargetGroupArn"]
+    return str(elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]["TargetGroupName"])
+
+
+def image(ecs: Any, cluster: str, service: str) -> str:
+    svc = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    return str(td["containerDefinitions"][0]["image"]).rsplit(":", 1)[-1]
+
+
+def test_blue_green_switches_only_to_verified_releases(
+    production_target: Any, production_platform: dict[str, Any], emulator: Any
+) -> None:
+    target = production_target
+    elbv2, ecs = emulator.client("elbv2"), emulator.client("ecs")
+    cluster = production_platform["cluster_name"]
+
+    def stack_outputs() -> dict[str, Any]:
+        return _open(target, "app", target.names(None)).runner.output()
+
+    # First release goes to blue, which serves 100 %.
+    first = release.deploy_release(target, None, "rel-a")
+    assert first.outcome == "success"
+    out = stack_outputs()
+    assert weights(elbv2, out["production_rule_arn"]) == {"blue": 100, "green": 0}
+    assert image(ecs, cluster, out["blue_service_name"]) == "rel-a"
+
+    # A good release is staged on green, checked through the test route, then switched to.
+    second = release.deploy_release(target, None, "rel-b")
+    assert second.outcome == "success"
+    out = stack_outputs()
+    assert out["active_color"] == "green"
+    assert weights(elbv2, out["production_rule_arn"]) == {"blue": 0, "green": 100}
+    assert image(ecs, cluster, out["green_service_name"]) == "rel-b"
+    assert image(ecs, cluster, out["blue_service_name"]) == "rel-a"  # kept up for the bake period
+    assert idle_route_target(elbv2, out["test_rule_arn"]).endswith("-blue")  # test route -> idle colour
+
+    # Rollback switches back to blue, which still runs the last known good release.
+    back = release.rollback_release(target, None)
+    assert back.image_after == "rel-a"
+    out = stack_outputs()
+    assert out["active_color"] == "blue"
+    assert weights(elbv2, out["production_rule_arn"]) == {"blue": 100, "green": 0}
+
+    # A broken release is staged on green, fails through the test route, and is never switched to.
+    with pytest.raises(RolledBackError) as caught:
+        release.deploy_release(target, None, "rel-c", environment=BROKEN)
+    assert caught.value.exit_code == 3
+    assert "listener was never switched" in caught.value.message
+    out = stack_outputs()
+    assert out["active_color"] == "blue"
+    assert weights(elbv2, out["production_rule_arn"]) == {"blue": 100, "green": 0}
+    assert image(ecs, cluster, out["blue_service_name"]) == "rel-a"
+
+    history = [
+        (r.action, r.image_after, r.outcome) for r in target.ledger().records(target.env, "default") if r.stack == "app"
+    ]
+    assert history == [
+        ("deploy", "rel-a", "success"),
+        ("deploy", "rel-b", "success"),
+        ("rollback", "rel-a", "success"),
+        ("deploy", "rel-c", "rolled_back"),
+    ]
+
+    # finalize scales the idle colour down.
+    assert "scaled down" in release.finalize(target)
