@@ -36,13 +36,13 @@ test: $(STAMP) ## Run the whole test suite (emulator, Terraform and all)
 	CHECKOV=$(CURDIR)/$(CHECKOV) $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy, terraform fmt -check
-	$(BIN)/ruff check deploytool tests bench
+	$(BIN)/ruff check deploytool tests tools $(wildcard bench)
 	$(BIN)/mypy
 	$(TERRAFORM) fmt -check -recursive modules
 	$(TERRAFORM) fmt -check -recursive environments
 
 fmt: $(STAMP) ## Format Python and HCL
-	$(BIN)/ruff check --fix deploytool tests bench
+	$(BIN)/ruff check --fix deploytool tests tools $(wildcard bench)
 	$(TERRAFORM) fmt -recursive modules
 	$(TERRAFORM) fmt -recursive environments
 
