@@ -22,7 +22,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -213,6 +213,23 @@ def check_log_source(logs: Any, source: LogSource) -> str | None:
     return None
 
 
+def open_logs(where: Where) -> tuple[Any, LogSource, str | None]:
+    """The Logs client, the service's log source and a notice when it has no streams yet.
+
+    Raises ``LogGroupMissingError`` when the log group does not exist. In local mode the notice
+    names the file the local stand-in writes its output to (it does not log to the emulator).
+    """
+    source = log_source(where)
+    client = where.target.clients()("logs")
+    notice = check_log_source(client, source)
+    if notice and where.emulator:
+        from deploytool.localrun import LocalRuntime
+
+        output = LocalRuntime(where.target).dir / f"{where.names.workspace}.log"
+        notice += f"; the local stand-in of the task writes its output to {output}, not to the emulator"
+    return client, source, notice
+
+
 def read_logs(
     logs: Any,
     source: LogSource,
@@ -246,6 +263,8 @@ def read_logs(
                 raise LogGroupMissingError(f"log group {source.group} does not exist yet") from None
             raise DeployError(f"cannot read log group {source.group}: {_aws_error(exc)}") from exc
         for item in page.get("events", []):
+            if not str(item.get("logStreamName", "")).startswith(source.stream_prefix):
+                continue  # only this service's streams, whatever the backend does with the prefix
             events.append(
                 LogEvent(
                     timestamp_ms=int(item.get("timestamp", 0)),
@@ -319,8 +338,10 @@ class Explanation:
         return {"kind": self.kind, "meaning": self.meaning, "fix": self.fix, "problem": self.problem}
 
 
-_LOGS_FIX = "read what the container printed before it stopped: `deploytool logs --since 1h`"
-_DIAGNOSE = "`deploytool diagnose`"
+# Placeholders in the fixes, filled with the commands for the environment at hand (see ``explain``).
+_LOGS_FIX = "read what the container printed before it stopped: {logs}"
+_DIAGNOSE = "{diagnose}"
+DEFAULT_COMMANDS = {"logs": "`deploytool logs --since 1h`", "diagnose": "`deploytool diagnose`"}
 
 
 def _exit_code_note(code: int | None) -> str:
@@ -339,143 +360,223 @@ def _exit_code_note(code: int | None) -> str:
     return notes.get(code, f"it exited with code {code}")
 
 
-def explain(message: str, *, exit_code: int | None = None) -> Explanation | None:  # noqa: PLR0911
-    """Plain words and the likely fix for an ECS service event or a stopped task's reason (None: unknown)."""
-    text = message.lower()
-    if "cannotpullcontainererror" in text or "pull image manifest" in text or "failed to resolve ref" in text:
-        if any(w in text for w in ("not found", "manifest unknown", "does not exist")):
-            return Explanation(
-                "image-not-found",
-                "ECS could not pull the image: the tag is not in the repository.",
-                f"push the image (CI builds and pushes it) or deploy a tag that exists; {_DIAGNOSE} checks image.ecr",
-            )
-        if any(w in text for w in ("accessdenied", "access denied", "not authorized", "403", "unauthorized")):
-            return Explanation(
-                "image-pull-denied",
-                "ECS could not pull the image: the task execution role may not read the repository.",
-                f"attach {EXECUTION_ROLE_POLICY} to the execution role (re-apply the platform); "
-                f"{_DIAGNOSE} checks iam.execution_role",
-            )
-        if any(w in text for w in ("timeout", "timed out", "dial tcp", "deadline exceeded", "no route")):
-            return Explanation(
-                "image-pull-network",
-                "ECS could not reach the registry: the task's subnets have no route to ECR.",
-                "give the private subnets a NAT gateway or VPC endpoints for ECR (api, dkr) and S3",
-            )
-        return Explanation(
+Matcher = Callable[[str], bool]
+
+
+def _any(*words: str) -> Matcher:
+    return lambda text: any(word in text for word in words)
+
+
+def _all(*matchers: Matcher) -> Matcher:
+    return lambda text: all(m(text) for m in matchers)
+
+
+_DENIED = _any("accessdenied", "access denied", "not authorized", "403", "unauthorized")
+_UNREACHABLE = _any("timeout", "timed out", "dial tcp", "deadline exceeded", "no route", "request canceled")
+_PULL = _any("cannotpullcontainererror", "pull image manifest", "failed to resolve ref")
+_INIT = _any("resourceinitializationerror")
+_INIT_ECR = _all(_INIT, _any("ecr registry auth", "api.ecr"))
+# Every task-init message says "unable to pull secrets or registry auth"; the cause follows it.
+_INIT_SECRETS = _all(_INIT, _any("retrieve secret", "from asm", "secretsmanager", "ssm", "parameter"))
+
+
+def _elb_health_check(text: str) -> bool:
+    return "failed elb health checks" in text or ("unhealthy in" in text and "target-group" in text)
+
+
+# Ordered: the first rule that matches explains the message. ``container-exited`` gets the exit code.
+_RULES: tuple[tuple[Matcher, Explanation], ...] = (
+    (
+        _all(_PULL, _any("not found", "manifest unknown", "does not exist")),
+        Explanation(
+            "image-not-found",
+            "ECS could not pull the image: the tag is not in the repository.",
+            f"push the image (CI builds and pushes it) or deploy a tag that exists; {_DIAGNOSE} checks image.ecr",
+        ),
+    ),
+    (
+        _all(_PULL, _DENIED),
+        Explanation(
+            "image-pull-denied",
+            "ECS could not pull the image: the task execution role may not read the repository.",
+            f"attach {EXECUTION_ROLE_POLICY} to the execution role (re-apply the platform); "
+            f"{_DIAGNOSE} checks iam.execution_role",
+        ),
+    ),
+    (
+        _all(_PULL, _UNREACHABLE),
+        Explanation(
+            "image-pull-network",
+            "ECS could not reach the registry: the task's subnets have no route to ECR.",
+            "give the private subnets a NAT gateway or VPC endpoints for ECR (api, dkr) and S3",
+        ),
+    ),
+    (
+        _PULL,
+        Explanation(
             "image-pull",
             "ECS could not pull the container image.",
             f"check the tag exists and the execution role may pull it: {_DIAGNOSE} (image.ecr, iam.execution_role)",
-        )
-    if "resourceinitializationerror" in text:
-        if "secret" in text or "asm" in text or "ssm" in text:
-            if any(w in text for w in ("accessdenied", "not authorized", "access denied")):
-                return Explanation(
-                    "secrets-denied",
-                    "The task could not start: the execution role may not read one of its secrets.",
-                    "add the secret's ARN to the platform's task secrets and re-apply the platform; "
-                    f"{_DIAGNOSE} checks iam.execution_role",
-                )
-            if "resourcenotfound" in text or "not found" in text or "can't find" in text:
-                return Explanation(
-                    "secret-missing",
-                    "The task could not start: a secret it references does not exist.",
-                    "create the secret (`deploytool bootstrap` creates the database one) or fix its ARN in deploy.toml",
-                )
-            return Explanation(
-                "secrets-unreachable",
-                "The task could not start: ECS could not fetch its secrets (no permission or no network "
-                "path to Secrets Manager / SSM).",
-                "check the execution role may read the secrets and the subnets reach Secrets Manager "
-                f"(NAT gateway or VPC endpoint); {_DIAGNOSE}",
-            )
-        if "log" in text:
-            return Explanation(
-                "log-setup",
-                "The task could not start: its awslogs configuration failed (log group missing or no permission).",
-                "re-apply the platform (it creates the log group and the execution role's log permissions)",
-            )
-        if "registry auth" in text or "ecr" in text:
-            return Explanation(
-                "registry-auth",
-                "The task could not start: ECS could not get registry credentials for ECR.",
-                f"check the execution role ({EXECUTION_ROLE_POLICY}) and the route to ECR; {_DIAGNOSE}",
-            )
-        return Explanation(
+        ),
+    ),
+    (
+        _all(_INIT_ECR, _DENIED),
+        Explanation(
+            "registry-auth-denied",
+            "The task could not start: the execution role may not get ECR credentials.",
+            f"re-apply the platform (it attaches {EXECUTION_ROLE_POLICY}); {_DIAGNOSE} checks iam.execution_role",
+        ),
+    ),
+    (
+        _INIT_ECR,
+        Explanation(
+            "registry-unreachable",
+            "The task could not start: ECS could not reach ECR from the task's subnets.",
+            "give the private subnets a NAT gateway or VPC endpoints for ECR (api, dkr) and S3",
+        ),
+    ),
+    (
+        _all(_INIT_SECRETS, _DENIED),
+        Explanation(
+            "secrets-denied",
+            "The task could not start: the execution role may not read one of its secrets.",
+            "add the secret's ARN to the platform's task secrets and re-apply the platform; "
+            f"{_DIAGNOSE} checks iam.execution_role",
+        ),
+    ),
+    (
+        _all(_INIT_SECRETS, _any("resourcenotfound", "not found", "can't find", "parameternotfound")),
+        Explanation(
+            "secret-missing",
+            "The task could not start: a secret it references does not exist.",
+            "create the secret (`deploytool bootstrap` creates the database one) or fix its ARN in deploy.toml",
+        ),
+    ),
+    (
+        _INIT_SECRETS,
+        Explanation(
+            "secrets-unreachable",
+            "The task could not start: ECS could not fetch its secrets (no network path to Secrets Manager / SSM).",
+            "give the private subnets a NAT gateway or a Secrets Manager VPC endpoint; "
+            f"{_DIAGNOSE} checks the execution role's permissions",
+        ),
+    ),
+    (
+        _all(_INIT, _any("logger", "log group", "log stream")),
+        Explanation(
+            "log-setup",
+            "The task could not start: its awslogs configuration failed (log group missing or no permission).",
+            "re-apply the platform (it creates the log group and the execution role's log permissions)",
+        ),
+    ),
+    (
+        _INIT,
+        Explanation(
             "task-init",
-            "The task could not start: ECS failed preparing it (secrets, logs, registry or network).",
+            "The task could not start: ECS failed preparing it (secrets, registry credentials, logs or network).",
             f"{_DIAGNOSE} checks the execution role, the image and the network",
-        )
-    if "outofmemory" in text or "killed due to memory" in text:
-        return Explanation(
+        ),
+    ),
+    (
+        _any("outofmemory", "killed due to memory"),
+        Explanation(
             "out-of-memory",
             "The container used more memory than the task has and was killed.",
             "raise `memory` for this environment in deploy.toml (and cpu to a valid pair), then deploy again",
-        )
-    if "failed elb health checks" in text or ("unhealthy in" in text and "target-group" in text):
-        return Explanation(
+        ),
+    ),
+    (
+        _elb_health_check,
+        Explanation(
             "health-check",
             f"The load balancer's health check failed: the app did not answer 200 on /health, port "
             f"{CONTAINER_PORT}, in time (crashing, slow to start, listening elsewhere, or blocked).",
             f"{_DIAGNOSE} checks the target group's path/port and the ALB -> service security group; "
-            "the app must listen on 0.0.0.0:8000; " + _LOGS_FIX,
-        )
-    if "failed container health checks" in text:
-        return Explanation(
+            f"the app must listen on 0.0.0.0:{CONTAINER_PORT}; {_LOGS_FIX}",
+        ),
+    ),
+    (
+        _any("failed container health checks"),
+        Explanation(
             "container-health-check",
             "The container's own health check command failed.",
             f"check the health check command of the image and /health; {_LOGS_FIX}",
-        )
-    if "essential container in task exited" in text:
-        return Explanation(
-            "container-exited",
-            f"The application container stopped, so ECS stopped the task: {_exit_code_note(exit_code)}.",
-            _LOGS_FIX,
-        )
-    if "circuit breaker" in text or "deployment failed" in text:
-        return Explanation(
+        ),
+    ),
+    (
+        _any("essential container in task exited"),
+        Explanation("container-exited", "The application container stopped, so ECS stopped the task.", _LOGS_FIX),
+    ),
+    (
+        _any("circuit breaker", "deployment failed"),
+        Explanation(
             "deployment-failed",
             "The deployment failed (its tasks kept stopping) and ECS rolled back to the previous task definition.",
             "read the stopped tasks' reasons (this command) and the logs, fix, then deploy again",
-        )
-    if "unable to assume the role" in text or "not authorized to perform" in text or "accessdenied" in text:
-        return Explanation(
+        ),
+    ),
+    (
+        _any("unable to assume the role", "not authorized to perform", "accessdenied"),
+        Explanation(
             "permissions",
             "ECS was denied an AWS action (a role is missing, not trusted by ECS, or lacks a permission).",
             f"re-apply the platform (it owns the roles); {_DIAGNOSE} checks iam.execution_role",
-        )
-    if "unable to place a task" in text or "no container instance met" in text:
-        return Explanation(
+        ),
+    ),
+    (
+        _any("unable to place a task", "no container instance met"),
+        Explanation(
             "placement",
             "ECS could not place a task (capacity, subnets or account limits).",
             "check the service's subnets have free IP addresses and the account's Fargate quota",
-        )
-    if "network interface" in text or "eni" in text.split():
-        return Explanation(
+        ),
+    ),
+    (
+        _any("network interface"),
+        Explanation(
             "networking",
             "ECS could not attach a network interface to the task.",
             "check the subnets have free IP addresses and the security groups exist",
-        )
-    if "failed to register targets" in text or "failed to deregister targets" in text:
-        return Explanation(
+        ),
+    ),
+    (
+        _any("failed to register targets", "failed to deregister targets"),
+        Explanation(
             "target-registration",
             "ECS could not register the task with the target group.",
             "re-apply the app stack so the service and its target group match",
-        )
-    if "has reached a steady state" in text or "deployment completed" in text:
-        return Explanation("steady", "The service runs the desired number of healthy tasks.", "nothing", False)
-    if (
-        "scaling activity initiated by" in text
-        or "stopped by user" in text
-        or "has started" in text
-        or "has stopped" in text
-        or "registered" in text
-        or "deregistered" in text
-        or "draining" in text
-    ):
-        return Explanation(
-            "routine", "Routine ECS work (a deployment or scaling starting/stopping tasks).", "nothing", False
-        )
+        ),
+    ),
+    (
+        _any("has reached a steady state", "deployment completed"),
+        Explanation("steady", "The service runs the desired number of healthy tasks.", "nothing to do", False),
+    ),
+    (
+        _any(
+            "scaling activity initiated by", "stopped by user", "has started", "has stopped", "registered", "draining"
+        ),
+        Explanation(
+            "routine", "Routine ECS work (a deployment or scaling starting or stopping tasks).", "nothing to do", False
+        ),
+    ),
+)
+
+
+def explain(
+    message: str, *, exit_code: int | None = None, commands: Mapping[str, str] | None = None
+) -> Explanation | None:
+    """Plain words and the likely fix for an ECS service event or a stopped task's reason (None: unknown).
+
+    ``commands`` fills the commands the fixes name (``logs``, ``diagnose``) for one environment.
+    """
+    text = message.lower()
+    filled = {**DEFAULT_COMMANDS, **(commands or {})}
+    for matches, explanation in _RULES:
+        if matches(text):
+            meaning = explanation.meaning
+            if explanation.kind == "container-exited":
+                meaning = f"The application container stopped, so ECS stopped the task: {_exit_code_note(exit_code)}."
+            return replace(explanation, meaning=meaning, fix=explanation.fix.format(**filled))
     return None
 
 
@@ -610,8 +711,12 @@ def summarize_events(
     service_name: str,
     cluster: str,
     limit: int = 10,
+    commands: Mapping[str, str] | None = None,
 ) -> EventsReport:
-    """The report of a ``describe_services`` service (None: missing) and ``describe_tasks`` stopped tasks."""
+    """The report of a ``describe_services`` service (None: missing) and ``describe_tasks`` stopped tasks.
+
+    ``commands``: the commands the fixes name, for this environment (see ``explain``).
+    """
     report = EventsReport(service=service_name, cluster=cluster)
     if service is not None:
         report.status = str(service.get("status"))
@@ -622,7 +727,9 @@ def summarize_events(
         ordered = sorted(events, key=lambda e: _sort_key(e.get("createdAt")), reverse=True)
         for event in ordered[:limit]:
             message = str(event.get("message", ""))
-            report.events.append(EventItem("service", _when(event.get("createdAt")), message, explain(message)))
+            report.events.append(
+                EventItem("service", _when(event.get("createdAt")), message, explain(message, commands=commands))
+            )
     tasks = sorted(stopped_tasks, key=lambda t: _sort_key(t.get("stoppedAt") or t.get("createdAt")), reverse=True)
     for task in tasks[:limit]:
         message, exit_code = task_stop_message(task)
@@ -632,7 +739,7 @@ def summarize_events(
                 "task",
                 _when(task.get("stoppedAt") or task.get("stoppingAt")),
                 message,
-                explain(message, exit_code=exit_code),
+                explain(message, exit_code=exit_code, commands=commands),
                 task=arn.rsplit("/", 1)[-1] or None,
                 task_definition=task_definition_label(str(task.get("taskDefinitionArn", ""))) or None,
             )
@@ -667,13 +774,17 @@ def service_events(where: Where, *, limit: int = 10) -> EventsReport:
                 stopped = ecs.describe_tasks(cluster=where.cluster, tasks=arns[:100]).get("tasks", [])
         except (ClientError, BotoCoreError) as exc:
             raise DeployError(f"cannot list the stopped tasks of {service_name}: {_aws_error(exc)}") from exc
-    report = summarize_events(service, stopped, service_name=service_name, cluster=where.cluster, limit=limit)
+    commands = {"logs": where.command("logs", "--since", "1h"), "diagnose": where.command("diagnose")}
+    report = summarize_events(
+        service, stopped, service_name=service_name, cluster=where.cluster, limit=limit, commands=commands
+    )
     if service is None:
         report.notes.append(f"the service does not exist: deploy the branch first ({where.command('deploy')})")
-    elif not stopped:
+    elif not stopped and not where.emulator:
         report.notes.append("ECS keeps stopped tasks for about an hour; older failures only show in the events")
     if where.emulator:
-        report.notes.append(f"{EMULATOR}: no task runs there, so no task stops and ECS records no events")
+        report.running = None  # the emulator's running count is made up: no task runs there
+        report.notes.append(f"running tasks, stopped tasks and service events are {EMULATOR}: no task runs there")
         local = _local_task_state(where)
         if local:
             report.notes.append(local)
@@ -1189,32 +1300,29 @@ def _describe_groups(clients: Clients, group_ids: Iterable[str]) -> dict[str, Ma
 def _reach(
     groups: Mapping[str, Mapping[str, Any]],
     *,
-    sources: Sequence[str],
-    destinations: Sequence[str],
+    sources: tuple[str, Sequence[str]],
+    destinations: tuple[str, Sequence[str]],
     port: int,
     vpc_cidr: str | None,
 ) -> tuple[str | None, str | None]:
-    """(how the destinations admit the sources, how the sources allow egress to the destinations)."""
-    ingress = next(
-        (
-            f"{dest} admits tcp/{port} from {how}"
-            for dest in destinations
-            if (how := permits(groups.get(dest, {}).get("IpPermissions", []), port, groups=sources, vpc_cidr=vpc_cidr))
-        ),
-        None,
-    )
-    egress = next(
-        (
-            f"{src} allows tcp/{port} out to {how}"
-            for src in sources
-            if (
-                how := permits(
-                    groups.get(src, {}).get("IpPermissionsEgress", []), port, groups=destinations, vpc_cidr=vpc_cidr
-                )
-            )
-        ),
-        None,
-    )
+    """(how the destinations admit the sources, how the sources allow egress to the destinations).
+
+    ``sources`` and ``destinations`` are (label, group IDs), e.g. ``("service", ["sg-1"])``.
+    """
+    (source_label, source_ids), (dest_label, dest_ids) = sources, destinations
+    ingress = egress = None
+    for dest in dest_ids:
+        rules = groups.get(dest, {}).get("IpPermissions", [])
+        how = permits(rules, port, groups=source_ids, vpc_cidr=vpc_cidr)
+        if how:
+            ingress = f"{dest_label} {dest} admits tcp/{port} from {how}"
+            break
+    for src in source_ids:
+        rules = groups.get(src, {}).get("IpPermissionsEgress", [])
+        how = permits(rules, port, groups=dest_ids, vpc_cidr=vpc_cidr)
+        if how:
+            egress = f"{source_label} {src} allows tcp/{port} out to {how}"
+            break
     return ingress, egress
 
 
@@ -1240,8 +1348,8 @@ def _check_alb_to_service(where: Where, facts: _Facts, clients: Clients) -> Find
         return _fail(name, f"reading security groups failed: {_aws_error(exc)}", "check the credentials may read EC2")
     ingress, egress = _reach(
         groups,
-        sources=alb_groups,
-        destinations=facts.service_groups,
+        sources=("load balancer", alb_groups),
+        destinations=("service", facts.service_groups),
         port=port,
         vpc_cidr=_vpc_cidr(where),
     )
@@ -1281,7 +1389,11 @@ def _check_service_to_db(where: Where, facts: _Facts, clients: Clients) -> Findi
     except (ClientError, BotoCoreError) as exc:
         return _fail(name, f"reading security groups failed: {_aws_error(exc)}", "check the credentials may read EC2")
     ingress, egress = _reach(
-        groups, sources=facts.service_groups, destinations=db_groups, port=port, vpc_cidr=_vpc_cidr(where)
+        groups,
+        sources=("service", facts.service_groups),
+        destinations=("database", db_groups),
+        port=port,
+        vpc_cidr=_vpc_cidr(where),
     )
     service_groups = ", ".join(facts.service_groups)
     if ingress is None:
@@ -1528,7 +1640,10 @@ def _check_execution_role(where: Where, facts: _Facts, clients: Clients) -> Find
             fix += "; a secret from deploy.toml must also be listed in the platform's task secrets"
         return _fail(name, f"execution role {role}: " + "; ".join(problems), fix)
     how = EXECUTION_ROLE_POLICY if EXECUTION_ROLE_POLICY in attached else "its policies"
-    purposes = sorted({p.split(" ")[0] + " " + p.split(" ")[1] for p, _, _ in needs})
+    purposes = list(dict.fromkeys(p for p, _, _ in needs if not p.startswith("read ")))
+    secrets = sum(1 for p, _, _ in needs if p.startswith("read "))
+    if secrets:
+        purposes.append(f"read {secrets} secret{'s' if secrets != 1 else ''}")
     return _pass(name, f"{role} can {', '.join(purposes) or 'start tasks'} ({how})")
 
 
