@@ -285,13 +285,29 @@ _Handler = Callable[[int, FrameType | None], Any] | int | None
 
 def _interrupt(proc: subprocess.Popen[str], grace_s: float = 60.0) -> None:
     """Ask Terraform to stop (SIGINT: it finishes the current call and releases the lock)."""
-    if proc.poll() is None:
+    if not _exited(proc):
         proc.send_signal(signal.SIGINT)
     deadline = time.monotonic() + grace_s
-    while proc.poll() is None and time.monotonic() < deadline:
+    while not _exited(proc) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if proc.poll() is None:
+    if not _exited(proc):
         proc.kill()
+
+
+def _exited(proc: subprocess.Popen[str]) -> bool:
+    """True once ``proc`` has exited, also inside a signal handler that interrupted ``proc.wait()``.
+
+    There ``proc.poll()`` always answers None (the interrupted ``wait`` holds Popen's wait lock),
+    so look without reaping: the child stays for Popen to collect.
+    """
+    if proc.returncode is not None:
+        return True
+    if not hasattr(os, "waitid"):
+        return proc.poll() is not None
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
 def _forward_termination(proc: subprocess.Popen[str]) -> _Handler:
