@@ -186,6 +186,8 @@ def plan_stack(
 ) -> PlanResult:
     """Render the stack's tfvars and write a saved plan. Infra-only app plans keep the deployed tag."""
     names = target.names(branch) if stack_name == "app" else None
+    if image_tag:
+        naming.validate_image_tag(image_tag)  # before Terraform runs: init would create the workspace
     stack = _open(target, stack_name, names)
     stack.prepare()
     if stack_name == "platform":
