@@ -171,6 +171,20 @@ class TfRoot:
         self.runner.destroy(var_files=self._var_file(tf_vars))
 
 
+def copy_sources(dest: Path) -> Path:
+    """Every .tf/.j2 file of modules/, environments/ and tests/ under ``dest`` (same layout)."""
+    for part in ("modules", "environments", "tests"):
+        for path in (REPO / part).rglob("*"):
+            if path.suffix not in (".tf", ".j2") or path.name.endswith("_override.tf"):
+                continue
+            if any(p.startswith(".") for p in path.relative_to(REPO).parts):
+                continue
+            target = dest / path.relative_to(REPO)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    return dest
+
+
 @pytest.fixture(scope="session")
 def tf_root(
     tf_env: dict[str, str], emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
@@ -183,7 +197,11 @@ def tf_root(
         if not root.is_absolute():
             root = REPO / root
         workdir = tmp_path_factory.mktemp("tfroot-" + root.name)
-        made.append(TfRoot(root, workdir, emulator, tf_env))
+        # Work on a private copy of the sources (same layout, so relative module paths hold): the
+        # override, lock file and anything Terraform writes stay out of the checkout, and parallel
+        # test workers never share a root.
+        copy = copy_sources(workdir / "src")
+        made.append(TfRoot(copy / root.relative_to(REPO), workdir, emulator, tf_env))
         return made[-1]
 
     yield make

@@ -119,6 +119,24 @@ variable "existing_private_subnet_ids" {
   }
 }
 
+variable "enable_flow_logs" {
+  description = "Record the VPC's rejected and accepted traffic in CloudWatch Logs (a created VPC only)."
+  type        = bool
+  default     = true
+}
+
+variable "flow_log_retention_in_days" {
+  description = "Days the VPC flow logs are kept."
+  type        = number
+  default     = 30
+}
+
+variable "flow_log_kms_key_arn" {
+  description = "KMS key ARN that encrypts the flow log group; null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -230,7 +230,7 @@ variable "performance_insights_enabled" {
 variable "iam_database_authentication_enabled" {
   description = "Allow IAM database authentication in addition to passwords."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "copy_tags_to_snapshot" {
@@ -242,7 +242,7 @@ variable "copy_tags_to_snapshot" {
 variable "enabled_cloudwatch_logs_exports" {
   description = "Logs exported to CloudWatch Logs: any of `postgresql`, `upgrade`."
   type        = list(string)
-  default     = []
+  default     = ["postgresql", "upgrade"]
 
   validation {
     condition     = alltrue([for l in var.enabled_cloudwatch_logs_exports : contains(["postgresql", "upgrade"], l)])

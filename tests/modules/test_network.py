@@ -287,3 +287,21 @@ def test_destroy_removes_the_vpc(applied: Applied, emulator: Emulator) -> None:
         "deleted",
         "deleting",
     }
+
+
+def test_default_security_group_denies_everything_and_flow_logs_are_on(
+    default_plan: tftest.TerraformPlanOutput,
+) -> None:
+    default_sg = next(r for r in default_plan.resource_changes.values() if r["type"] == "aws_default_security_group")[
+        "change"
+    ]["after"]
+    assert default_sg.get("ingress") in ([], None) and default_sg.get("egress") in ([], None)
+    flow = next(r for r in default_plan.resource_changes.values() if r["type"] == "aws_flow_log")["change"]["after"]
+    assert flow["traffic_type"] == "ALL"
+    assert flow["log_destination_type"] == "cloud-watch-logs"
+    assert count(default_plan, "aws_flow_log") == 1
+
+
+def test_flow_logs_can_be_turned_off(root: TfRoot) -> None:
+    plan = root.plan({"enable_flow_logs": False})
+    assert count(plan, "aws_flow_log") == 0

@@ -65,7 +65,8 @@ def test_instance_is_postgres_encrypted_and_private(default_plan: tftest.Terrafo
     assert db["copy_tags_to_snapshot"] is True
     assert db["auto_minor_version_upgrade"] is True
     assert db["performance_insights_enabled"] is False
-    assert db["iam_database_authentication_enabled"] is False
+    assert db["iam_database_authentication_enabled"] is True
+    assert db["enabled_cloudwatch_logs_exports"] == ["postgresql", "upgrade"]
     # Neither `name` (provider 3.x) nor `db_name` (4.x+) is set.
     assert db.get("name") is None and db.get("db_name") is None
     assert db["db_subnet_group_name"] == "theobroma-test"
