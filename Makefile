@@ -15,6 +15,8 @@ ENV         ?= staging
 BRANCH      ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
 IMAGE_TAG   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 PYTEST_ARGS ?=
+# Three workers on two cores: much of the suite waits on the emulator's waiters, not the CPU.
+TEST_WORKERS ?= 3
 
 .PHONY: setup test lint fmt demo deploy plan destroy cleanup bench perf help
 
@@ -33,7 +35,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## Create the venv, install everything, lay out the offline provider mirror
 
 test: $(STAMP) ## Run the whole test suite (emulator, Terraform and all)
-	CHECKOV=$(CURDIR)/$(CHECKOV) $(BIN)/pytest $(PYTEST_ARGS)
+	CHECKOV=$(CURDIR)/$(CHECKOV) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy, terraform fmt -check
 	$(BIN)/ruff check deploytool tests tools $(wildcard bench)

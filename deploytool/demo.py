@@ -128,7 +128,7 @@ def _plan_comment(target: Target, say: Callable[[str], None]) -> str:
         env=target.env,
         workspace=names.workspace,
         plan_text=result.text(),
-        url=f"https://{names.host}",
+        url=deploy.public_url(target, names),
         ttl=target.settings.ttl,
         marker=target.env,
     )

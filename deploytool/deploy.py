@@ -327,6 +327,12 @@ class DeployOutcome:
 UrlResolver = Callable[[Target, naming.Names, dict[str, Any]], str]
 
 
+def public_url(target: Target, names: naming.Names) -> str:
+    """The URL users reach: HTTPS when the environment's ALB has a certificate, else HTTP."""
+    scheme = "https" if target.settings.platform.certificate_arn else "http"
+    return f"{scheme}://{names.host}"
+
+
 def default_url(target: Target, names: naming.Names, outputs: dict[str, Any]) -> str:
     """Where to verify a release: the configured base URL, the stack's URL, or (emulator only) the
     local stand-in task started from the applied task definition."""
@@ -336,7 +342,7 @@ def default_url(target: Target, names: naming.Names, outputs: dict[str, Any]) ->
         from deploytool.localrun import local_url
 
         return local_url(target, names, outputs)
-    return str(outputs.get("url") or f"https://{names.host}")
+    return str(outputs.get("url") or public_url(target, names))
 
 
 def apply_release(

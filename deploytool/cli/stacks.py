@@ -125,7 +125,7 @@ def plan_cmd(
                 env=target.env,
                 workspace=result.stack.workspace,
                 plan_text=result.text(),
-                url=f"https://{names.host}" if names else None,
+                url=deploy_mod.public_url(target, names) if names else None,
                 ttl=target.settings.ttl,
                 marker=target.env,
             )
