@@ -42,6 +42,7 @@ lint: $(STAMP) ## ruff, mypy, terraform fmt -check
 	$(BIN)/mypy
 	$(TERRAFORM) fmt -check -recursive modules
 	$(TERRAFORM) fmt -check -recursive environments
+	$(MAKE) -C examples/geo-api lint
 
 fmt: $(STAMP) ## Format Python and HCL
 	$(BIN)/ruff check --fix deploytool tests tools $(wildcard bench)
@@ -49,6 +50,9 @@ fmt: $(STAMP) ## Format Python and HCL
 	$(TERRAFORM) fmt -recursive environments
 
 demo: $(STAMP) ## The whole lifecycle on the local AWS emulator, narrated
+	@$(BIN)/python -c "import psycopg; psycopg.connect('$${DEPLOYTOOL_LOCAL_DATABASE_URL:-postgresql://geoapi:geoapi@127.0.0.1:5432/geoapi_test}', connect_timeout=3).close()" 2>/dev/null \
+	  || { echo "== no local PostgreSQL/PostGIS yet: installing it (.ci/install-postgis.sh)"; \
+	       if [ "$$(id -u)" = 0 ]; then bash .ci/install-postgis.sh; else sudo bash .ci/install-postgis.sh; fi; }
 	$(DEPLOYTOOL) demo
 
 plan: $(STAMP) ## Plan ENV (BRANCH, IMAGE_TAG default to the current git branch and commit)
@@ -62,6 +66,9 @@ destroy: $(STAMP) ## Destroy the branch environment of BRANCH in ENV
 
 cleanup: $(STAMP) ## Destroy expired or orphaned branch environments of ENV
 	$(DEPLOYTOOL) cleanup --env "$(ENV)"
+
+perf: $(STAMP) ## Load test of the reference service against a seeded PostGIS (locust, loopback only)
+	$(MAKE) -C examples/geo-api perf
 
 bench: $(STAMP) ## Benchmarks on the emulator (prints tables; see bench/README.md)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
