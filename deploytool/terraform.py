@@ -173,6 +173,16 @@ class Runner:
         hint = ""
         if "Failed to query available provider packages" in text or "could not connect to registry" in text:
             hint = "; offline? run `deploytool toolchain install` to use the bundled provider mirror"
+        elif "errored.tfstate" in text:
+            # Terraform's own advice names "the current working directory" and a bare `terraform`;
+            # here that is the root and this data directory, which the user never sees.
+            terraform = "deploytool-terraform" if self.engine.embedded else self.engine.argv[0]
+            hint = (
+                f"; the state Terraform could not save is in {self.root / 'errored.tfstate'}: once AWS answers, "
+                "release the lock (deploytool force-unlock, the next run names the lock ID) and push it with "
+                f"`TF_DATA_DIR={self.data_dir} {terraform} -chdir={self.root} state push errored.tfstate` "
+                "before re-running, or what it created is created again"
+            )
         raise TerraformError(self.redact(f"terraform {what} failed{where}: {first_error(text)}{hint}"))
 
     # -- commands ------------------------------------------------------------------------------
