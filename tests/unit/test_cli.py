@@ -151,3 +151,49 @@ def test_lock_errors_name_the_holder_and_the_recovery(tmp_path: Path) -> None:
     assert "OperationTypeApply" in message
     assert "force-unlock --lock-id 4f1a2b3c-0000-1111-2222-333344445555" in message
     assert " ago" in message
+
+
+def test_github_comment_upserts_one_comment(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.githubstub import GitHubStub
+
+    body = tmp_path / "plan.md"
+    with GitHubStub(token="t0ken") as stub:
+        stub.add_pull_request("acme/geo", 7)
+        stub.add_comment("acme/geo", 7, "an unrelated review comment")
+        monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
+        args = [
+            "github",
+            "comment",
+            "--repo",
+            "acme/geo",
+            "--pr",
+            "7",
+            "--marker",
+            "staging",
+            "--body-file",
+            str(body),
+            "--api-url",
+            stub.url,
+        ]
+        body.write_text("plan one")
+        first = runner.invoke(main, args)
+        body.write_text("plan two")
+        second = runner.invoke(main, args)
+        assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+        assert "created comment" in first.output and "updated comment" in second.output
+        bodies = stub.bodies("acme/geo", 7)
+        assert len(bodies) == 2
+        assert bodies[0] == "an unrelated review comment"
+        assert "plan two" in bodies[1] and "plan one" not in bodies[1]
+        assert "t0ken" not in first.output + second.output
+
+
+def test_github_comment_needs_a_token(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    body = tmp_path / "plan.md"
+    body.write_text("x")
+    result = runner.invoke(
+        main, ["github", "comment", "--repo", "a/b", "--pr", "1", "--marker", "m", "--body-file", str(body)]
+    )
+    assert result.exit_code == 1
+    assert "GITHUB_TOKEN is not set" in result.output
