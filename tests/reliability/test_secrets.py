@@ -1,0 +1,156 @@
+"""No secret leaves where it belongs: a whole branch lifecycle through the CLI, everything it wrote
+or printed collected and searched for the database password and the other secrets.
+
+The database password lives in the emulator's Secrets Manager (``theobroma/local/db-master-password``,
+made by ``bootstrap``). Terraform state legitimately holds it (the platform's database resource);
+state is encrypted at rest in the bucket and is not searched, except as a check that the search
+would find the password where it is. Saved plan files hold what state holds; the tool never prints
+their raw JSON, so the platform's is not searched either (the app stack's, which never sees the
+password, is).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploytool import plan as planmod
+from deploytool.stack import Stack
+from tests.conftest import REPO, Emulator
+from tests.githubstub import GitHubStub
+
+pytestmark = pytest.mark.apply
+
+BRANCH = "reliability/secrets"
+GITHUB_REPO = "acme/geo-api"
+PR = 7
+
+
+@dataclass
+class Evidence:
+    """Everything the lifecycle printed or wrote, by where it came from."""
+
+    texts: dict[str, str] = field(default_factory=dict)
+
+    def add(self, where: str, text: str | bytes) -> None:
+        self.texts[where] = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+
+    def leaks(self, secret: str) -> list[str]:
+        return sorted(where for where, text in self.texts.items() if secret in text)
+
+
+def cli(
+    evidence: Evidence, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``deploytool`` as a process (the session's home, data dir and emulator) and keep its output."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "deploytool.cli", *args],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    label = f"#{len(evidence.texts) // 2} deploytool {' '.join(args[:2])}"
+    evidence.add(f"{label} stdout", proc.stdout)
+    evidence.add(f"{label} stderr", proc.stderr)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return proc
+
+
+def test_no_secret_in_anything_a_lifecycle_prints_or_writes(
+    local_target: Any, local_platform: dict[str, Any], emulator: Emulator, local_data_dir: Path
+) -> None:
+    names = local_target.names(BRANCH)
+    password = emulator.client("secretsmanager").get_secret_value(SecretId="theobroma/local/db-master-password")[
+        "SecretString"
+    ]
+    assert len(password) >= 16
+    evidence = Evidence()
+    target = ["--env", "local", "--branch", BRANCH]
+
+    with GitHubStub() as github:
+        github.add_pull_request(GITHUB_REPO, PR)
+        assert cli(evidence, "deploy", *target, "--image-tag", "s1", "--yes").returncode == 0
+        assert cli(evidence, "render", *target, "--image-tag", "s2").returncode == 0
+        assert cli(evidence, "plan", *target, "--image-tag", "s2", "--output", "json").returncode == 0
+        markdown = cli(evidence, "plan", *target, "--image-tag", "s2", "--output", "markdown")
+        assert markdown.returncode == 0
+        comment = markdown.stdout
+        assert "<!-- deploytool:local -->" in comment
+        posted = cli(
+            evidence,
+            "github",
+            "comment",
+            "--repo",
+            GITHUB_REPO,
+            "--pr",
+            str(PR),
+            "--marker",
+            "local",
+            "--body-file",
+            "-",
+            "--api-url",
+            github.url,
+            stdin=comment,
+            env={"GITHUB_TOKEN": github.token},
+        )
+        assert posted.returncode == 0
+        for number, body in enumerate(github.bodies(GITHUB_REPO, PR)):
+            evidence.add(f"PR comment {number}", body)
+        assert cli(evidence, "plan", "--env", "local", "--stack", "platform", "--output", "markdown").returncode == 0
+        # A release that fails verification: rolled back automatically (exit 3) ...
+        broken = ["--set-env", "GEOAPI_REQUIRE_DATABASE=true", "--set-env", "DATABASE_URL="]
+        assert cli(evidence, "deploy", *target, "--image-tag", "s2", *broken, "--yes").returncode == 3
+        # ... an on-demand rollback with nothing left to go back to is an error message ...
+        assert cli(evidence, "rollback", *target, "--yes").returncode == 1
+        assert cli(evidence, "history", *target, "--output", "json").returncode == 0
+
+        # What the data directory holds: rendered tfvars, and the saved plans as `terraform show` renders them
+        app = Stack(local_target, "app", names.workspace)
+        platform = Stack(local_target, "platform", "default")
+        for path in sorted(local_data_dir.rglob("*")):
+            if path.is_file() and path.suffix in (".tfvars", ".hcl", ".log", ".json", ".sha256"):
+                evidence.add(f"file {path.relative_to(local_data_dir)}", path.read_bytes())
+        app_plan = app.data_dir / "deploytool.tfplan"
+        platform_plan = platform.data_dir / "deploytool.tfplan"
+        evidence.add("app plan (show)", app.runner.run(["show", "-no-color", str(app_plan)], stream=False).stdout)
+        evidence.add("app plan (show -json)", json.dumps(app.runner.show_json(app_plan)))
+        evidence.add(
+            "platform plan (show)", platform.runner.run(["show", "-no-color", str(platform_plan)], stream=False).stdout
+        )
+        platform_json = platform.runner.show_json(platform_plan)
+        evidence.add("platform plan summary", json.dumps(planmod.summarize(platform_json).to_dict()))
+
+        # ... and the branch is destroyed as on merge
+        assert cli(evidence, "destroy", *target, "--yes").returncode == 0
+
+    s3 = emulator.client("s3")
+    bucket = local_target.state_bucket
+    ledger_prefix = f"{local_target.config.project.ledger_prefix}/local/"
+    for item in s3.list_objects_v2(Bucket=bucket, Prefix=ledger_prefix).get("Contents", []):
+        evidence.add(f"ledger {item['Key']}", s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+    assert any(where.startswith(f"ledger {ledger_prefix}{names.workspace}/") for where in evidence.texts)
+
+    # The search works: the password is where it belongs (platform state and plan), found by the same test.
+    state = s3.get_object(Bucket=bucket, Key="local/platform/terraform.tfstate")["Body"].read().decode()
+    assert password in state
+    sensitive = planmod.sensitive_values(platform_json)
+    assert password in sensitive
+
+    secrets = {"the database password": password, "the GitHub token": github.token}
+    secrets.update(
+        {f"sensitive plan value #{i}": value for i, value in enumerate(sorted(sensitive)) if len(value) >= 8}
+    )
+    leaks = {name: evidence.leaks(value) for name, value in secrets.items()}
+    assert not any(leaks.values()), f"secrets found in: {leaks}"
+    assert len(evidence.texts) > 20, sorted(evidence.texts)
