@@ -136,7 +136,7 @@ class BlueGreen:
         tfvars = self.stack.write_tfvars(render_tfvars(self.stack.root, context))
         planfile = self.stack.data_dir / "deploytool.tfplan"
         self.stack.runner.plan(planfile, var_files=[tfvars])
-        self.stack.runner.apply(planfile)
+        self.stack.runner.apply(planfile, discard=True)
         return self.stack.runner.output()
 
     def base_url(self, color: str, outputs: dict[str, Any], *, test_route: bool) -> tuple[str, dict[str, str]]:

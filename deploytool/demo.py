@@ -132,6 +132,7 @@ def _plan_comment(target: Target, say: Callable[[str], None]) -> str:
         ttl=target.settings.ttl,
         marker=target.env,
     )
+    result.planfile.unlink(missing_ok=True)
     say("   the pull-request comment the workflow would post:\n")
     say("\n".join("   | " + line for line in body.splitlines()[:40]) + "\n   | ...")
     return result.summary.headline()

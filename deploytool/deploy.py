@@ -357,7 +357,7 @@ def apply_release(
     progress(f"planning {names.workspace} with image {image_tag}")
     result = plan_stack(target, "app", branch=names.branch, image_tag=image_tag, environment=environment)
     progress(f"applying: {result.summary.headline()}")
-    result.stack.runner.apply(result.planfile)
+    result.stack.runner.apply(result.planfile, discard=True)
     return result, result.stack.runner.output()
 
 
@@ -550,6 +550,7 @@ def apply_stack(
     """Plan (unless a saved plan is given) and apply one stack; records it; returns its outputs."""
     names = target.names(branch) if stack_name == "app" else None
     started = time.monotonic()
+    own_plan = planfile is None
     if planfile is not None:
         stack = _open(target, stack_name, names)
         stack.prepare()
@@ -569,7 +570,7 @@ def apply_stack(
     ledger = target.ledger()
     ledger.write(record)
     try:
-        stack.runner.apply(planfile)
+        stack.runner.apply(planfile, discard=own_plan)
     except BaseException as exc:
         record.outcome, record.message = "error", str(exc)[:500]
         ledger.write(record)

@@ -263,10 +263,17 @@ class Runner:
     def show_text(self, plan: Path) -> str:
         return self.redact(self.run(["show", "-no-color", str(plan)], stream=False).stdout)
 
-    def apply(self, plan: Path) -> None:
-        self.run(
-            ["apply", "-input=false", "-no-color", "-auto-approve", f"-lock-timeout={self.lock_timeout}", str(plan)]
-        )
+    def apply(self, plan: Path, *, discard: bool = False) -> None:
+        """Apply a saved plan. ``discard`` deletes the plan file afterwards, applied or not: a saved
+        plan holds whatever state holds (the DB password included), so the tool keeps its own only
+        as long as it needs them."""
+        try:
+            self.run(
+                ["apply", "-input=false", "-no-color", "-auto-approve", f"-lock-timeout={self.lock_timeout}", str(plan)]
+            )
+        finally:
+            if discard:
+                plan.unlink(missing_ok=True)
 
     def destroy(self, *, var_files: Sequence[Path] = ()) -> None:
         args = ["destroy", "-input=false", "-no-color", "-auto-approve", f"-lock-timeout={self.lock_timeout}"]
@@ -286,7 +293,7 @@ class Runner:
         return [line for line in result.stdout.splitlines() if line.strip()]
 
     def force_unlock(self, lock_id: str) -> None:
-        self.run(["force-unlock", "-force", lock_id])
+        self.run(["force-unlock", "-force", "-no-color", lock_id])
 
 
 # -- signals -------------------------------------------------------------------------------------

@@ -132,6 +132,8 @@ def plan_cmd(
         )
     else:
         click.echo(result.text())
+    if out_file is None:
+        result.planfile.unlink(missing_ok=True)  # a saved plan holds secrets; keep only what was asked for
 
 
 @main.command("apply")
