@@ -95,7 +95,9 @@ class TfRoot:
     tool's own runner, the same code path users take.
     """
 
-    def __init__(self, path: Path, workdir: Path, emulator: Emulator, env: dict[str, str]) -> None:
+    def __init__(
+        self, path: Path, workdir: Path, emulator: Emulator, env: dict[str, str], engine: str | None = None
+    ) -> None:
         self.path = path
         self.workdir = workdir
         self.emulator = emulator
@@ -123,7 +125,9 @@ class TfRoot:
                 {f"TF_CLI_ARGS_{cmd}": f"-state={self.state}" for cmd in ("plan", "apply", "destroy", "output")}
             )
         emu.write_override(path, emulator.endpoint, REGION)
-        self.runner = Runner(root=path, data_dir=workdir / "data", engine=toolchain.resolve_engine(), env=self.env)
+        self.runner = Runner(
+            root=path, data_dir=workdir / "data", engine=toolchain.resolve_engine(engine), env=self.env
+        )
         self._initialised = False
 
     def _init(self) -> None:
@@ -192,7 +196,7 @@ def tf_root(
     """Factory: ``tf_root(path)`` -> a :class:`TfRoot` targeting the session's emulator."""
     made: list[TfRoot] = []
 
-    def make(path: Path | str) -> TfRoot:
+    def make(path: Path | str, engine: str | None = None) -> TfRoot:
         root = Path(path)
         if not root.is_absolute():
             root = REPO / root
@@ -201,7 +205,7 @@ def tf_root(
         # override, lock file and anything Terraform writes stay out of the checkout, and parallel
         # test workers never share a root.
         copy = copy_sources(workdir / "src")
-        made.append(TfRoot(copy / root.relative_to(REPO), workdir, emulator, tf_env))
+        made.append(TfRoot(copy / root.relative_to(REPO), workdir, emulator, tf_env, engine))
         return made[-1]
 
     yield make
