@@ -83,7 +83,8 @@ def test_no_secret_in_anything_a_lifecycle_prints_or_writes(
         assert cli(evidence, "deploy", *target, "--image-tag", "s1", "--yes").returncode == 0
         assert cli(evidence, "render", *target, "--image-tag", "s2").returncode == 0
         assert cli(evidence, "plan", *target, "--image-tag", "s2", "--output", "json").returncode == 0
-        markdown = cli(evidence, "plan", *target, "--image-tag", "s2", "--output", "markdown")
+        app_plan = local_data_dir / "evidence-app.tfplan"
+        markdown = cli(evidence, "plan", *target, "--image-tag", "s2", "--output", "markdown", "--out", str(app_plan))
         assert markdown.returncode == 0
         comment = markdown.stdout
         assert "<!-- deploytool:local -->" in comment
@@ -107,7 +108,9 @@ def test_no_secret_in_anything_a_lifecycle_prints_or_writes(
         assert posted.returncode == 0
         for number, body in enumerate(github.bodies(GITHUB_REPO, PR)):
             evidence.add(f"PR comment {number}", body)
-        assert cli(evidence, "plan", "--env", "local", "--stack", "platform", "--output", "markdown").returncode == 0
+        platform_plan = local_data_dir / "evidence-platform.tfplan"
+        platform_args = ["--stack", "platform", "--output", "markdown", "--out", str(platform_plan)]
+        assert cli(evidence, "plan", "--env", "local", *platform_args).returncode == 0
         # A release that fails verification: rolled back automatically (exit 3) ...
         broken = ["--set-env", "GEOAPI_REQUIRE_DATABASE=true", "--set-env", "DATABASE_URL="]
         assert cli(evidence, "deploy", *target, "--image-tag", "s2", *broken, "--yes").returncode == 3
@@ -121,8 +124,9 @@ def test_no_secret_in_anything_a_lifecycle_prints_or_writes(
         for path in sorted(local_data_dir.rglob("*")):
             if path.is_file() and path.suffix in (".tfvars", ".hcl", ".log", ".json", ".sha256"):
                 evidence.add(f"file {path.relative_to(local_data_dir)}", path.read_bytes())
-        app_plan = app.data_dir / "deploytool.tfplan"
-        platform_plan = platform.data_dir / "deploytool.tfplan"
+        # Plans the tool saved for itself are gone once applied (they hold what state holds); the
+        # ones asked for with --out stay and are rendered here.
+        assert not [p for p in local_data_dir.rglob("deploytool.tfplan")], "a saved plan was left behind"
         evidence.add("app plan (show)", app.runner.run(["show", "-no-color", str(app_plan)], stream=False).stdout)
         evidence.add("app plan (show -json)", json.dumps(app.runner.show_json(app_plan)))
         evidence.add(
