@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,17 @@ OUTCOMES = ("in_progress", "success", "failed", "rolled_back", "rollback_failed"
 def actor() -> str:
     """Who runs this: the GitHub actor in Actions, else the OS user."""
     return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
+
+
+def git_sha() -> str | None:
+    """The commit being deployed: ``GITHUB_SHA`` in Actions, else the checkout's HEAD (None outside git)."""
+    if os.environ.get("GITHUB_SHA"):
+        return os.environ["GITHUB_SHA"]
+    try:
+        proc = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
 def now() -> str:
@@ -45,7 +57,7 @@ class Record:
     checks: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
     duration_s: float = 0.0
-    git_sha: str | None = field(default_factory=lambda: os.environ.get("GITHUB_SHA"))
+    git_sha: str | None = field(default_factory=git_sha)
     actor: str = field(default_factory=actor)
     time: str = field(default_factory=now)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])

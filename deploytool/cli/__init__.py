@@ -6,7 +6,15 @@ command group; importing this package registers them all on ``main``.
 
 from __future__ import annotations
 
-from deploytool.cli import cleanup, demo, github, stacks, toolchain, troubleshoot  # noqa: F401  (registers the commands)
+from deploytool.cli import (  # noqa: F401  (registers the commands)
+    cleanup,
+    demo,
+    github,
+    health,
+    stacks,
+    toolchain,
+    troubleshoot,
+)
 from deploytool.cli.base import main
 
 

@@ -197,3 +197,57 @@ def test_github_comment_needs_a_token(runner: CliRunner, tmp_path: Path, monkeyp
     )
     assert result.exit_code == 1
     assert "GITHUB_TOKEN is not set" in result.output
+
+
+def test_health_command_against_real_servers(runner: CliRunner) -> None:
+    from pytest_httpserver import HTTPServer
+
+    with HTTPServer(host="127.0.0.1") as good:
+        good.expect_request("/health").respond_with_json({"status": "ok"})
+        good.expect_request("/metrics").respond_with_data(
+            "# TYPE up gauge\nup 1\n", content_type="text/plain; version=0.0.4"
+        )
+        good.expect_request("/farms/nearby").respond_with_json({"farms": []})
+        good.expect_request("/health/detailed").respond_with_json(
+            {"status": "healthy", "version": "v7", "components": {"database": {"status": "healthy"}}}
+        )
+        args = [
+            "health",
+            "--url",
+            good.url_for("/").rstrip("/"),
+            "--env",
+            "production",
+            "--passes",
+            "2",
+            "--timeout",
+            "10",
+            "--expect-version",
+            "v7",
+            "--output",
+            "json",
+        ]
+        ok = runner.invoke(main, args)
+        assert ok.exit_code == 0, ok.output
+        assert json.loads(ok.stdout)["ok"] is True
+    with HTTPServer(host="127.0.0.1") as sick:
+        sick.expect_request("/health").respond_with_json({"status": "ok"})
+        sick.expect_request("/health/detailed").respond_with_json(
+            {"status": "healthy", "components": {"database": {"status": "unhealthy"}}}, status=200
+        )
+        bad = runner.invoke(
+            main,
+            [
+                "health",
+                "--url",
+                sick.url_for("/").rstrip("/"),
+                "--env",
+                "production",
+                "--passes",
+                "1",
+                "--timeout",
+                "3",
+            ],
+        )
+        assert bad.exit_code == 1
+        assert "database" in bad.output
+        assert "Traceback" not in bad.output
