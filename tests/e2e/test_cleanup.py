@@ -35,6 +35,10 @@ def cli(*args: str) -> Any:
 @pytest.fixture(scope="module")
 def branch_envs(local_platform: dict[str, Any], local_target: Any) -> Any:
     made: dict[str, tuple[Names, dict[str, Any]]] = {}
+    # Other test files share this worker's platform and may have left branch environments behind;
+    # the janitor's assertions are about this file's branches only, so start from none.
+    for leftover in status.list_app_states(local_target):
+        deploy.destroy_workspace(local_target, leftover.workspace)
     started = time.monotonic()
     for branch in (OPEN, *MERGED):
         outputs = deploy.apply_stack(local_target, "app", branch=branch, image_tag="v1")
