@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from hcl2.api import load as hcl_load
 from deploytool.errors import DeployError
 from deploytool.toolchain import home
 
+# python-hcl2 is not thread-safe (parallel janitor workers parse roots at once): one parse at a time.
+_HCL_LOCK = threading.Lock()
 HOST = "127.0.0.1"
 OVERRIDE_NAME = "deploytool_emulator_override.tf"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -232,7 +235,7 @@ def _remote_states(root: Path) -> dict[str, Any]:
     for tf in sorted(root.glob("*.tf")):
         if tf.name.endswith("_override.tf"):
             continue
-        with tf.open() as fh:
+        with tf.open() as fh, _HCL_LOCK:
             doc = hcl_load(fh)
         for block in doc.get("data", []):
             for kind, bodies in block.items():
@@ -296,7 +299,7 @@ def _root_has_s3_backend(root: Path) -> bool:
     for tf in root.glob("*.tf"):
         if tf.name.endswith("_override.tf"):
             continue
-        with tf.open() as fh:
+        with tf.open() as fh, _HCL_LOCK:
             doc = hcl_load(fh)
         for block in doc.get("terraform", []):
             for backend in block.get("backend", []):
