@@ -89,7 +89,8 @@ def test_on_key_is_read_back_as_on() -> None:
     for name, workflow in all_workflows().items():
         assert "on" in workflow, f"{name}: no triggers"
         keys: list[object] = list(workflow)
-        assert True not in keys
+        boolean_keys = [key for key in keys if isinstance(key, bool)]
+        assert boolean_keys == [], f"{name}: YAML read a key as a boolean: {boolean_keys}"
 
 
 # --------------------------------------------------------------------------- triggers
