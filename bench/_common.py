@@ -163,7 +163,8 @@ class Phases:
 
 def tool_points() -> list[tuple[object, str, str]]:
     """The functions a deploy/apply/destroy runs through, each as a phase."""
-    from deploytool import deploy, ledger, localrun, stack, terraform
+    from deploytool import ledger, localrun, stack, stackops, terraform
+    from deploytool.release import rolling
 
     return [
         (stack.Stack, "prepare", "prepare (sources, override file, init check)"),
@@ -172,15 +173,15 @@ def tool_points() -> list[tuple[object, str, str]]:
         (terraform.Runner, "workspaces", "terraform workspace list"),
         (terraform.Runner, "delete_workspace", "terraform workspace delete"),
         (terraform.Runner, "state_resources", "terraform state list"),
-        (deploy, "app_context", "inputs (platform outputs, ECR, listener priority)"),
-        (deploy, "render_tfvars", "render tfvars"),
+        (stackops, "app_context", "inputs (platform outputs, ECR, listener priority)"),
+        (stackops, "render_tfvars", "render tfvars"),
         (terraform.Runner, "plan", "terraform plan"),
         (terraform.Runner, "show_json", "terraform show -json"),
         (terraform.Runner, "apply", "terraform apply"),
         (terraform.Runner, "destroy", "terraform destroy"),
-        (terraform.Runner, "output", "terraform output"),
-        (localrun, "local_url", "start local task (stand-in)"),
-        (deploy, "verify", "verify (HTTP, ECS, targets)"),
+        (stackops, "stack_outputs", "read outputs from state"),
+        (localrun.LocalRuntime, "roll_out", "start local task (stand-in)"),
+        (rolling, "verify", "verify (HTTP, ECS, targets)"),
         (ledger.Ledger, "write", "ledger writes"),
         (ledger.Ledger, "last_known_good", "ledger read (last known good)"),
     ]
@@ -386,7 +387,7 @@ class Session:
         os.environ["DEPLOYTOOL_HOME"] = str(self.home)
         os.environ["DEPLOYTOOL_DATA_DIR"] = str(self.data)
         os.environ.pop("DEPLOYTOOL_TERRAFORM_BIN", None)
-        from deploytool import bootstrap, deploy, toolchain
+        from deploytool import bootstrap, stackops, state, toolchain
         from deploytool import emulator as emu
         from deploytool.config import load_config
         from deploytool.errors import DeployError
@@ -407,22 +408,20 @@ class Session:
         )
         bootstrap.bootstrap(self.target)
         try:
-            deploy.platform_outputs(self.target)
+            state.platform_outputs(self.target)
             say(f"session: reusing the emulator at {info.endpoint} and its platform ({self.root})")
         except DeployError:
             say(f"session: emulator at {info.endpoint}; applying the local platform (ALB and RDS waits: ~1.5 min)")
             with Clock() as clock:
-                deploy.apply_stack(self.target, "platform")
+                stackops.apply_stack(self.target, "platform")
             self.platform_s = clock.seconds
             say(f"session: platform applied in {clock.seconds:.0f} s")
 
     def close(self) -> None:
         from deploytool import emulator as emu
-        from deploytool.localrun import LocalRuntime
-
         if self.target is not None:
             with contextlib.suppress(Exception):
-                LocalRuntime(self.target).stop_all()
+                self.target.runtime.stop_all()
         if not self.keep:
             emu.stop()
         self.log.close()

@@ -123,7 +123,7 @@ def raw_terraform_env(s: Session, data_dir: Path) -> dict[str, str]:
 
 
 def bench_overhead(s: Session, runs: int, report: Report) -> None:
-    from deploytool import deploy
+    from deploytool import inputs, stackops
     from deploytool.render import render_tfvars
     from deploytool.stack import Stack
 
@@ -160,7 +160,7 @@ def bench_overhead(s: Session, runs: int, report: Report) -> None:
                 profiles.append({**json.loads(profile.read_text()), "wall_s": clock.seconds})
                 continue
             # The tfvars the tool renders, with a new tag (rendered before the clock starts).
-            tfvars.write_text(render_tfvars(stack.root, deploy.app_context(target, names, f"ovh-raw-{i}")))
+            tfvars.write_text(render_tfvars(stack.root, inputs.app_context(target, names, f"ovh-raw-{i}")))
             with Clock() as clock:
                 proc = subprocess.run(
                     [*raw_argv, f"-var-file={tfvars}"],
@@ -217,12 +217,12 @@ def bench_overhead(s: Session, runs: int, report: Report) -> None:
     proc_rows.append(["all Terraform processes", f"{all_count:.0f}", f"{all_secs:.2f}"])
     proc_rows.append(["raw `terraform apply`", "1", f"{raw.median:.2f}"])
     say(table(["process", "count", "median s"], proc_rows))
-    deploy.destroy(target, branch)
+    stackops.destroy(target, branch)
 
 
 # -- 2 + 3. lifecycle and rollback ---------------------------------------------------------------------------
 def bench_lifecycle(s: Session, runs: int, report: Report) -> None:
-    from deploytool import deploy
+    from deploytool import release, stackops
     from deploytool.errors import RolledBackError
 
     section("2. Branch environment: create, image-tag deploy (verified), destroy")
@@ -245,8 +245,8 @@ def bench_lifecycle(s: Session, runs: int, report: Report) -> None:
             profiles[kind].append(phases.snapshot())
 
         with phases.instrument(tool_points()):
-            timed(kinds[0], partial(deploy.apply_stack, target, "app", branch=branch, image_tag="life-a"))
-            timed(kinds[1], partial(deploy.deploy, target, branch, "life-b"))
+            timed(kinds[0], partial(stackops.apply_stack, target, "app", branch=branch, image_tag="life-a"))
+            timed(kinds[1], partial(release.deploy_release, target, branch, "life-b"))
             # A broken release: verification fails, the tool re-applies life-b and verifies it.
             marks: dict[str, float] = {}
             at_verdict: dict[str, float] = {}
@@ -259,7 +259,7 @@ def bench_lifecycle(s: Session, runs: int, report: Report) -> None:
             phases.reset()
             started = time.perf_counter()
             try:
-                deploy.deploy(target, branch, "life-broken", environment=BROKEN, progress=progress)
+                release.deploy_release(target, branch, "life-broken", environment=BROKEN, progress=progress)
             except RolledBackError:
                 ended = time.perf_counter()
             else:
@@ -269,7 +269,7 @@ def bench_lifecycle(s: Session, runs: int, report: Report) -> None:
             rollback_s.append(ended - marks["verdict"])
             detect_s.append(marks["verdict"] - started)
             rollback_profiles.append(phases.since(at_verdict))
-            timed(kinds[2], partial(deploy.destroy, target, branch))
+            timed(kinds[2], partial(stackops.destroy, target, branch))
         say(
             f"  run {i}: create {totals[kinds[0]][-1]:.1f} s, deploy {totals[kinds[1]][-1]:.1f} s, "
             f"rollback {rollback_s[-1]:.1f} s after the verdict, destroy {totals[kinds[2]][-1]:.1f} s"
@@ -319,10 +319,10 @@ def bench_lifecycle(s: Session, runs: int, report: Report) -> None:
 
 # -- 4. janitor --------------------------------------------------------------------------------------------
 def create_envs(s: Session, branches: list[str], workers: int = 3) -> None:
-    from deploytool import deploy
+    from deploytool import stackops
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(lambda b: deploy.apply_stack(s.target, "app", branch=b, image_tag="jan-1"), branches))
+        list(pool.map(lambda b: stackops.apply_stack(s.target, "app", branch=b, image_tag="jan-1"), branches))
 
 
 @dataclass
@@ -553,13 +553,13 @@ class GhostWorkspaces:
 
 
 def bench_plans(s: Session, runs: int, report: Report) -> None:
-    from deploytool import deploy, status
+    from deploytool import stackops, state, status
 
     section("5. Plan time vs the number of workspaces in the backend")
     target, branch = s.target, "bench/plan-scaling"
     counts = (1, 10, 50)
-    deploy.apply_stack(target, "app", branch=branch, image_tag="plan-1")
-    ghosts = GhostWorkspaces(s, str(deploy.platform_outputs(target)["listener_arn"]))
+    stackops.apply_stack(target, "app", branch=branch, image_tag="plan-1")
+    ghosts = GhostWorkspaces(s, str(state.platform_outputs(target)["listener_arn"]))
     totals: dict[int, list[float]] = {c: [] for c in counts}
     profiles: dict[int, list[dict[str, float]]] = {c: [] for c in counts}
     listed: dict[int, int] = {}
@@ -573,13 +573,13 @@ def bench_plans(s: Session, runs: int, report: Report) -> None:
                 with phases.instrument(tool_points()):
                     phases.reset()
                     with Clock() as clock:
-                        deploy.plan_stack(target, "app", branch=branch, image_tag="plan-1")
+                        stackops.plan_stack(target, "app", branch=branch, image_tag="plan-1")
                 totals[count].append(clock.seconds)
                 profiles[count].append(phases.snapshot())
             say(f"  round {i + 1}: " + ", ".join(f"{c} workspaces {totals[c][-1]:.1f} s" for c in counts))
     finally:
         ghosts.resize(0)
-        deploy.destroy(target, branch)
+        stackops.destroy(target, branch)
     rows = [[c, listed[c], *Stats.of(totals[c]).cells()] for c in counts]
     say(table(["workspaces", "in backend", "`deploytool plan` median s", "min s", "max s", "runs"], rows))
     say("\nby phase (median seconds):")

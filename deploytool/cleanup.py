@@ -11,7 +11,7 @@ and it is not kept (``--keep``). The ``default`` workspace and workspaces that a
 ``<env>-<slug>`` are never touched. Selection is a pure function (``decide``) of what
 ``deploytool.status`` lists, so it is tested on synthetic data.
 
-Destroys run in parallel worker threads, each through ``deploy.destroy_workspace`` in the
+Destroys run in parallel worker threads, each through ``stackops.destroy_workspace`` in the
 workspace's own Terraform data dir, with Terraform's output going to a log file in that data dir.
 Each destroy is recorded in the ledger; one failure does not stop the others.
 """
@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from deploytool import deploy, naming
+from deploytool import naming, stackops
 from deploytool.errors import DeployError
 from deploytool.stack import Stack, Target
 from deploytool.status import BranchEnvironment, branch_environments, format_age
@@ -240,7 +240,7 @@ def destroy_one(target: Target, decision: Decision) -> Outcome:
             fh.flush()
 
         try:
-            message = deploy.destroy_workspace(own, decision.workspace, reason=decision.reason, progress=note)
+            message = stackops.destroy_workspace(own, decision.workspace, reason=decision.reason, progress=note)
         except Exception as exc:
             note(f"failed: {exc}")
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import psycopg
 
-from deploytool import bootstrap, deploy
+from deploytool import bootstrap, plansummary, release, stackops
 from deploytool import emulator as emu
-from deploytool import plan as planmod
 from deploytool.config import load_config
 from deploytool.errors import DeployError, ExitCode
-from deploytool.localrun import DEFAULT_LOCAL_DB, LOCAL_DB_ENV, LocalRuntime
+from deploytool.localrun import DEFAULT_LOCAL_DB, LOCAL_DB_ENV
+from deploytool.runtime import public_url
 from deploytool.stack import Target
 
 BRANCH = "feature/demo"
@@ -101,9 +101,9 @@ def run_demo(say: Callable[[str], None], *, config_path: Path | None = None) -> 
         step("deploy v1", lambda: _deploy(target, "v1", say, result))
         step("deploy v2 (broken)", lambda: _deploy(target, "v2", say, result, BROKEN_RELEASE), ExitCode.ROLLED_BACK)
         step("history", lambda: _history(target, say))
-        step("destroy on merge", lambda: deploy.destroy(target, BRANCH, progress=say))
+        step("destroy on merge", lambda: stackops.destroy(target, BRANCH, progress=say))
     finally:
-        LocalRuntime(target).stop_all()
+        target.runtime.stop_all()
         if started_emulator:
             emu.stop()
     return result
@@ -116,19 +116,19 @@ def _bootstrap(target: Target) -> str:
 
 def _platform(target: Target, say: Callable[[str], None]) -> str:
     say("   applying the local platform (VPC, cluster, ALB, PostGIS DB, alarms); ALB and RDS waits dominate")
-    outputs = deploy.apply_stack(target, "platform")
+    outputs = stackops.apply_stack(target, "platform")
     return f"cluster {outputs.get('cluster_name')}, listener ready"
 
 
 def _plan_comment(target: Target, say: Callable[[str], None]) -> str:
-    result = deploy.plan_stack(target, "app", branch=BRANCH, image_tag="v1")
+    result = stackops.plan_stack(target, "app", branch=BRANCH, image_tag="v1")
     names = target.names(BRANCH)
-    body = planmod.render_markdown(
+    body = plansummary.render_markdown(
         result.summary,
         env=target.env,
         workspace=names.workspace,
         plan_text=result.text(),
-        url=deploy.public_url(target, names),
+        url=public_url(target, names),
         ttl=target.settings.ttl,
         marker=target.env,
     )
@@ -143,7 +143,7 @@ def _deploy(
 ) -> str:
     if env:
         say(f"   release {tag} makes the database mandatory but its configuration drops DATABASE_URL")
-    out = deploy.deploy(target, BRANCH, tag, environment=env, progress=lambda m: say("   " + m))
+    out = release.deploy_release(target, BRANCH, tag, environment=env, progress=lambda m: say("   " + m))
     result.url = out.url
     return f"{tag} verified at {out.url} (local stand-in)"
 

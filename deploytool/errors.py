@@ -1,10 +1,14 @@
-"""The one user-facing error type and the exit codes the CLI promises."""
+"""The one user-facing error type and the exit codes the CLI promises.
+
+The core raises ``DeployError`` (or a subclass) with a message that says what went wrong and what
+to do; it knows nothing of click. The CLI (``deploytool.cli.base``) prints it as one line and exits
+with its ``exit_code``.
+"""
 
 from __future__ import annotations
 
 from enum import IntEnum
-
-import click
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -18,19 +22,23 @@ class ExitCode(IntEnum):
     LOCKED = 5  # state locked by another run
 
 
-class DeployError(click.ClickException):
+class DeployError(Exception):
     """An error the user can act on: one line, no traceback (unless --debug).
 
-    Core modules raise it (or a subclass) with a message that says what went wrong and what to do.
-    It derives from ``click.ClickException`` so the CLI prints ``Error: <message>`` and exits with
-    ``exit_code`` without any extra wiring.
+    ``result`` carries what a failed run still has to report (for example a deploy's outcome, so
+    that ``--output json`` can print it).
     """
 
     default_exit_code: int = ExitCode.ERROR
 
-    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+    def __init__(self, message: str, *, exit_code: int | None = None, result: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.exit_code = int(exit_code if exit_code is not None else self.default_exit_code)  # type: ignore[misc]
+        self.message = message
+        self.exit_code = int(exit_code if exit_code is not None else self.default_exit_code)
+        self.result = result
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class StateLockedError(DeployError):

@@ -11,8 +11,10 @@ import getpass
 import json
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -103,6 +105,31 @@ class Ledger:
         except Exception as exc:
             raise DeployError(f"cannot write the deploy history to s3://{self.bucket}/{key}: {exc}") from exc
         return key
+
+    @contextmanager
+    def recording(self, record: Record) -> Iterator[Record]:
+        """Record one run: written when it starts, and again when it ends, however it ends.
+
+        The body sets ``record.outcome`` (and checks, message) as it learns them; a body that ends
+        normally without setting it is a success. On an exception an outcome the body already set
+        (``failed``, ``rolled_back``, ...) stands; otherwise the run was an ``error`` (or
+        ``interrupted`` by Ctrl-C) and the exception's message is added to the record's.
+        """
+        started = time.monotonic()
+        self.write(record)
+        try:
+            yield record
+        except BaseException as exc:
+            if record.outcome == "in_progress":
+                record.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+                record.message = (f"{record.message}; error: {exc}" if record.message else str(exc))[:500]
+            record.duration_s = round(time.monotonic() - started, 2)
+            self.write(record)
+            raise
+        if record.outcome == "in_progress":
+            record.outcome = "success"
+        record.duration_s = round(time.monotonic() - started, 2)
+        self.write(record)
 
     def _keys(self, env: str, workspace: str | None) -> Iterator[str]:
         prefix = f"{self.prefix}/{env}/" + (f"{workspace}/" if workspace else "")

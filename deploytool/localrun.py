@@ -24,14 +24,18 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
 from deploytool.emulator import HOST, free_port
 from deploytool.errors import DeployError
-from deploytool.stack import Target
+from deploytool.naming import Names
+from deploytool.state import AppOutputs, ServiceOutputs
+
+if TYPE_CHECKING:
+    from deploytool.stack import Target
 
 LOCAL_DB_ENV = "DEPLOYTOOL_LOCAL_DATABASE_URL"
 DEFAULT_LOCAL_DB = "postgresql://geoapi:geoapi@127.0.0.1:5432/geoapi_test"
@@ -78,7 +82,12 @@ def secret_id(value_from: str) -> str:
 
 
 class LocalRuntime:
-    """Starts, replaces and stops local tasks for one emulator target."""
+    """Starts, replaces and stops local tasks for one emulator target (the ``Runtime`` of local mode).
+
+    A local task is keyed by the ECS service it stands in for.
+    """
+
+    name = LABEL
 
     def __init__(self, target: Target) -> None:
         if not target.local:
@@ -86,6 +95,37 @@ class LocalRuntime:
         self.target = target
         self.dir = target.data_root / "local" / target.env
         self.dir.mkdir(parents=True, exist_ok=True)
+
+    # -- the Runtime interface -------------------------------------------------------------------------
+    def roll_out(self, service: ServiceOutputs) -> None:
+        """What ECS does after an apply: replace the task with one of the applied task definition."""
+        self.start(service.service_name, service.cluster_name, service.service_name)
+
+    def url(
+        self, names: Names, app: AppOutputs, service: ServiceOutputs, *, test_route: bool
+    ) -> tuple[str, dict[str, str]]:
+        """The stand-in task of ``service`` (there is no load balancer in local mode: no routing headers).
+
+        A task that crashed keeps its address: checks find nothing there, ``task_failure`` says why.
+        """
+        path = self._state(service.service_name)
+        if not path.is_file():
+            raise DeployError(f"no local stand-in was started for {service.service_name}; deploy it again")
+        return LocalTask(**json.loads(path.read_text())).url, {}
+
+    def task_failure(self, service_name: str) -> str | None:
+        """Why the stand-in of ``service_name`` is not running (it crashed at start), None when it runs
+        or was never started here."""
+        if not self._state(service_name).is_file():
+            return None
+        return self.exited(service_name)
+
+    def task_url(self, service_name: str) -> str | None:
+        task = self.task(service_name)
+        return task.url if task else None
+
+    def log_path(self, service_name: str) -> Path:
+        return self.dir / f"{service_name}.log"
 
     def _state(self, workspace: str) -> Path:
         return self.dir / f"{workspace}.json"
@@ -109,13 +149,7 @@ class LocalRuntime:
         env = {item["name"]: item["value"] for item in container.get("environment", [])}
         sm = self.target.clients()("secretsmanager")
         for secret in container.get("secrets", []):
-            ref = secret["valueFrom"]
-            arn_part = (
-                ref.split(":secret:")[0] + ":secret:" + ref.split(":secret:")[1].split(":")[0]
-                if ":secret:" in ref
-                else ref
-            )
-            env[secret["name"]] = sm.get_secret_value(SecretId=arn_part)["SecretString"]
+            env[secret["name"]] = sm.get_secret_value(SecretId=secret_id(secret["valueFrom"]))["SecretString"]
         return env, arn, str(container.get("image", ""))
 
     @staticmethod
@@ -153,7 +187,7 @@ class LocalRuntime:
             "PORT": str(port),
             "HOST": HOST,
         }
-        log = (self.dir / f"{workspace}.log").open("ab")
+        log = self.log_path(workspace).open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "geoapi"],
             cwd=workdir,
@@ -183,7 +217,7 @@ class LocalRuntime:
         task = LocalTask(**json.loads(path.read_text()))
         if _alive(task.pid):
             return None
-        log = self.dir / f"{workspace}.log"
+        log = self.log_path(workspace)
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.is_file() else []
         return f"the task exited at start: {lines[-1][:300] if lines else 'no output'}"
 
@@ -212,8 +246,3 @@ class LocalRuntime:
     def running(self) -> list[LocalTask]:
         return [t for t in (self.task(p.stem) for p in self.dir.glob("*.json")) if t is not None]
 
-
-def local_url(target: Target, names: Any, outputs: dict[str, Any]) -> str:
-    """``deploy``'s URL resolver in local mode: (re)start the local task, verify it."""
-    task = LocalRuntime(target).start(names.workspace, str(outputs["cluster_name"]), str(outputs["service_name"]))
-    return task.url

@@ -57,7 +57,8 @@ ECS_SERVICE_MAX_LEN = 255
 SLUG_MAX_LEN = DNS_LABEL_MAX_LEN - ENV_MAX_LEN - 1
 """Longest slug (46): ``<env>-<slug>`` always fits a DNS label, whatever the environment."""
 
-COLORS = ("blue", "green")
+Color = Literal["blue", "green"]
+COLORS: tuple[Color, ...] = ("blue", "green")
 COLOR_SUFFIX_MAX_LEN = max(len(c) for c in COLORS) + 1
 """Room a non-branch target group keeps free for a ``-blue``/``-green`` suffix."""
 
@@ -68,10 +69,10 @@ _PLAIN_BRANCH = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*")
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 _NOT_SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
-Color = Literal["blue", "green"]
 
 
 def short_hash(text: str, length: int = HASH_LEN) -> str:
@@ -234,20 +235,39 @@ def names_for(env: str, branch: str | None, domain: str, *, project: str = "theo
     domain = validate_domain(domain)
     if branch is None:
         base = f"{project}-{env}"
-        names = Names(
-            env=env,
-            branch=None,
-            slug=env,
-            workspace=DEFAULT_WORKSPACE,
-            service=base,
-            target_group=lb_name(base, TARGET_GROUP_MAX_LEN - COLOR_SUFFIX_MAX_LEN),
-            host=domain,
-            log_prefix=base,
+        return _checked(
+            Names(
+                env=env,
+                branch=None,
+                slug=env,
+                workspace=DEFAULT_WORKSPACE,
+                service=base,
+                target_group=lb_name(base, TARGET_GROUP_MAX_LEN - COLOR_SUFFIX_MAX_LEN),
+                host=domain,
+                log_prefix=base,
+            )
         )
-    else:
-        slug = slugify(branch)
-        base = f"{env}-{slug}"
-        names = Names(
+    return _branch_names(env, branch, slugify(branch), domain)
+
+
+def names_for_workspace(env: str, workspace: str, domain: str) -> Names:
+    """The names of the branch environment in app workspace ``<env>-<slug>``, without its branch.
+
+    For callers that know a branch environment only by its workspace (the janitor: the branch is
+    not recorded anywhere). Every name derives from the slug, so they are the names ``names_for``
+    gave the branch.
+    """
+    validate_env(env)
+    slug = workspace.removeprefix(f"{env}-")
+    if slug == workspace or len(slug) > SLUG_MAX_LEN or not _SLUG.fullmatch(slug):
+        raise DeployError(f"{workspace!r} is not a branch environment workspace of {env}")
+    return _branch_names(env, None, slug, validate_domain(domain))
+
+
+def _branch_names(env: str, branch: str | None, slug: str, domain: str) -> Names:
+    base = f"{env}-{slug}"
+    return _checked(
+        Names(
             env=env,
             branch=branch,
             slug=slug,
@@ -257,6 +277,10 @@ def names_for(env: str, branch: str | None, domain: str, *, project: str = "theo
             host=f"{base}.{domain}",
             log_prefix=base,
         )
+    )
+
+
+def _checked(names: Names) -> Names:
     if len(names.host) > DNS_NAME_MAX_LEN:
         raise DeployError(
             f"host name {names.host!r} is longer than {DNS_NAME_MAX_LEN} characters: use a shorter domain"

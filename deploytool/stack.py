@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -26,6 +25,8 @@ from deploytool.config import Config, EnvironmentSettings
 from deploytool.errors import DeployError
 from deploytool.ledger import Ledger
 from deploytool.render import backend_config_text
+from deploytool.runtime import Runtime, runtime_for
+from deploytool.state import StateLayout, read_outputs
 from deploytool.terraform import Runner
 
 StackName = Literal["platform", "app"]
@@ -78,6 +79,7 @@ class Target:
     engine: toolchain.Engine = field(default_factory=toolchain.resolve_engine)
     progress: IO[str] = field(default_factory=lambda: sys.stderr)
     lock_timeout: str = "0s"
+    _runtime: Runtime | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def env(self) -> str:
@@ -107,6 +109,18 @@ class Target:
     @property
     def state_bucket(self) -> str:
         return self.config.project.state_bucket
+
+    @property
+    def layout(self) -> StateLayout:
+        """Where this environment's Terraform state lives."""
+        return StateLayout(self.state_bucket, self.settings.region, self.env)
+
+    @property
+    def runtime(self) -> Runtime:
+        """Where this target's releases run (ECS, or the local stand-in on the emulator)."""
+        if self._runtime is None:
+            self._runtime = runtime_for(self)
+        return self._runtime
 
     def clients(self) -> Clients:
         return Clients(self.settings.region, self.endpoint)
@@ -176,27 +190,8 @@ class Stack:
             context=f"{self.target.env}/{self.name}, workspace {self.workspace}",
         )
 
-    @property
-    def state_key(self) -> str:
-        return f"{self.target.env}/{self.name}/terraform.tfstate"
-
     def backend_settings(self) -> dict[str, str | bool]:
-        return {
-            "bucket": self.target.state_bucket,
-            "key": self.state_key,
-            "region": self.target.settings.region,
-            "encrypt": True,
-            "use_lockfile": True,
-            "workspace_key_prefix": "workspaces",
-        }
-
-    def platform_state(self) -> dict[str, str]:
-        """Where the platform's state lives (what app roots read through terraform_remote_state)."""
-        return {
-            "bucket": self.target.state_bucket,
-            "key": f"{self.target.env}/platform/terraform.tfstate",
-            "region": self.target.settings.region,
-        }
+        return self.target.layout.backend_settings(self.name)
 
     def prepare(self, *, create_workspace: bool = True) -> None:
         """Override file for the target, init (skipped when nothing changed), select the workspace."""
@@ -235,11 +230,9 @@ class Stack:
         """True when this workspace exists in the backend."""
         return self.workspace in self.runner.workspaces()
 
-    def outputs(self) -> dict[str, object]:
-        return self.runner.output()
-
-    def summary_json(self) -> str:
-        return json.dumps({"env": self.target.env, "stack": self.name, "workspace": self.workspace})
+    def outputs(self) -> dict[str, object] | None:
+        """This stack's outputs in its workspace, read from the state object (None: no state)."""
+        return read_outputs(self.target.clients()("s3"), self.target.layout, self.name, self.workspace)
 
 
 def _identity(text: str) -> str:

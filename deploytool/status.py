@@ -19,10 +19,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deploytool import naming
 from deploytool.errors import DeployError
 from deploytool.ledger import Ledger, Record
-from deploytool.stack import Stack, Target
+from deploytool.stack import Target
+from deploytool.state import app_outputs
 
 _COLOR_SERVICE = re.compile(r"(?P<label>[a-z0-9]+)_service_name")
 _ROLES = ("active", "idle")  # blue-green outputs that alias a colour
@@ -59,47 +59,21 @@ class StateObject:
     size: int
 
 
-def _app_backend(target: Target) -> tuple[str, str]:
-    """The app stack's state key and workspace key prefix, as its backend is configured."""
-    settings = Stack(target, "app").backend_settings()
-    return str(settings["key"]), str(settings["workspace_key_prefix"])
-
-
-def app_state_key(target: Target, workspace: str) -> str:
-    """Where the S3 backend keeps the app stack's state of ``workspace``."""
-    key, prefix = _app_backend(target)
-    return key if workspace == naming.DEFAULT_WORKSPACE else f"{prefix}/{workspace}/{key}"
-
-
 def list_app_states(target: Target) -> list[StateObject]:
     """The app stack's non-default workspaces of ``target``, from one listing of the state bucket."""
-    key, prefix = _app_backend(target)
+    layout = target.layout
+    prefix = layout.workspaces_prefix()
     s3 = target.clients()("s3")
     found: list[StateObject] = []
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=target.state_bucket, Prefix=f"{prefix}/"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=target.state_bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
-                workspace, sep, rest = obj["Key"][len(prefix) + 1 :].partition("/")
-                if sep and rest == key and workspace:
+                workspace = layout.workspace_of("app", obj["Key"])
+                if workspace:
                     found.append(StateObject(workspace, obj["Key"], obj["LastModified"], int(obj.get("Size", 0))))
     except ClientError as exc:
-        raise DeployError(f"cannot list s3://{target.state_bucket}/{prefix}/: {_code(exc)}") from exc
+        raise DeployError(f"cannot list s3://{target.state_bucket}/{prefix}: {_code(exc)}") from exc
     return sorted(found, key=lambda s: s.workspace)
-
-
-def read_outputs(target: Target, workspace: str) -> dict[str, Any] | None:
-    """The app stack's outputs in ``workspace`` from its state object (sensitive ones left out);
-    None when there is no state object."""
-    s3 = target.clients()("s3")
-    key = app_state_key(target, workspace)
-    try:
-        body = s3.get_object(Bucket=target.state_bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if _code(exc) in ("NoSuchKey", "404", "NoSuchBucket"):
-            return None
-        raise DeployError(f"cannot read s3://{target.state_bucket}/{key}: {_code(exc)}") from exc
-    outputs = json.loads(body or b"{}").get("outputs", {})
-    return {name: item.get("value") for name, item in outputs.items() if not item.get("sensitive")}
 
 
 def _code(exc: ClientError) -> str:
@@ -342,26 +316,25 @@ def describe_services(ecs: Any, cluster: str, services: list[ServiceStatus]) -> 
 def app_status(target: Target, branch: str | None) -> AppStatus:
     """Image, task definition, ECS counts, URL and last deploy of the branch's (or the environment's) app stack."""
     names = target.names(branch)
-    outputs = read_outputs(target, names.workspace)
+    app = app_outputs(target, names.workspace)
     last = LedgerIndex(target.ledger(), target.env, names.workspace).newest(names.workspace, lambda r: r.stack == "app")
-    if not outputs:
+    if app is None or not app:
         where = f"{target.env} ({names.workspace})"
         seen = f"; last recorded: {last.action} {last.outcome} at {last.time} by {last.actor}" if last else ""
         raise DeployError(f"{where} is not deployed: the app stack has no state or no outputs{seen}")
+    outputs = app.to_dict()
     cluster = str(outputs.get("cluster_name") or target.settings.cluster)
     services = services_from_outputs(outputs)
     describe_services(target.clients()("ecs"), cluster, services)
-    active = _str(outputs.get("active_color"))
-    image = _str(outputs.get("image_tag") or outputs.get("active_image_tag"))
     return AppStatus(
         env=target.env,
         workspace=names.workspace,
         branch=branch if target.settings.branch_environments else None,
-        url=_str(outputs.get("url")),
-        image_tag=image,
+        url=app.url,
+        image_tag=app.image_tag,
         cluster=cluster,
         services=services,
-        active_color=active,
+        active_color=app.active_color,
         last_record=last,
         outputs=outputs,
     )

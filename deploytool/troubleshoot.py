@@ -32,10 +32,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from deploytool import naming
 from deploytool.aws import Clients
 from deploytool.awschecks import TARGETS_CHECK, check_target_health, task_definition_label
-from deploytool.deploy import platform_outputs
 from deploytool.errors import DeployError
 from deploytool.health import CheckResult, HealthSettings, Status, Verdict, check_http
 from deploytool.stack import Target
+from deploytool.state import platform_outputs
 
 CONTAINER_PORT = 8000  # the Geo API's port (service contract)
 DB_PORT = 5432

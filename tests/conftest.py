@@ -240,10 +240,10 @@ def local_target(emulator: Emulator, tf_env: dict[str, str], local_data_dir: Pat
 @pytest.fixture(scope="session")
 def local_platform(local_target: Any) -> dict[str, Any]:
     """Bootstrap + the local platform stack applied once per session (ALB and RDS: ~1.5 min)."""
-    from deploytool import bootstrap, deploy
+    from deploytool import bootstrap, stackops
 
     bootstrap.bootstrap(local_target)
-    outputs: dict[str, Any] = deploy.apply_stack(local_target, "platform")
+    outputs: dict[str, Any] = stackops.apply_stack(local_target, "platform")
     return outputs
 
 
@@ -265,8 +265,8 @@ def production_target(emulator: Emulator, tf_env: dict[str, str], local_data_dir
 @pytest.fixture(scope="session")
 def production_platform(production_target: Any) -> dict[str, Any]:
     """Bootstrap + the production platform (Multi-AZ DB, NAT per AZ) on the emulator, once per session."""
-    from deploytool import bootstrap, deploy
+    from deploytool import bootstrap, stackops
 
     bootstrap.bootstrap(production_target)
-    outputs: dict[str, Any] = deploy.apply_stack(production_target, "platform")
+    outputs: dict[str, Any] = stackops.apply_stack(production_target, "platform")
     return outputs

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import click
 
 from deploytool import __version__
 from deploytool.config import load_config
-from deploytool.errors import DeployError
+from deploytool.errors import DeployError, ExitCode
 from deploytool.stack import STACKS, Target, resolve_target
 
 EXIT_CODES_HELP = """
@@ -46,6 +48,25 @@ def emit(data: Any, output: str = "text") -> None:
             click.echo(f"{key}: {value}")
 
 
+class CommandError(click.ClickException):
+    """A core ``DeployError`` as click prints it: ``Error: <message>``, exit with its code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+
+
+@contextmanager
+def reporting_failures(output: str) -> Iterator[None]:
+    """With ``--output json``, a failed run still prints its result (a deploy's outcome) on stdout."""
+    try:
+        yield
+    except DeployError as exc:
+        if output == "json" and exc.result is not None:
+            emit(exc.result, "json")
+        raise
+
+
 class Main(click.Group):
     """Top-level group: user errors as one line; anything unexpected as one line unless --debug."""
 
@@ -54,14 +75,16 @@ class Main(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
+        except DeployError as exc:
+            raise CommandError(exc.message, exc.exit_code) from exc
         except KeyboardInterrupt:
             err("interrupted")
             raise SystemExit(130) from None
         except Exception as exc:
             if ctx.params.get("debug") or (ctx.obj or {}).get("debug"):
                 traceback.print_exc()
-            raise DeployError(
-                f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback)"
+            raise CommandError(
+                f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback)", ExitCode.ERROR
             ) from exc
 
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from deploytool import deploy as deploy_mod
 from deploytool.cli.base import emit, err, main, parse_assignments
 from deploytool.config import load_config
 from deploytool.errors import DeployError
 from deploytool.health import check_http
+from deploytool.release.verify import health_settings
 from deploytool.stack import Target
 
 
@@ -48,7 +48,7 @@ def health_cmd(
     """
     config = load_config(config_path)
     target = Target(config=config, settings=config.environment(env))
-    settings = deploy_mod.health_settings(
+    settings = health_settings(
         target, url, expected_version=expect_version, headers=parse_assignments(header)
     )
     if expect_version:

@@ -8,9 +8,7 @@ from pathlib import Path
 import click
 
 from deploytool import bootstrap as bootstrap_mod
-from deploytool import deploy as deploy_mod
-from deploytool import naming, release
-from deploytool import plan as planmod
+from deploytool import naming, plansummary, release, stackops
 from deploytool.cli.base import (
     EXIT_CODES_HELP,
     branch_option,
@@ -21,10 +19,12 @@ from deploytool.cli.base import (
     make_target,
     output_option,
     parse_assignments,
+    reporting_failures,
     stack_option,
     target_options,
 )
 from deploytool.config import load_config
+from deploytool.runtime import public_url
 from deploytool.stack import StackName
 
 
@@ -77,7 +77,7 @@ def render_cmd(
 ) -> None:
     """Print the rendered tfvars of a stack; the workspace goes to stderr."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
-    text, workspace = deploy_mod.render_only(target, stack, branch=branch, image_tag=image_tag)
+    text, workspace = stackops.render_only(target, stack, branch=branch, image_tag=image_tag)
     err(f"workspace: {workspace}")
     if out_file:
         out_file.write_text(text)
@@ -107,7 +107,7 @@ def plan_cmd(
 ) -> None:
     """Plan a stack: text, a JSON change summary, or the PR-comment markdown."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
-    result = deploy_mod.plan_stack(
+    result = stackops.plan_stack(
         target,
         stack,
         branch=branch,
@@ -120,12 +120,12 @@ def plan_cmd(
     elif output == "markdown":
         names = target.names(branch) if stack == "app" else None
         click.echo(
-            planmod.render_markdown(
+            plansummary.render_markdown(
                 result.summary,
                 env=target.env,
                 workspace=result.stack.workspace,
                 plan_text=result.text(),
-                url=deploy_mod.public_url(target, names) if names else None,
+                url=public_url(target, names) if names else None,
                 ttl=target.settings.ttl,
                 marker=target.env,
             )
@@ -165,7 +165,7 @@ def apply_cmd(
     """Apply a stack (a saved plan, or plan and apply). No health checks: see `deploy`."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"apply {stack} of {env}?")
-    outputs = deploy_mod.apply_stack(
+    outputs = stackops.apply_stack(
         target,
         stack,
         branch=branch,
@@ -202,16 +202,16 @@ def deploy_cmd(
     """Deploy an image: plan, apply, verify, and roll back to the last known good release on failure."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"deploy {image_tag} to {env}{' ' + branch if branch else ''}?")
-    url_for = (lambda *_: health_url) if health_url else None
-    result = release.deploy_release(
-        target,
-        branch,
-        image_tag,
-        rollback=not no_rollback,
-        environment=parse_assignments(set_env),
-        url_for=url_for,
-        progress=err,
-    )
+    with reporting_failures(output):
+        result = release.deploy_release(
+            target,
+            branch,
+            image_tag,
+            rollback=not no_rollback,
+            environment=parse_assignments(set_env),
+            health_url=health_url,
+            progress=err,
+        )
     emit(
         result.to_dict()
         if output == "json"
@@ -242,8 +242,8 @@ def rollback_cmd(
     """Re-apply the last known good (or a given) image tag and verify it."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"roll back {env}{' ' + branch if branch else ''}?")
-    url_for = (lambda *_: health_url) if health_url else None
-    result = release.rollback_release(target, branch, to_tag, url_for=url_for, progress=err)
+    with reporting_failures(output):
+        result = release.rollback_release(target, branch, to_tag, health_url=health_url, progress=err)
     emit(result.to_dict() if output == "json" else f"{result.workspace}: rolled back to {result.image_after}", output)
 
 
@@ -265,7 +265,7 @@ def destroy_cmd(
     """Destroy a branch environment and delete its workspace (idempotent)."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"destroy {stack} of {env}{' ' + branch if branch else ''}?")
-    err(deploy_mod.destroy(target, branch, stack, progress=err))
+    err(stackops.destroy(target, branch, stack, progress=err))
 
 
 @main.command("history")
@@ -311,7 +311,7 @@ def force_unlock_cmd(
 ) -> None:
     """Release a state lock left by a run that died (check that it really died first)."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
-    deploy_mod.force_unlock(target, stack, branch, lock_id)
+    stackops.force_unlock(target, stack, branch, lock_id)
     err(f"lock {lock_id} released")
 
 

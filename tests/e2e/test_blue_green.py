@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from deploytool import release
-from deploytool.deploy import _open
 from deploytool.errors import RolledBackError
+from deploytool.state import app_outputs
 
 pytestmark = pytest.mark.apply
 
@@ -45,7 +45,9 @@ def test_blue_green_switches_only_to_verified_releases(
     cluster = production_platform["cluster_name"]
 
     def stack_outputs() -> dict[str, Any]:
-        return _open(target, "app", target.names(None)).runner.output()
+        outputs = app_outputs(target, "default")
+        assert outputs is not None
+        return outputs.to_dict()
 
     # First release goes to blue, which serves 100 %.
     first = release.deploy_release(target, None, "rel-a")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from deploytool import deploy, naming
+from deploytool import naming, release, stackops
 from deploytool.errors import RollbackFailedError, RolledBackError
 from deploytool.localrun import LocalRuntime
 from deploytool.stack import Stack
@@ -57,7 +57,7 @@ def test_two_branches_never_collide_and_destroy_is_isolated(
 ) -> None:
     assert len(LONG_BRANCH) >= 90
     branches = ["feature/new-api-endpoint", LONG_BRANCH]
-    outputs = {b: deploy.apply_stack(local_target, "app", branch=b, image_tag="v1") for b in branches}
+    outputs = {b: stackops.apply_stack(local_target, "app", branch=b, image_tag="v1") for b in branches}
     ecs, elbv2 = emulator.client("ecs"), emulator.client("elbv2")
     cluster = local_platform["cluster_name"]
 
@@ -83,19 +83,19 @@ def test_two_branches_never_collide_and_destroy_is_isolated(
     assert len({r["Priority"] for r in rules}) == len(rules)
 
     # Destroy the long one (and its workspace): the other is intact and has nothing to do.
-    message = deploy.destroy(local_target, LONG_BRANCH)
+    message = stackops.destroy(local_target, LONG_BRANCH)
     assert "destroyed" in message
-    assert "does not exist" in deploy.destroy(local_target, LONG_BRANCH)  # idempotent
+    assert "does not exist" in stackops.destroy(local_target, LONG_BRANCH)  # idempotent
     long_service = local_target.names(LONG_BRANCH).service
     left = ecs.describe_services(cluster=cluster, services=[long_service])["services"]
     assert all(s["status"] != "ACTIVE" for s in left)
     stack = Stack(local_target, "app", local_target.names(branches[0]).workspace)
-    plan = deploy.plan_stack(local_target, "app", branch=branches[0])
+    plan = stackops.plan_stack(local_target, "app", branch=branches[0])
     assert real_changes(plan.plan_json) == [], plan.summary.headline()
     workspaces = stack.runner.workspaces()
     assert local_target.names(LONG_BRANCH).workspace not in workspaces
     assert local_target.names(branches[0]).workspace in workspaces
-    deploy.destroy(local_target, branches[0])
+    stackops.destroy(local_target, branches[0])
 
 
 def test_failed_release_rolls_back_to_the_last_good_one(
@@ -106,7 +106,7 @@ def test_failed_release_rolls_back_to_the_last_good_one(
     ecs = emulator.client("ecs")
     cluster = local_platform["cluster_name"]
 
-    good = deploy.deploy(local_target, branch, "release-a")
+    good = release.deploy_release(local_target, branch, "release-a")
     assert good.outcome == "success"
     assert service_image(ecs, cluster, names.service).endswith(":release-a")
     runtime = LocalRuntime(local_target)
@@ -114,7 +114,7 @@ def test_failed_release_rolls_back_to_the_last_good_one(
     assert task is not None and task.image.endswith(":release-a")
 
     with pytest.raises(RolledBackError) as caught:
-        deploy.deploy(local_target, branch, "release-b", environment=BROKEN)
+        release.deploy_release(local_target, branch, "release-b", environment=BROKEN)
     assert caught.value.exit_code == 3
     assert "release-b failed verification" in caught.value.message
     assert "rolled back to release-a" in caught.value.message
@@ -135,20 +135,20 @@ def test_failed_release_rolls_back_to_the_last_good_one(
     assert records[2].verified and records[0].verified
     assert local_target.ledger().last_known_good(local_target.env, names.workspace).image_after == "release-a"
 
-    deploy.destroy(local_target, branch)
+    stackops.destroy(local_target, branch)
     assert runtime.task(names.workspace) is None
 
 
 def test_first_deploy_that_fails_has_nothing_to_roll_back_to(local_target: Any, local_platform: dict[str, Any]) -> None:
     branch = "feature/first-broken"
     with pytest.raises(RollbackFailedError) as caught:
-        deploy.deploy(local_target, branch, "v1", environment=BROKEN)
+        release.deploy_release(local_target, branch, "v1", environment=BROKEN)
     assert caught.value.exit_code == 4
     message = caught.value.message
     assert "no earlier release to roll back to" in message
     assert "still deployed" in message  # what state the environment is in
     assert "deploytool destroy" in message  # and what to do
-    deploy.destroy(local_target, branch)
+    stackops.destroy(local_target, branch)
 
 
 def _cli(args: list[str], data_dir: Path) -> subprocess.Popen[str]:
@@ -167,7 +167,7 @@ def test_concurrent_applies_one_wins_the_other_exits_5(
 ) -> None:
     branch = "feature/race"
     names = local_target.names(branch)
-    deploy.apply_stack(local_target, "app", branch=branch, image_tag="v1")
+    stackops.apply_stack(local_target, "app", branch=branch, image_tag="v1")
     s3 = emulator.client("s3")
     key = f"workspaces/{names.workspace}/{local_target.env}/app/terraform.tfstate"
     serial_before = json.loads(s3.get_object(Bucket=local_target.state_bucket, Key=key)["Body"].read())["serial"]
@@ -198,7 +198,7 @@ def test_concurrent_applies_one_wins_the_other_exits_5(
     container = json.loads(images[0]["instances"][0]["attributes"]["container_definitions"])[0]
     assert container["image"].endswith(f":{winner}")  # the loser changed nothing
     assert not s3.list_objects_v2(Bucket=local_target.state_bucket, Prefix=key + ".tflock").get("KeyCount")
-    deploy.destroy(local_target, branch)
+    stackops.destroy(local_target, branch)
 
 
 def test_names_of_the_long_branch_fit() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from deploytool import deploy, status
+from deploytool import stackops, status
 from deploytool.cli import main
 from deploytool.naming import Names
 from deploytool.stack import Stack
@@ -38,14 +38,14 @@ def branch_envs(local_platform: dict[str, Any], local_target: Any) -> Any:
     # Other test files share this worker's platform and may have left branch environments behind;
     # the janitor's assertions are about this file's branches only, so start from none.
     for leftover in status.list_app_states(local_target):
-        deploy.destroy_workspace(local_target, leftover.workspace)
+        stackops.destroy_workspace(local_target, leftover.workspace)
     started = time.monotonic()
     for branch in (OPEN, *MERGED):
-        outputs = deploy.apply_stack(local_target, "app", branch=branch, image_tag="v1")
+        outputs = stackops.apply_stack(local_target, "app", branch=branch, image_tag="v1")
         made[branch] = (local_target.names(branch), outputs)
     print(f"\n3 branch environments applied in {time.monotonic() - started:.1f}s")
     yield made
-    deploy.destroy(local_target, OPEN)  # leave the emulator as found (also exercises destroy by branch)
+    stackops.destroy(local_target, OPEN)  # leave the emulator as found (also exercises destroy by branch)
 
 
 def service_status(emulator: Any, cluster: str, name: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from deploytool import deploy
+from deploytool import release
 from deploytool.errors import DeployError, RollbackFailedError
 from deploytool.localrun import LOCAL_DB_ENV
 from deploytool.stack import Stack
@@ -355,13 +355,13 @@ def test_rollback_to_a_release_that_is_now_unhealthy_exits_4_and_says_so(
     directory; no fault is armed.)"""
     monkeypatch.setenv("DEPLOYTOOL_DATA_DIR", str(faults.data_dir))
     target = dataclasses.replace(local_target, endpoint=faults.proxy.endpoint)
-    assert deploy.deploy(target, fault_branch, "good-a").outcome == "success"
+    assert release.deploy_release(target, fault_branch, "good-a").outcome == "success"
 
     monkeypatch.setenv(LOCAL_DB_ENV, "postgresql://geoapi:geoapi@127.0.0.1:5432/reliability_no_such_database")
     health = target.settings.health.model_copy(update={"timeout_seconds": 8.0})
     quick = dataclasses.replace(target, settings=target.settings.model_copy(update={"health": health}))
     with pytest.raises(RollbackFailedError) as caught:
-        deploy.deploy(quick, fault_branch, "bad-b", environment=BROKEN)
+        release.deploy_release(quick, fault_branch, "bad-b", environment=BROKEN)
 
     assert caught.value.exit_code == 4
     message = caught.value.message

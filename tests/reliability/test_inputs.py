@@ -27,14 +27,14 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deploytool import deploy as deploy_mod
-from deploytool import naming
-from deploytool import plan as planmod
+from deploytool import inputs, naming, plansummary, stackops
 from deploytool.cli import main
 from deploytool.errors import DeployError
 from deploytool.health import CheckResult, Verdict
-from deploytool.ledger import Record
+from deploytool.ledger import Ledger, Record
+from deploytool.release import rolling
 from deploytool.stack import Target
+from deploytool.state import AppOutputs, PlatformOutputs
 from deploytool.terraform import Runner
 from tests.conftest import REPO
 
@@ -153,7 +153,9 @@ def _plan_json(calls: list[SimpleNamespace]) -> dict[str, Any]:
     }
 
 
-class FakeLedger:
+class FakeLedger(Ledger):
+    """The ledger's own logic over an in-memory list (no S3)."""
+
     def __init__(self) -> None:
         self.written: list[Record] = []
 
@@ -187,9 +189,11 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNames
     monkeypatch.setattr("deploytool.stack.emu.write_override", lambda *a, **k: None)
     monkeypatch.setattr("deploytool.stack.emu.remove_override", lambda *a, **k: None)
     monkeypatch.setattr(Target, "ledger", lambda self: ledger)
-    monkeypatch.setattr(deploy_mod, "platform_outputs", lambda target: {"listener_arn": "arn:aws:elb:listener/x"})
-    monkeypatch.setattr(deploy_mod, "image_repository_uri", lambda target: REPOSITORY)
-    monkeypatch.setattr(deploy_mod, "listener_priority", lambda *a: 1234)
+    platform = PlatformOutputs({"listener_arn": "arn:aws:elb:listener/x"})
+    monkeypatch.setattr(inputs, "platform_outputs", lambda target: platform)
+    monkeypatch.setattr(inputs, "image_repository_uri", lambda target: REPOSITORY)
+    monkeypatch.setattr(inputs, "listener_priority", lambda *a: 1234)
+    monkeypatch.setattr(stackops, "app_outputs", lambda target, workspace: None)  # no deployed state
     yield SimpleNamespace(runner=CliRunner(), fake=fake, ledger=ledger, data_root=data_root)
 
 
@@ -460,11 +464,11 @@ def test_digest_renders_repository_at_digest_in_the_staging_app_plan(
     digest = "sha256:" + "0123456789abcdef" * 4
     monkeypatch.setenv("DEPLOYTOOL_DATA_DIR", str(faults.data_dir))
     target = dataclasses.replace(local_target, endpoint=faults.proxy.endpoint)
-    result = deploy_mod.plan_stack(target, "app", branch=fault_branch, image_tag=digest)
+    result = stackops.plan_stack(target, "app", branch=fault_branch, image_tag=digest)
     changes = {rc["address"]: rc["change"] for rc in result.plan_json["resource_changes"]}
     after = changes["module.service.aws_ecs_task_definition.this"]["after"]
     image = json.loads(after["container_definitions"])[0]["image"]
-    repository = deploy_mod.image_repository_uri(target)
+    repository = inputs.image_repository_uri(target)
     assert image == f"{repository}@{digest}"
     assert result.summary.image_tag == digest
 
@@ -513,8 +517,8 @@ def test_malicious_branch_cannot_inject_anywhere(cli: SimpleNamespace, branch: s
     assert branch not in markdown
 
     def comment(plan_text: str) -> tuple[str, str]:
-        body = planmod.render_markdown(
-            planmod.summarize({}),
+        body = plansummary.render_markdown(
+            plansummary.summarize({}),
             env="staging",
             workspace=names.workspace,
             plan_text=plan_text,
@@ -532,8 +536,12 @@ def test_malicious_branch_cannot_inject_anywhere(cli: SimpleNamespace, branch: s
     cli.fake.reset()
     cli.fake.allow_apply = True
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(deploy_mod, "verify", lambda *a, **k: Verdict((CheckResult("http.basic", "pass", "stub"),)))
-        mp.setattr(Runner, "output", lambda self: {"cluster_name": "c", "service_name": names.service})
+        verdict = Verdict((CheckResult("http.basic", "pass", "stub"),))
+        mp.setattr(rolling, "verify", lambda *a, **k: ("http://127.0.0.1:9", verdict))
+        applied = AppOutputs(
+            {"cluster_name": "c", "service_name": names.service, "task_definition_arn": "td", "target_group_arn": "tg"}
+        )
+        mp.setattr(stackops, "stack_outputs", lambda stack: applied)
         deployed = cli.runner.invoke(
             main,
             [

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from deploytool import plan as planmod
+from deploytool import plansummary
 from deploytool.stack import Stack
 from tests.conftest import REPO, Emulator
 from tests.githubstub import GitHubStub
@@ -133,7 +133,7 @@ def test_no_secret_in_anything_a_lifecycle_prints_or_writes(
             "platform plan (show)", platform.runner.run(["show", "-no-color", str(platform_plan)], stream=False).stdout
         )
         platform_json = platform.runner.show_json(platform_plan)
-        evidence.add("platform plan summary", json.dumps(planmod.summarize(platform_json).to_dict()))
+        evidence.add("platform plan summary", json.dumps(plansummary.summarize(platform_json).to_dict()))
 
         # ... and the branch is destroyed as on merge
         assert cli(evidence, "destroy", *target, "--yes").returncode == 0
@@ -148,7 +148,7 @@ def test_no_secret_in_anything_a_lifecycle_prints_or_writes(
     # The search works: the password is where it belongs (platform state and plan), found by the same test.
     state = s3.get_object(Bucket=bucket, Key="local/platform/terraform.tfstate")["Body"].read().decode()
     assert password in state
-    sensitive = planmod.sensitive_values(platform_json)
+    sensitive = plansummary.sensitive_values(platform_json)
     assert password in sensitive
 
     secrets = {"the database password": password, "the GitHub token": github.token}

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from deploytool import cleanup, deploy, naming
+from deploytool import cleanup, naming, stackops
 from deploytool.cli import main
 from deploytool.config import load_config
 from deploytool.errors import DeployError
@@ -156,13 +156,14 @@ def test_workspace_names_match_the_names_of_the_branch(branch: str) -> None:
     config = load_config(CONFIG)
     target = Target(config=config, settings=config.environment("staging"))
     names = target.names(branch)
-    assert deploy.workspace_names(target, names.workspace) == naming.Names(**{**names.as_dict(), "branch": None})
+    by_workspace = naming.names_for_workspace(target.env, names.workspace, target.settings.domain)
+    assert by_workspace == naming.Names(**{**names.as_dict(), "branch": None})
 
 
 @pytest.mark.parametrize("workspace", ["default", "staging", "staging-", "production-x", "staging-Bad_Name"])
 def test_workspace_names_refuse_what_is_not_a_branch_workspace(staging_target: Target, workspace: str) -> None:
     with pytest.raises(DeployError, match="not a branch environment workspace"):
-        deploy.workspace_names(staging_target, workspace)
+        naming.names_for_workspace(staging_target.env, workspace, staging_target.settings.domain)
 
 
 # -- parallel runner -------------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ def test_destroy_one_logs_to_the_workspace_data_dir_and_never_raises(
         target.progress.write("terraform says hello\n")
         raise DeployError("terraform destroy failed (staging/app): Error: something\nmore")
 
-    monkeypatch.setattr(deploy, "destroy_workspace", failing)
+    monkeypatch.setattr(stackops, "destroy_workspace", failing)
     outcome = cleanup.destroy_one(staging_target, cleanup.Decision("staging-a", True, "branch gone"))
     assert outcome.failed
     assert outcome.message == "terraform destroy failed (staging/app): Error: something"
@@ -303,7 +304,7 @@ def test_cleanup_summary_and_exit_code_when_a_destroy_fails(aws: Any, monkeypatc
             raise DeployError("terraform destroy failed: Error: nope")
         return f"{workspace} destroyed and its workspace deleted"
 
-    monkeypatch.setattr(deploy, "destroy_workspace", fake)
+    monkeypatch.setattr(stackops, "destroy_workspace", fake)
     result = run("cleanup", "--env", "staging", "--yes", "--parallel", "2")
     assert result.exit_code == 1
     assert sorted(calls) == [("staging-a", "idle 10d0h > ttl 7d0h"), ("staging-b", "idle 10d0h > ttl 7d0h")]
@@ -315,7 +316,7 @@ def test_cleanup_summary_and_exit_code_when_a_destroy_fails(aws: Any, monkeypatc
 
 def test_cleanup_needs_yes_when_not_interactive(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     seed(aws, "staging-a", idle_days=10)
-    monkeypatch.setattr(deploy, "destroy_workspace", lambda *a, **k: pytest.fail("must not destroy"))
+    monkeypatch.setattr(stackops, "destroy_workspace", lambda *a, **k: pytest.fail("must not destroy"))
     result = run("cleanup", "--env", "staging")
     assert result.exit_code == 1 and "without --yes" in result.stderr
 

@@ -120,7 +120,7 @@ def test_rate_limit_reset_beyond_the_max_wait_gives_up_at_once(stub: GitHubStub)
 def test_missing_pull_request_is_a_clear_error(stub: GitHubStub) -> None:
     with pytest.raises(DeployError) as caught:
         upsert_comment(REPO, 999, MARKER, "plan", token=stub.token, api_url=stub.url)
-    message = caught.value.format_message()
+    message = caught.value.message
     assert f"GitHub has no pull request {REPO}#999 (HTTP 404" in message
     assert "check the repository and the pull request number" in message
     assert stub.token not in message
@@ -130,7 +130,7 @@ def test_missing_permission_is_a_clear_error(stub: GitHubStub) -> None:
     stub.fail_next(1, "forbidden", methods={"POST"})
     with pytest.raises(DeployError) as caught:
         upsert(stub, "plan")
-    message = caught.value.format_message()
+    message = caught.value.message
     assert "HTTP 403: Resource not accessible by integration" in message
     assert "`pull-requests: write`" in message
     assert stub.token not in message
@@ -141,8 +141,8 @@ def test_bad_token_is_a_clear_error_without_the_token(stub: GitHubStub, caplog: 
     secret = "ghp_not-the-right-one-0123456789"
     with pytest.raises(DeployError) as caught:
         upsert_comment(REPO, PR, MARKER, "plan", token=secret, api_url=stub.url)
-    assert "HTTP 401: Bad credentials" in caught.value.format_message()
-    assert secret not in caught.value.format_message()
+    assert "HTTP 401: Bad credentials" in caught.value.message
+    assert secret not in caught.value.message
     assert secret not in caplog.text
 
 

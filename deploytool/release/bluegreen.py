@@ -14,28 +14,21 @@ idle colour. All of it is Terraform driven by ``active_color``, ``<colour>_image
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from deploytool import naming
-from deploytool.deploy import (
-    DeployOutcome,
-    Progress,
-    _open,
-    _quiet,
-    app_context,
-    platform_outputs,
-    verify,
-)
 from deploytool.errors import DeployError, RollbackFailedError, RolledBackError
 from deploytool.health import Verdict
 from deploytool.ledger import Record
-from deploytool.render import render_tfvars
-from deploytool.stack import Stack, Target
+from deploytool.release.outcome import DeployOutcome
+from deploytool.release.verify import verify
+from deploytool.stack import Target
+from deploytool.stackops import Progress, apply_app, quiet
+from deploytool.state import AppOutputs, app_outputs
 
-COLORS = ("blue", "green")
+COLORS = naming.COLORS
 
 
 def other(color: str) -> str:
@@ -81,19 +74,16 @@ class Colors:
         return out
 
 
-def current_colors(target: Target, stack: Stack) -> Colors | None:
+def current_colors(target: Target, workspace: str) -> Colors | None:
     """The colours as deployed (from state outputs and the ledger), or None before the first deploy."""
-    try:
-        outputs = stack.runner.output()
-    except DeployError:
+    outputs = app_outputs(target, workspace)
+    if outputs is None or not outputs.active_color:
         return None
-    if not outputs.get("active_color"):
-        return None
-    last = _last_colors_record(target, stack.workspace)
+    last = _last_colors_record(target, workspace)
     return Colors(
-        active_color=str(outputs["active_color"]),
-        blue_image_tag=outputs.get("blue_image_tag"),
-        green_image_tag=outputs.get("green_image_tag"),
+        active_color=outputs.active_color,
+        blue_image_tag=outputs.text("blue_image_tag"),
+        green_image_tag=outputs.text("green_image_tag"),
         blue_desired_count=int(last.get("blue_desired_count", 0)) if last else 0,
         green_desired_count=int(last.get("green_desired_count", 0)) if last else 0,
         blue_environment=dict(last.get("blue_environment", {})) if last else {},
@@ -112,101 +102,90 @@ def _last_colors_record(target: Target, workspace: str) -> dict[str, Any] | None
 class BlueGreen:
     """Runs the blue-green sequence for one environment's app stack (workspace ``default``)."""
 
-    def __init__(self, target: Target, *, progress: Progress = _quiet, url_for: Any = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        branch: str | None = None,
+        *,
+        health_url: str | None = None,
+        progress: Progress = quiet,
+    ) -> None:
         if target.settings.strategy != "blue-green":
             raise DeployError(f"environment {target.env!r} deploys with strategy {target.settings.strategy!r}")
         self.target = target
-        self.names = target.names(None)
+        self.names = target.names(branch)
+        self.workspace = self.names.workspace
+        self.health_url = health_url
         self.progress = progress
-        self.url_for = url_for  # test hook: (target, color, outputs, test_route) -> base URL
         self.ledger = target.ledger()
-        self.stack = _open(target, "app", self.names)
-        self.platform: dict[str, Any] | None = None
 
     # -- one apply ------------------------------------------------------------------------------
-    def apply(self, colors: Colors, what: str) -> dict[str, Any]:
+    def apply(self, colors: Colors, what: str) -> AppOutputs:
         self.progress(
             f"{what}: active={colors.active_color} blue={colors.blue_image_tag}×{colors.blue_desired_count}"
             f" green={colors.green_image_tag}×{colors.green_desired_count}"
         )
-        if self.platform is None:
-            self.platform = platform_outputs(self.target)
         tag = colors.tag(colors.active_color) or colors.tag(colors.idle_color) or "unset"
-        context = app_context(self.target, self.names, tag, platform=self.platform, extra={"colors": colors.to_vars()})
-        tfvars = self.stack.write_tfvars(render_tfvars(self.stack.root, context))
-        planfile = self.stack.data_dir / "deploytool.tfplan"
-        self.stack.runner.plan(planfile, var_files=[tfvars])
-        self.stack.runner.apply(planfile, discard=True)
-        return self.stack.runner.output()
+        _, outputs = apply_app(self.target, self.names, tag, extra={"colors": colors.to_vars()})
+        return outputs
 
-    def base_url(self, color: str, outputs: dict[str, Any], *, test_route: bool) -> tuple[str, dict[str, str]]:
-        """Where to verify ``color``, and the headers that route there."""
-        if self.url_for is not None:
-            return self.url_for(self.target, color, outputs, test_route), {}
-        if self.target.local:
-            from deploytool.localrun import LocalRuntime
-
-            service = str(outputs[f"{color}_service_name"])
-            task = LocalRuntime(self.target).start(service, str(outputs["cluster_name"]), service)
-            return task.url, {}
-        headers = {}
-        if test_route:
-            header = outputs.get("test_route_header") or {}
-            headers = {str(header.get("name")): str(header.get("value"))} if header else {}
-        return self.target.settings.health.base_url or str(outputs["url"]), headers
-
-    def check(self, color: str, tag: str, outputs: dict[str, Any], *, test_route: bool) -> Verdict:
-        url, headers = self.base_url(color, outputs, test_route=test_route)
-        colour_outputs = {
-            "cluster_name": outputs["cluster_name"],
-            "service_name": outputs[f"{color}_service_name"],
-            "task_definition_arn": outputs[f"{color}_task_definition_arn"],
-            "target_group_arn": outputs[f"{color}_target_group_arn"],
-        }
-        return verify(self.target, colour_outputs, base_url=url, image_tag=tag, progress=self.progress, headers=headers)
+    def check(self, color: str, tag: str, outputs: AppOutputs, *, test_route: bool) -> Verdict:
+        _, verdict = verify(
+            self.target,
+            self.names,
+            outputs,
+            outputs.service(color),
+            image_tag=tag,
+            test_route=test_route,
+            health_url=self.health_url,
+            progress=self.progress,
+        )
+        return verdict
 
     # -- the sequence -------------------------------------------------------------------------------
-    def deploy(self, image_tag: str, *, environment: dict[str, str] | None = None) -> DeployOutcome:
+    def deploy(
+        self, image_tag: str, *, environment: dict[str, str] | None = None, rollback: bool = True
+    ) -> DeployOutcome:
+        """The sequence in the module docstring. Production never points at an unverified colour, so
+        ``rollback`` has no effect here: a failing release is never left serving."""
         naming.validate_image_tag(image_tag)
-        self.stack.prepare()
         desired = self.target.settings.desired_count
-        before = current_colors(self.target, self.stack)
+        before = current_colors(self.target, self.workspace)
         record = Record(
             env=self.target.env,
-            workspace=self.stack.workspace,
+            workspace=self.workspace,
             stack="app",
             action="deploy",
             image_before=before.tag(before.active_color) if before else None,
             image_after=image_tag,
         )
-        self.ledger.write(record)
-        started = time.monotonic()
-        try:
+        with self.ledger.recording(record):
             if before is None:
-                return self._first_deploy(record, image_tag, desired, environment or {}, started)
-            return self._switch(record, before, image_tag, desired, environment or {}, started)
-        except (RolledBackError, RollbackFailedError):
-            raise
-        except BaseException as exc:
-            record.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
-            record.message = str(exc)[:500]
-            record.duration_s = round(time.monotonic() - started, 2)
-            self.ledger.write(record)
-            raise
+                return self._first_deploy(record, image_tag, desired, environment or {})
+            return self._switch(record, before, image_tag, desired, environment or {})
 
-    def _finish(
-        self, record: Record, colors: Colors, verdict: Verdict, outcome: str, started: float, message: str = ""
-    ) -> None:
+    @staticmethod
+    def _finish(record: Record, colors: Colors, verdict: Verdict, outcome: str, message: str = "") -> None:
+        """Fill the record in (the ledger writes it when the run ends)."""
         record.checks = [c.to_dict() for c in verdict.checks]
         record.outcome = outcome
         record.message = message or verdict.summary()
         record.extra["colors"] = colors.__dict__
-        record.duration_s = round(time.monotonic() - started, 2)
-        self.ledger.write(record)
 
-    def _first_deploy(
-        self, record: Record, tag: str, desired: int, env: dict[str, str], started: float
-    ) -> DeployOutcome:
+    def _outcome(self, record: Record, url: str, verdict: Verdict, **extra: Any) -> DeployOutcome:
+        return DeployOutcome(
+            self.target.env,
+            self.workspace,
+            record.image_before,
+            str(record.image_after),
+            url,
+            verdict,
+            record.outcome,
+            [record.id],
+            **extra,
+        )
+
+    def _first_deploy(self, record: Record, tag: str, desired: int, env: dict[str, str]) -> DeployOutcome:
         colors = Colors(
             active_color="blue",
             blue_image_tag=tag,
@@ -217,19 +196,18 @@ class BlueGreen:
         )
         outputs = self.apply(colors, "first deploy on blue")
         verdict = self.check("blue", tag, outputs, test_route=False)
-        url = str(outputs.get("url"))
+        url = str(outputs.url)
         if not verdict.ok:
-            self._finish(record, colors, verdict, "rollback_failed", started)
+            self._finish(record, colors, verdict, "rollback_failed")
             raise RollbackFailedError(
                 f"production: first release {tag} failed verification ({verdict.summary()}) and there is no earlier "
-                f"release; blue serves {tag} unhealthy at {url}. Fix and deploy again."
+                f"release; blue serves {tag} unhealthy at {url}. Fix and deploy again.",
+                result=self._outcome(record, url, verdict).to_dict(),
             )
-        self._finish(record, colors, verdict, "success", started)
-        return DeployOutcome(self.target.env, self.stack.workspace, None, tag, url, verdict, "success", [record.id])
+        self._finish(record, colors, verdict, "success")
+        return self._outcome(record, url, verdict)
 
-    def _switch(
-        self, record: Record, before: Colors, tag: str, desired: int, env: dict[str, str], started: float
-    ) -> DeployOutcome:
+    def _switch(self, record: Record, before: Colors, tag: str, desired: int, env: dict[str, str]) -> DeployOutcome:
         old, new = before.active_color, before.idle_color
         old_tag = before.tag(old)
         staged = before.with_color(new, tag=tag, count=desired, environment=env).with_color(
@@ -240,15 +218,16 @@ class BlueGreen:
         if not verdict.ok:
             kept = staged.with_color(new, count=0)
             self.apply(kept, f"{new} failed; scale it down, {old} keeps serving")
-            self._finish(record, kept, verdict, "rolled_back", started)
+            self._finish(record, kept, verdict, "rolled_back")
             raise RolledBackError(
                 f"production: {tag} failed verification on {new} through the test route ({verdict.summary()}); "
-                f"the listener was never switched, {old} still serves {old_tag}"
+                f"the listener was never switched, {old} still serves {old_tag}",
+                result=self._outcome(record, str(outputs.url), verdict, restored_image=old_tag).to_dict(),
             )
         flipped = Colors(**{**staged.__dict__, "active_color": new})
         outputs = self.apply(flipped, f"switch production to {new}")
         prod = self.check(new, tag, outputs, test_route=False)
-        url = str(outputs.get("url"))
+        url = str(outputs.url)
         if prod.ok:
             bake_until = datetime.now(UTC) + timedelta(minutes=self.target.settings.bake_minutes)
             record.extra["bake_until"] = bake_until.isoformat()
@@ -257,84 +236,69 @@ class BlueGreen:
                 flipped,
                 prod,
                 "success",
-                started,
                 f"{new} serves {tag}; {old} ({old_tag}) stays up until {bake_until:%H:%M} UTC for rollback",
             )
-            return DeployOutcome(self.target.env, self.stack.workspace, old_tag, tag, url, prod, "success", [record.id])
+            return self._outcome(record, url, prod)
         back = Colors(**{**flipped.__dict__, "active_color": old})
         outputs = self.apply(back, f"production check failed; switch back to {old}")
         again = self.check(old, old_tag or tag, outputs, test_route=False)
-        outcome = DeployOutcome(
-            self.target.env,
-            self.stack.workspace,
-            old_tag,
-            tag,
-            url,
-            prod,
-            "rolled_back",
-            [record.id],
-            rollback_verdict=again,
-            restored_image=old_tag,
-        )
         if again.ok:
-            self._finish(record, back.with_color(new, count=0) if False else back, prod, "rolled_back", started)
+            self._finish(record, back, prod, "rolled_back")
             raise RolledBackError(
                 f"production: {tag} failed the production check after the switch ({prod.summary()}); switched back "
-                f"to {old} ({old_tag}), which verified healthy"
+                f"to {old} ({old_tag}), which verified healthy",
+                result=self._outcome(record, url, prod, rollback_verdict=again, restored_image=old_tag).to_dict(),
             )
-        self._finish(record, back, again, "rollback_failed", started)
-        outcome.outcome = "rollback_failed"
+        self._finish(record, back, again, "rollback_failed")
         raise RollbackFailedError(
             f"production: {tag} failed after the switch and {old} ({old_tag}) failed verification after switching "
-            f"back ({again.summary()}); production points at {old}. Investigate with `deploytool diagnose`."
+            f"back ({again.summary()}); production points at {old}. Investigate with `deploytool diagnose`.",
+            result=self._outcome(record, url, prod, rollback_verdict=again, restored_image=old_tag).to_dict(),
         )
 
-    def rollback(self) -> DeployOutcome:
-        """Flip back to the previous colour if it still runs the last known good tag."""
-        self.stack.prepare(create_workspace=False)
-        now = current_colors(self.target, self.stack)
+    def rollback(self, to: str | None = None) -> DeployOutcome:
+        """Flip back to the previous colour if it still runs the last known good tag.
+
+        ``to`` (a tag) re-deploys that tag through the whole sequence instead.
+        """
+        if to is not None:
+            return self.deploy(naming.validate_image_tag(to))
+        now = current_colors(self.target, self.workspace)
         if now is None:
             raise DeployError("production has no deployed release to roll back")
         prev = now.idle_color
         prev_tag = now.tag(prev)
-        good = self.ledger.last_known_good(self.target.env, self.stack.workspace, exclude=now.tag(now.active_color))
+        good = self.ledger.last_known_good(self.target.env, self.workspace, exclude=now.tag(now.active_color))
         if prev_tag is None or good is None or good.image_after != prev_tag:
             raise DeployError(
                 f"the idle colour {prev} does not run the last known good release; "
                 f"deploy it again with `deploytool deploy --env {self.target.env} --image-tag TAG`"
             )
-        started = time.monotonic()
         record = Record(
             env=self.target.env,
-            workspace=self.stack.workspace,
+            workspace=self.workspace,
             stack="app",
             action="rollback",
             image_before=now.tag(now.active_color),
             image_after=prev_tag,
         )
-        self.ledger.write(record)
-        count = max(self.target.settings.desired_count, 1)
-        back = Colors(**{**now.__dict__, "active_color": prev}).with_color(prev, count=count)
-        outputs = self.apply(back, f"roll back: switch production to {prev}")
-        verdict = self.check(prev, prev_tag, outputs, test_route=False)
-        self._finish(record, back, verdict, "success" if verdict.ok else "failed", started)
-        if not verdict.ok:
-            raise RollbackFailedError(f"production: rollback to {prev} ({prev_tag}) failed ({verdict.summary()})")
-        return DeployOutcome(
-            self.target.env,
-            self.stack.workspace,
-            record.image_before,
-            prev_tag,
-            str(outputs.get("url")),
-            verdict,
-            "success",
-            [record.id],
-        )
+        with self.ledger.recording(record):
+            count = max(self.target.settings.desired_count, 1)
+            back = Colors(**{**now.__dict__, "active_color": prev}).with_color(prev, count=count)
+            outputs = self.apply(back, f"roll back: switch production to {prev}")
+            verdict = self.check(prev, prev_tag, outputs, test_route=False)
+            self._finish(record, back, verdict, "success" if verdict.ok else "failed")
+            outcome = self._outcome(record, str(outputs.url), verdict)
+            if not verdict.ok:
+                raise RollbackFailedError(
+                    f"production: rollback to {prev} ({prev_tag}) failed ({verdict.summary()})",
+                    result=outcome.to_dict(),
+                )
+        return outcome
 
     def finalize(self) -> str:
         """Scale the idle colour down after the bake period."""
-        self.stack.prepare(create_workspace=False)
-        now = current_colors(self.target, self.stack)
+        now = current_colors(self.target, self.workspace)
         if now is None:
             raise DeployError("production has no deployed release")
         idle = now.idle_color
@@ -344,7 +308,7 @@ class BlueGreen:
         self.apply(done, f"finalize: scale {idle} down")
         record = Record(
             env=self.target.env,
-            workspace=self.stack.workspace,
+            workspace=self.workspace,
             stack="app",
             action="finalize",
             image_before=now.tag(idle),

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from deploytool.plan import (
+from deploytool.plansummary import (
     REDACTED,
     PlanSummary,
     diff_lines,

@@ -1,0 +1,112 @@
+"""What a stack's tfvars template is rendered with: settings, names, image, and values looked up in AWS.
+
+The platform's template gets the environment's settings and the ARNs of the secrets its tasks may
+read; an app's template gets the branch's names, the image, the platform's state location and a
+free listener-rule priority. Secrets reach templates only as ARNs, never as values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from deploytool import bootstrap as boot
+from deploytool import naming
+from deploytool.errors import DeployError
+from deploytool.stack import Target
+from deploytool.state import PlatformOutputs, platform_outputs
+
+PRIORITY_BASE = 1000
+PRIORITY_SPAN = 40000
+
+
+def listener_priority(target: Target, listener_arn: str, host: str, workspace: str) -> int:
+    """A stable listener-rule priority for ``workspace``: the one its host already uses, else a
+    hash-derived one, moved to the next free number when another rule holds it."""
+    elbv2 = target.clients()("elbv2")
+    taken: dict[int, str] = {}
+    paginator = elbv2.get_paginator("describe_rules") if elbv2.can_paginate("describe_rules") else None
+    pages = (
+        paginator.paginate(ListenerArn=listener_arn) if paginator else [elbv2.describe_rules(ListenerArn=listener_arn)]
+    )
+    for page in pages:
+        for rule in page.get("Rules", []):
+            if rule.get("IsDefault") or rule.get("Priority") in (None, "default"):
+                continue
+            hosts = [
+                value
+                for cond in rule.get("Conditions", [])
+                if cond.get("Field") == "host-header"
+                for value in cond.get("HostHeaderConfig", {}).get("Values", cond.get("Values", []))
+            ]
+            if host in hosts:
+                return int(rule["Priority"])
+            taken[int(rule["Priority"])] = ",".join(hosts)
+    preferred = PRIORITY_BASE + int(hashlib.sha256(workspace.encode()).hexdigest()[:8], 16) % PRIORITY_SPAN
+    for offset in range(PRIORITY_SPAN):
+        candidate = PRIORITY_BASE + (preferred - PRIORITY_BASE + offset) % PRIORITY_SPAN
+        if candidate not in taken:
+            return candidate
+    raise DeployError(f"no free listener rule priority on {listener_arn}")
+
+
+def image_repository_uri(target: Target) -> str:
+    ecr = target.clients()("ecr")
+    name = target.config.project.image_repository
+    try:
+        return str(ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryUri"])
+    except ClientError as exc:
+        raise DeployError(f"ECR repository {name} not found; run `deploytool bootstrap --env {target.env}`") from exc
+
+
+def platform_context(target: Target) -> dict[str, Any]:
+    """The platform template's inputs."""
+    sm = target.clients()("secretsmanager")
+    try:
+        secret_arn = sm.describe_secret(SecretId=boot.db_secret_name(target))["ARN"]
+    except ClientError as exc:
+        raise DeployError(
+            f"the database secret {boot.db_secret_name(target)} does not exist; "
+            f"run `deploytool bootstrap --env {target.env}` first"
+        ) from exc
+    secret_arns = sorted(v for v in target.settings.secrets.values() if ":secretsmanager:" in v)
+    return {
+        "env": target.env,
+        "settings": target.settings,
+        "project": target.config.project,
+        "db_secret_arn": secret_arn,
+        "task_secret_arns": secret_arns,
+    }
+
+
+def app_context(
+    target: Target,
+    names: naming.Names,
+    image_tag: str,
+    *,
+    environment: dict[str, str] | None = None,
+    platform: PlatformOutputs | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An app template's inputs for ``image_tag`` (``extra`` adds strategy inputs, e.g. the colours)."""
+    container_env = {**target.settings.environment, **(environment or {})}
+    if target.settings.strategy != "blue-green":
+        container_env["APP_VERSION"] = image_tag  # blue-green roots set it per colour
+    platform = platform if platform is not None else platform_outputs(target)  # a clear error when not deployed
+    priority = None
+    if target.settings.branch_environments:
+        priority = listener_priority(target, platform.listener_arn, names.host, names.workspace)
+    return {
+        **(extra or {}),
+        "env": target.env,
+        "settings": target.settings,
+        "project": target.config.project,
+        "names": names,
+        "image_tag": image_tag,
+        "image_repository": image_repository_uri(target),
+        "platform_state": target.layout.remote_state("platform"),
+        "listener_priority": priority,
+        "container_environment": container_env,
+    }

@@ -1,0 +1,60 @@
+"""Release strategies behind one entry point.
+
+``strategy_for`` picks the environment's strategy, rolling (``rolling.py``) or blue-green
+(``bluegreen.py``); both apply through ``deploytool.stackops``, verify through ``verify.py`` and
+record every run in the ledger. Following an image tag through ``deploytool deploy``: the CLI ->
+``deploy_release`` -> the strategy -> render + plan + apply (``stackops``) -> ``verify`` -> on
+failure the strategy restores the last known good release -> ledger.
+"""
+
+from __future__ import annotations
+
+from deploytool.release.bluegreen import BlueGreen
+from deploytool.release.outcome import DeployOutcome, Strategy
+from deploytool.release.rolling import Rolling
+from deploytool.stack import Target
+from deploytool.stackops import Progress, quiet
+
+
+def strategy_for(
+    target: Target, branch: str | None = None, *, health_url: str | None = None, progress: Progress = quiet
+) -> Strategy:
+    """The release strategy of ``target`` (``strategy`` in deploy.toml)."""
+    if target.settings.strategy == "blue-green":
+        return BlueGreen(target, branch, health_url=health_url, progress=progress)
+    return Rolling(target, branch, health_url=health_url, progress=progress)
+
+
+def deploy_release(
+    target: Target,
+    branch: str | None,
+    image_tag: str,
+    *,
+    rollback: bool = True,
+    environment: dict[str, str] | None = None,
+    health_url: str | None = None,
+    progress: Progress = quiet,
+) -> DeployOutcome:
+    """Deploy ``image_tag`` with the environment's strategy; verified, restored on failure."""
+    strategy = strategy_for(target, branch, health_url=health_url, progress=progress)
+    return strategy.deploy(image_tag, environment=environment, rollback=rollback)
+
+
+def rollback_release(
+    target: Target,
+    branch: str | None,
+    to: str | None = None,
+    *,
+    health_url: str | None = None,
+    progress: Progress = quiet,
+) -> DeployOutcome:
+    """Blue-green: switch back to the previous colour; rolling: re-apply the last known good tag."""
+    return strategy_for(target, branch, health_url=health_url, progress=progress).rollback(to)
+
+
+def finalize(target: Target, *, progress: Progress = quiet) -> str:
+    """Blue-green: scale the previous colour down after the bake period."""
+    return strategy_for(target, progress=progress).finalize()
+
+
+__all__ = ["BlueGreen", "DeployOutcome", "Rolling", "Strategy", "deploy_release", "finalize", "rollback_release"]

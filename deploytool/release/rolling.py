@@ -1,0 +1,173 @@
+"""Rolling releases (staging, branch environments): one service, updated in place.
+
+    deploy   apply the new tag -> verify -> success
+                                        -> fail: re-apply the last known good tag -> verify
+                                                 -> exit 3 (restored) or 4 (restore failed / nothing to restore)
+
+The last known good release comes from the ledger (the newest verified success), else the tag
+that ran before. ECS's deployment circuit breaker guards the rollout itself on AWS.
+"""
+
+from __future__ import annotations
+
+from deploytool import naming
+from deploytool.errors import DeployError, RollbackFailedError, RolledBackError
+from deploytool.ledger import Record
+from deploytool.release.outcome import DeployOutcome
+from deploytool.release.verify import verify
+from deploytool.stack import Target
+from deploytool.stackops import Progress, apply_app, counts, deployed_image, quiet
+
+
+class Rolling:
+    """Deploys and rolls back the app stack of one branch (or of the environment)."""
+
+    def __init__(
+        self, target: Target, branch: str | None, *, health_url: str | None = None, progress: Progress = quiet
+    ) -> None:
+        self.target = target
+        self.branch = branch
+        self.names = target.names(branch)
+        self.health_url = health_url
+        self.progress = progress
+        self.ledger = target.ledger()
+
+    def _release(self, record: Record, image_tag: str, environment: dict[str, str] | None) -> DeployOutcome:
+        """Apply ``image_tag``, verify it, fill ``record`` in; the outcome (success or failed)."""
+        result, app = apply_app(self.target, self.names, image_tag, environment=environment, progress=self.progress)
+        record.plan = counts(result.summary)
+        url, verdict = verify(
+            self.target,
+            self.names,
+            app,
+            app.service(),
+            image_tag=image_tag,
+            health_url=self.health_url,
+            progress=self.progress,
+        )
+        record.checks = [c.to_dict() for c in verdict.checks]
+        record.outcome = "success" if verdict.ok else "failed"
+        if not verdict.ok and not record.message:
+            record.message = verdict.summary()
+        return DeployOutcome(
+            self.target.env,
+            self.names.workspace,
+            record.image_before,
+            image_tag,
+            url,
+            verdict,
+            record.outcome,
+            [record.id],
+        )
+
+    def deploy(
+        self, image_tag: str, *, environment: dict[str, str] | None = None, rollback: bool = True
+    ) -> DeployOutcome:
+        """Deploy ``image_tag``, verify it, and roll back to the last known good release on failure."""
+        naming.validate_image_tag(image_tag)
+        workspace = self.names.workspace
+        record = Record(
+            env=self.target.env,
+            workspace=workspace,
+            stack="app",
+            action="deploy",
+            image_before=deployed_image(self.target, workspace),
+            image_after=image_tag,
+            extra={"environment": environment or {}},
+        )
+        with self.ledger.recording(record):
+            outcome = self._release(record, image_tag, environment)
+            if outcome.verdict.ok:
+                self.progress(f"verified: {outcome.verdict.summary()}")
+                return outcome
+            self.ledger.write(record)  # "failed" is on record while the rollback runs
+            self.progress(f"verification failed: {outcome.verdict.summary()}")
+            self._restore(record, outcome, rollback=rollback)
+        return outcome  # not reached: _restore always raises
+
+    def _restore(self, record: Record, outcome: DeployOutcome, *, rollback: bool) -> None:
+        """After a failed deploy: re-apply the last known good release; always raises."""
+        tag, workspace, failed = outcome.image_after, outcome.workspace, outcome.verdict.summary()
+        if not rollback:
+            raise DeployError(
+                f"{workspace}: {tag} failed verification ({failed}); "
+                "rollback disabled (--no-rollback), the failing release is still deployed",
+                result=outcome.to_dict(),
+            )
+        before = record.image_before
+        good = self.ledger.last_known_good(self.target.env, workspace, exclude=tag)
+        restore_tag = good.image_after if good else (before if before and before != tag else None)
+        if restore_tag is None:
+            outcome.outcome = "rollback_failed"
+            destroy = f"deploytool destroy --env {self.target.env}"
+            destroy += f" --branch {self.branch}" if self.branch else ""
+            raise RollbackFailedError(
+                f"{workspace}: {tag} failed verification ({failed}) and there is no earlier release to roll back "
+                f"to (first deploy). The failing release is still deployed at {outcome.url}; fix it and deploy "
+                f"again, or remove it with `{destroy}`",
+                result=outcome.to_dict(),
+            )
+        restored = self.restore(
+            restore_tag,
+            environment=(good.extra.get("environment") if good else None) or {},
+            reason=f"{tag} failed: {failed}",
+        )
+        outcome.rollback_verdict = restored.verdict
+        outcome.restored_image = restore_tag
+        outcome.record_ids.append(restored.record_ids[0])
+        if restored.outcome == "success":
+            outcome.outcome = record.outcome = "rolled_back"
+            record.extra["restored_image"] = restore_tag
+            raise RolledBackError(
+                f"{workspace}: {tag} failed verification ({failed}); rolled back to {restore_tag}, "
+                "which verified healthy",
+                result=outcome.to_dict(),
+            )
+        outcome.outcome = "rollback_failed"
+        raise RollbackFailedError(
+            f"{workspace}: {tag} failed verification ({failed}) and the rollback to {restore_tag} failed too "
+            f"({restored.verdict.summary()}); {restore_tag} is applied but unhealthy — "
+            "check `deploytool diagnose`/`logs` for this environment",
+            result=outcome.to_dict(),
+        )
+
+    def restore(
+        self, image_tag: str, *, environment: dict[str, str] | None = None, reason: str = "requested"
+    ) -> DeployOutcome:
+        """Re-apply ``image_tag`` (all other inputs as configured), verify, record."""
+        record = Record(
+            env=self.target.env,
+            workspace=self.names.workspace,
+            stack="app",
+            action="rollback",
+            image_before=deployed_image(self.target, self.names.workspace),
+            image_after=image_tag,
+            message=reason,
+            extra={"environment": environment or {}},
+        )
+        self.progress(f"rolling back {self.names.workspace} to {image_tag}")
+        with self.ledger.recording(record):
+            return self._release(record, image_tag, environment)
+
+    def rollback(self, to: str | None = None) -> DeployOutcome:
+        """On-demand rollback to ``to`` or the last known good release other than the running one."""
+        current = deployed_image(self.target, self.names.workspace)
+        environment: dict[str, str] = {}
+        if to is None:
+            good = self.ledger.last_known_good(self.target.env, self.names.workspace, exclude=current)
+            if good is None or not good.image_after:
+                raise DeployError(f"{self.names.workspace}: no earlier verified release to roll back to; pass --to TAG")
+            to = good.image_after
+            environment = good.extra.get("environment") or {}
+        out = self.restore(
+            naming.validate_image_tag(to), environment=environment, reason=f"rollback requested from {current}"
+        )
+        if out.outcome != "success":
+            raise RollbackFailedError(
+                f"{self.names.workspace}: rollback to {to} failed verification ({out.verdict.summary()})",
+                result=out.to_dict(),
+            )
+        return out
+
+    def finalize(self) -> str:
+        raise DeployError(f"environment {self.target.env!r} deploys rolling releases: there is nothing to finalize")

@@ -1,0 +1,121 @@
+"""Where a release runs: ECS on AWS, or the local stand-in when the target is the emulator.
+
+The choice is made once, from the target (``runtime_for``); the release strategies, verification,
+destroy and troubleshooting talk to the ``Runtime`` interface and never ask which one it is.
+
+Where a release is checked, in this order: an explicit URL (``--health-url``), the environment's
+``health.base_url``, then the runtime's own answer: on AWS the stack's ``url`` output (or the
+public URL of its host), with the test-route header when the idle colour is meant; locally the
+stand-in task's loopback address.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from deploytool.localrun import LocalRuntime
+from deploytool.naming import Names
+from deploytool.state import AppOutputs, ServiceOutputs
+
+if TYPE_CHECKING:
+    from deploytool.stack import Target
+
+
+class Runtime(Protocol):
+    """What the tool needs from the place a release runs."""
+
+    name: str
+
+    def roll_out(self, service: ServiceOutputs) -> None:
+        """Run the applied task definition of ``service`` (ECS does it by itself on AWS)."""
+
+    def url(
+        self, names: Names, app: AppOutputs, service: ServiceOutputs, *, test_route: bool
+    ) -> tuple[str, dict[str, str]]:
+        """Base URL that reaches ``service``, and the headers that route there."""
+        ...
+
+    def task_failure(self, service_name: str) -> str | None:
+        """A reason known without waiting why the service's task is not running (None: nothing known)."""
+        ...
+
+    def task_url(self, service_name: str) -> str | None:
+        """The address of the running task itself, where the runtime knows one."""
+        ...
+
+    def log_path(self, service_name: str) -> Path | None:
+        """A local file holding the task's output, where there is one."""
+        ...
+
+    def stop(self, service_name: str) -> bool:
+        """Stop what runs for ``service_name`` outside Terraform's reach (True if something stopped)."""
+        ...
+
+    def stop_all(self) -> int:
+        """Stop everything this runtime started; returns how many."""
+        ...
+
+
+def public_url(target: Target, names: Names) -> str:
+    """The URL users reach: HTTPS when the environment's ALB has a certificate, else HTTP."""
+    scheme = "https" if target.settings.platform.certificate_arn else "http"
+    return f"{scheme}://{names.host}"
+
+
+class AwsRuntime:
+    """ECS Fargate behind the environment's ALB: ECS rolls tasks out, the ALB routes."""
+
+    name = "ECS Fargate"
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def roll_out(self, service: ServiceOutputs) -> None:
+        return None
+
+    def url(
+        self, names: Names, app: AppOutputs, service: ServiceOutputs, *, test_route: bool
+    ) -> tuple[str, dict[str, str]]:
+        headers = app.test_route_header if test_route else {}
+        return app.url or public_url(self.target, names), headers
+
+    def task_failure(self, service_name: str) -> str | None:
+        return None
+
+    def task_url(self, service_name: str) -> str | None:
+        return None
+
+    def log_path(self, service_name: str) -> Path | None:
+        return None
+
+    def stop(self, service_name: str) -> bool:
+        return False
+
+    def stop_all(self) -> int:
+        return 0
+
+
+def runtime_for(target: Target) -> Runtime:
+    """The runtime of ``target``: the local stand-in on the emulator, ECS otherwise."""
+    if target.local:
+        return LocalRuntime(target)
+    return AwsRuntime(target)
+
+
+def check_url(
+    target: Target,
+    names: Names,
+    app: AppOutputs,
+    service: ServiceOutputs,
+    *,
+    override: str | None = None,
+    test_route: bool = False,
+) -> tuple[str, dict[str, str]]:
+    """Where to check ``service`` (see the module docstring for the order)."""
+    if override:
+        return override.rstrip("/"), {}
+    if target.settings.health.base_url:
+        headers = app.test_route_header if test_route else {}
+        return target.settings.health.base_url, headers
+    return target.runtime.url(names, app, service, test_route=test_route)

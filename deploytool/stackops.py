@@ -1,0 +1,244 @@
+"""Operations on one stack: render -> plan -> apply -> outputs, destroy, and the rest.
+
+Every path that changes a stack goes through here (the release strategies included), so a plan
+is always rendered, saved and summarised the same way and what is applied is what was planned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deploytool import naming
+from deploytool import plansummary as summaries
+from deploytool.errors import DeployError
+from deploytool.inputs import app_context, platform_context
+from deploytool.ledger import Record
+from deploytool.render import render_tfvars
+from deploytool.stack import Stack, StackName, Target
+from deploytool.state import AppOutputs, Outputs, PlatformOutputs, app_outputs, read_outputs
+
+Progress = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    """A progress callback that says nothing."""
+    return None
+
+
+def counts(summary: summaries.PlanSummary) -> dict[str, int]:
+    """The plan's change counts, as recorded in the ledger."""
+    return {"add": summary.add, "change": summary.change, "replace": summary.replace, "destroy": summary.destroy}
+
+
+def open_stack(target: Target, stack_name: StackName, names: naming.Names | None = None) -> Stack:
+    """The stack ``stack_name`` of ``target``; an app stack in the workspace of ``names``."""
+    workspace = names.workspace if (stack_name == "app" and names is not None) else naming.DEFAULT_WORKSPACE
+    return Stack(target, stack_name, workspace)
+
+
+def deployed_image(target: Target, workspace: str) -> str | None:
+    """The image tag the app workspace runs now: from its state, else from the ledger."""
+    outputs = app_outputs(target, workspace)
+    tag = outputs.image_tag if outputs is not None else None
+    return tag or target.ledger().current_image(target.env, workspace)
+
+
+@dataclass
+class PlanResult:
+    stack: Stack
+    planfile: Path
+    tfvars: Path
+    changed: bool
+    summary: summaries.PlanSummary
+    plan_json: dict[str, Any]
+
+    def text(self) -> str:
+        return self.stack.runner.show_text(self.planfile)
+
+
+def plan_stack(
+    target: Target,
+    stack_name: StackName,
+    *,
+    branch: str | None = None,
+    image_tag: str | None = None,
+    environment: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+    out: Path | None = None,
+    destroy: bool = False,
+) -> PlanResult:
+    """Render the stack's tfvars and write a saved plan. Infra-only app plans keep the deployed tag.
+
+    ``extra`` adds template inputs of a release strategy (the blue-green colours).
+    """
+    names = target.names(branch) if stack_name == "app" else None
+    if image_tag:
+        naming.validate_image_tag(image_tag)  # before Terraform runs: init would create the workspace
+    stack = open_stack(target, stack_name, names)
+    stack.prepare()
+    if stack_name == "platform":
+        context = platform_context(target)
+    else:
+        assert names is not None
+        tag = image_tag or deployed_image(target, stack.workspace)
+        if tag is None:
+            raise DeployError(f"{names.workspace} has no deployed image yet; pass --image-tag for its first deploy")
+        context = app_context(target, names, naming.validate_image_tag(tag), environment=environment, extra=extra)
+    tfvars = stack.write_tfvars(render_tfvars(stack.root, context))
+    planfile = out or (stack.data_dir / "deploytool.tfplan")
+    changed = stack.runner.plan(planfile, var_files=[tfvars], destroy=destroy)
+    plan_json = stack.runner.show_json(planfile)
+    return PlanResult(stack, planfile, tfvars, changed, summaries.summarize(plan_json), plan_json)
+
+
+def stack_outputs(stack: Stack) -> Outputs:
+    """The outputs ``stack`` has now (typed by stack), from its state."""
+    values = read_outputs(stack.target.clients()("s3"), stack.target.layout, stack.name, stack.workspace) or {}
+    return PlatformOutputs(values) if stack.name == "platform" else AppOutputs(values)
+
+
+def apply_app(
+    target: Target,
+    names: naming.Names,
+    image_tag: str,
+    *,
+    environment: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+    progress: Progress = quiet,
+) -> tuple[PlanResult, AppOutputs]:
+    """Plan and apply the app stack of ``names`` with ``image_tag``; the plan and the outputs after it."""
+    progress(f"planning {names.workspace} with image {image_tag}")
+    result = plan_stack(target, "app", branch=names.branch, image_tag=image_tag, environment=environment, extra=extra)
+    progress(f"applying: {result.summary.headline()}")
+    result.stack.runner.apply(result.planfile, discard=True)
+    return result, AppOutputs(stack_outputs(result.stack))
+
+
+def apply_stack(
+    target: Target,
+    stack_name: StackName,
+    *,
+    branch: str | None = None,
+    image_tag: str | None = None,
+    planfile: Path | None = None,
+    progress: Progress = quiet,
+) -> dict[str, Any]:
+    """Plan (unless a saved plan is given) and apply one stack; records it; returns its outputs."""
+    names = target.names(branch) if stack_name == "app" else None
+    own_plan = planfile is None
+    if planfile is not None:
+        stack = open_stack(target, stack_name, names)
+        stack.prepare()
+        summary_counts = counts(summaries.summarize(stack.runner.show_json(planfile)))
+    else:
+        result = plan_stack(target, stack_name, branch=branch, image_tag=image_tag)
+        stack, planfile, summary_counts = result.stack, result.planfile, counts(result.summary)
+    progress(f"applying {target.env}/{stack_name} ({stack.workspace})")
+    record = Record(
+        env=target.env,
+        workspace=stack.workspace,
+        stack=stack_name,
+        action="apply",
+        image_after=image_tag,
+        plan=summary_counts,
+    )
+    with target.ledger().recording(record):
+        stack.runner.apply(planfile, discard=own_plan)
+    return stack_outputs(stack).to_dict()
+
+
+def destroy(target: Target, branch: str | None, stack_name: StackName = "app", *, progress: Progress = quiet) -> str:
+    """Destroy a branch environment (or a stack) and delete its workspace. Idempotent."""
+    names = target.names(branch) if stack_name == "app" else None
+    return _destroy(target, stack_name, names, progress=progress)
+
+
+def destroy_workspace(target: Target, workspace: str, *, reason: str = "", progress: Progress = quiet) -> str:
+    """Destroy the branch environment in app workspace ``workspace`` and delete the workspace. Idempotent.
+
+    For callers that know a branch environment only by its workspace; ``reason`` is kept in the
+    ledger record.
+    """
+    if not target.settings.branch_environments:
+        raise DeployError(f"{workspace!r} is not a branch environment workspace of {target.env}")
+    names = naming.names_for_workspace(target.env, workspace, target.settings.domain)
+    return _destroy(target, "app", names, progress=progress, reason=reason)
+
+
+def _destroy(
+    target: Target, stack_name: StackName, names: naming.Names | None, *, progress: Progress, reason: str = ""
+) -> str:
+    stack = open_stack(target, stack_name, names)
+    stack.prepare(create_workspace=False) if stack.workspace == "default" else _prepare_existing(stack)
+    if stack.workspace != "default" and not stack.exists():
+        return f"{stack.workspace} does not exist (already destroyed); nothing to do"
+    before = deployed_image(target, stack.workspace) if stack_name == "app" else None
+    record = Record(env=target.env, workspace=stack.workspace, stack=stack_name, action="destroy", image_before=before)
+    if reason:
+        record.extra["reason"] = reason
+    with target.ledger().recording(record):
+        if stack.runner.state_resources():
+            context = _destroy_context(target, stack_name, names, before)
+            var_files = [stack.write_tfvars(render_tfvars(stack.root, context))] if context else []
+            progress(f"destroying {target.env}/{stack_name} ({stack.workspace})")
+            stack.runner.destroy(var_files=var_files)
+        if stack.workspace != "default":
+            stack.runner.delete_workspace(stack.workspace)
+        if stack_name == "app" and names is not None:
+            for service in _service_names(target, names):
+                target.runtime.stop(service)
+    return f"{stack.workspace} destroyed and its workspace deleted"
+
+
+def _destroy_context(
+    target: Target, stack_name: StackName, names: naming.Names | None, image: str | None
+) -> dict[str, Any] | None:
+    """Template inputs for a destroy (None: destroy with the stack's state alone)."""
+    if stack_name == "platform":
+        return platform_context(target)
+    assert names is not None
+    try:
+        return app_context(target, names, naming.validate_image_tag(image or "destroy"))
+    except DeployError:
+        return None
+
+
+def _service_names(target: Target, names: naming.Names) -> list[str]:
+    """The ECS services of an app stack: one, or one per blue-green colour."""
+    if target.settings.strategy == "blue-green":
+        return [names.colored(color).service for color in naming.COLORS]
+    return [names.service]
+
+
+def _prepare_existing(stack: Stack) -> None:
+    """Init and select the workspace only if it exists (destroy never creates one)."""
+    original = stack.workspace
+    stack.workspace = "default"
+    stack.prepare(create_workspace=False)
+    stack.workspace = original
+    if stack.exists():
+        stack.runner.select_workspace(original, create=False)
+
+
+def render_only(
+    target: Target, stack_name: StackName, *, branch: str | None = None, image_tag: str | None = None
+) -> tuple[str, str]:
+    """The rendered tfvars of a stack and the workspace it would use (no Terraform run)."""
+    if stack_name == "platform":
+        return render_tfvars(target.roots_dir / "platform", platform_context(target)), "default"
+    names = target.names(branch)
+    tag = image_tag or target.ledger().current_image(target.env, names.workspace)
+    if tag is None:
+        raise DeployError(f"{names.workspace} has no deployed image yet; pass --image-tag")
+    context = app_context(target, names, naming.validate_image_tag(tag))
+    return render_tfvars(target.roots_dir / "app", context), names.workspace
+
+
+def force_unlock(target: Target, stack_name: StackName, branch: str | None, lock_id: str) -> None:
+    names = target.names(branch) if stack_name == "app" else None
+    stack = open_stack(target, stack_name, names)
+    stack.prepare(create_workspace=False)
+    stack.runner.force_unlock(lock_id)
