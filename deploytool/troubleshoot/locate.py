@@ -69,11 +69,11 @@ class LocalStandIn:
     The troubleshooting tools reach the local runtime through this class only.
     """
 
+    label = LABEL
+
     def __init__(self, target: Target, workspace: str) -> None:
         self._runtime = LocalRuntime(target)
         self._workspace = workspace
-
-    label = LABEL
 
     @property
     def log_path(self) -> Path:
