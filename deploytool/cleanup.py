@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from deploytool import naming, stackops
+from deploytool.durations import format_age
 from deploytool.errors import DeployError
 from deploytool.stack import Stack, Target
-from deploytool.status import BranchEnvironment, branch_environments, format_age
+from deploytool.status import BranchEnvironment, branch_environments
 
 Progress = Callable[[str], None]
 LOG_NAME = "cleanup.log"

@@ -39,6 +39,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from deploytool import naming
+from deploytool.durations import parse_duration
 from deploytool.errors import DeployError
 
 CONFIG_FILE = "deploy.toml"
@@ -46,7 +47,6 @@ CONFIG_ENV_VAR = "DEPLOYTOOL_CONFIG"
 
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
 _S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _REPOSITORY = re.compile(r"(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
 _S3_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*")
@@ -70,18 +70,6 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     8192: tuple(range(16384, 61440 + 1, 4096)),
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse ``7d``, ``12h``, ``90m``, ``2w`` or a combination such as ``1d12h`` (w, d, h, m in order)."""
-    match = _DURATION.fullmatch(text.strip())
-    if not text.strip() or match is None:
-        raise ValueError(f"must be a duration such as 7d, 12h, 90m or 1d12h, got {text!r}")
-    weeks, days, hours, minutes = (int(g) if g else 0 for g in match.groups())
-    value = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
-    if value <= timedelta(0):
-        raise ValueError("must be longer than zero")
-    return value
 
 
 def looks_secret(name: str, value: str = "") -> bool:

@@ -101,16 +101,14 @@ class LocalRuntime:
         """What ECS does after an apply: replace the task with one of the applied task definition."""
         self.start(service.service_name, service.cluster_name, service.service_name)
 
-    def url(
-        self, names: Names, app: AppOutputs, service: ServiceOutputs, *, test_route: bool
-    ) -> tuple[str, dict[str, str]]:
+    def url(self, names: Names, app: AppOutputs, service_name: str, *, test_route: bool) -> tuple[str, dict[str, str]]:
         """The stand-in task of ``service`` (there is no load balancer in local mode: no routing headers).
 
         A task that crashed keeps its address: checks find nothing there, ``task_failure`` says why.
         """
-        path = self._state(service.service_name)
+        path = self._state(service_name)
         if not path.is_file():
-            raise DeployError(f"no local stand-in was started for {service.service_name}; deploy it again")
+            raise DeployError(f"no local stand-in was started for {service_name}; deploy it again")
         return LocalTask(**json.loads(path.read_text())).url, {}
 
     def task_failure(self, service_name: str) -> str | None:
@@ -119,10 +117,6 @@ class LocalRuntime:
         if not self._state(service_name).is_file():
             return None
         return self.exited(service_name)
-
-    def task_url(self, service_name: str) -> str | None:
-        task = self.task(service_name)
-        return task.url if task else None
 
     def log_path(self, service_name: str) -> Path:
         return self.dir / f"{service_name}.log"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from deploytool.localrun import LocalRuntime
+from deploytool.localrun import LocalRuntime, LocalTask
 from deploytool.naming import Names
 from deploytool.state import AppOutputs, ServiceOutputs
 
@@ -30,18 +30,16 @@ class Runtime(Protocol):
     def roll_out(self, service: ServiceOutputs) -> None:
         """Run the applied task definition of ``service`` (ECS does it by itself on AWS)."""
 
-    def url(
-        self, names: Names, app: AppOutputs, service: ServiceOutputs, *, test_route: bool
-    ) -> tuple[str, dict[str, str]]:
-        """Base URL that reaches ``service``, and the headers that route there."""
+    def url(self, names: Names, app: AppOutputs, service_name: str, *, test_route: bool) -> tuple[str, dict[str, str]]:
+        """Base URL that reaches ``service_name``, and the headers that route there."""
         ...
 
     def task_failure(self, service_name: str) -> str | None:
         """A reason known without waiting why the service's task is not running (None: nothing known)."""
         ...
 
-    def task_url(self, service_name: str) -> str | None:
-        """The address of the running task itself, where the runtime knows one."""
+    def task(self, service_name: str) -> LocalTask | None:
+        """The running task of ``service_name``, where the runtime tracks one itself."""
         ...
 
     def log_path(self, service_name: str) -> Path | None:
@@ -74,17 +72,15 @@ class AwsRuntime:
     def roll_out(self, service: ServiceOutputs) -> None:
         return None
 
-    def url(
-        self, names: Names, app: AppOutputs, service: ServiceOutputs, *, test_route: bool
-    ) -> tuple[str, dict[str, str]]:
+    def url(self, names: Names, app: AppOutputs, service_name: str, *, test_route: bool) -> tuple[str, dict[str, str]]:
         headers = app.test_route_header if test_route else {}
         return app.url or public_url(self.target, names), headers
 
     def task_failure(self, service_name: str) -> str | None:
         return None
 
-    def task_url(self, service_name: str) -> str | None:
-        return None
+    def task(self, service_name: str) -> LocalTask | None:
+        return None  # ECS tracks its tasks: see `deploytool events`
 
     def log_path(self, service_name: str) -> Path | None:
         return None
@@ -107,15 +103,15 @@ def check_url(
     target: Target,
     names: Names,
     app: AppOutputs,
-    service: ServiceOutputs,
+    service_name: str,
     *,
     override: str | None = None,
     test_route: bool = False,
 ) -> tuple[str, dict[str, str]]:
-    """Where to check ``service`` (see the module docstring for the order)."""
+    """Where to check ``service_name`` (see the module docstring for the order)."""
     if override:
         return override.rstrip("/"), {}
     if target.settings.health.base_url:
         headers = app.test_route_header if test_route else {}
         return target.settings.health.base_url, headers
-    return target.runtime.url(names, app, service, test_route=test_route)
+    return target.runtime.url(names, app, service_name, test_route=test_route)

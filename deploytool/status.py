@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from deploytool.durations import format_age
 from deploytool.errors import DeployError
 from deploytool.ledger import Ledger, Record
 from deploytool.stack import Target
@@ -32,20 +33,6 @@ def parse_time(text: str) -> datetime:
     """A ledger record time (``2024-05-01T12:00:00.000000Z``) as an aware UTC datetime."""
     value = datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def format_age(delta: timedelta | None) -> str:
-    """``3d4h``, ``5h12m``, ``42m``, ``0m``; ``-`` when unknown."""
-    if delta is None:
-        return "-"
-    minutes = max(0, int(delta.total_seconds() // 60))
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours}h"
-    if hours:
-        return f"{hours}h{mins:02d}m"
-    return f"{mins}m"
 
 
 # -- state objects -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from deploytool.durations import format_age
 from deploytool.errors import DeployError, StateLockedError
 from deploytool.toolchain import Engine
 
@@ -53,15 +54,12 @@ def parse_lock_info(text: str) -> dict[str, str]:
     return {m.group(1).lower(): m.group(2) for m in _LOCK_FIELDS.finditer(text)}
 
 
-def _age(created: str) -> str:
+def _lock_age(created: str) -> str:
     match = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", created)
     if not match:
         return "unknown age"
     then = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-    seconds = max(0, int((datetime.now(UTC) - then).total_seconds()))
-    return (
-        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-    )
+    return format_age(datetime.now(UTC) - then)
 
 
 def first_error(text: str) -> str:
@@ -164,7 +162,7 @@ class Runner:
             lock_id = info.get("id", "")
             raise StateLockedError(
                 f"state is locked{where} by {holder} ({info.get('operation', 'unknown operation')}) "
-                f"since {info.get('created', '?')} ({_age(info.get('created', ''))} ago), lock ID "
+                f"since {info.get('created', '?')} ({_lock_age(info.get('created', ''))} ago), lock ID "
                 f"{lock_id or '?'}; wait for that run to finish, or if it died: "
                 f"deploytool force-unlock --lock-id {lock_id or 'ID'} (same --env/--branch)",
                 lock_id=lock_id or None,

@@ -21,7 +21,7 @@ from deploytool.cli.base import (
     output_option,
     target_options,
 )
-from deploytool.config import parse_duration
+from deploytool.durations import format_age, parse_duration
 from deploytool.errors import DeployError
 from deploytool.ledger import Record
 
@@ -123,8 +123,8 @@ def workspaces_cmd(
     rows = [
         [
             e.workspace,
-            status_mod.format_age(e.age(now)),
-            status_mod.format_age(e.idle(now)),
+            format_age(e.age(now)),
+            format_age(e.idle(now)),
             e.to_dict(now, ttl)["expires_in"] or "-",
             _record_line(e.last_record),
         ]
@@ -190,7 +190,7 @@ def cleanup_cmd(
         if output == "json":
             emit({**plan.to_dict(), "dry_run": dry_run, "results": []}, "json")
         elif selected:
-            rows = [[d.workspace, d.reason, status_mod.format_age(d.idle)] for d in selected]
+            rows = [[d.workspace, d.reason, format_age(d.idle)] for d in selected]
             click.echo(table(["WORKSPACE", "REASON", "IDLE"], rows))
         return
     confirm_or_abort(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from deploytool import troubleshoot as ts
 from deploytool.cli.base import branch_option, emit, err, main, make_target, output_option, target_options
 from deploytool.errors import ExitCode
+from deploytool.troubleshoot import diagnose, events, locate, logs
 
 DIAGNOSE_EXIT_HELP = """
 \b
@@ -43,26 +43,26 @@ def logs_cmd(
 ) -> None:
     """The service's CloudWatch log events, newest last (--follow to keep reading)."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
-    start_ms = ts.parse_since(since)
-    client, source, notice = ts.open_logs(ts.locate(target, branch))
+    start_ms = logs.parse_since(since)
+    client, source, notice = logs.open_logs(locate.locate(target, branch))
     if notice:
         err(notice)
         if not follow:
             return
 
-    def show(event: ts.LogEvent) -> None:
+    def show(event: logs.LogEvent) -> None:
         if output == "json":
             click.echo(json.dumps(event.to_dict(), sort_keys=True))
         else:
             click.echo(event.line(source.stream_prefix))
 
     if not follow:
-        for event in ts.read_logs(client, source, start_ms=start_ms, pattern=pattern):
+        for event in logs.read_logs(client, source, start_ms=start_ms, pattern=pattern):
             show(event)
         return
     err(f"following {source.group} {source.stream_prefix}* (Ctrl-C to stop)")
     try:
-        ts.follow_logs(client, source, show, start_ms=start_ms, pattern=pattern, poll_s=poll_interval)
+        logs.follow_logs(client, source, show, start_ms=start_ms, pattern=pattern, poll_s=poll_interval)
     except KeyboardInterrupt:
         return
 
@@ -84,7 +84,7 @@ def events_cmd(
 ) -> None:
     """The ECS service's recent events and stopped tasks, explained with the likely fix."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
-    report = ts.service_events(ts.locate(target, branch), limit=limit)
+    report = events.service_events(locate.locate(target, branch), limit=limit)
     emit(report.to_dict() if output == "json" else report.text(), output)
 
 
@@ -111,7 +111,7 @@ def diagnose_cmd(
     and /health and /health/detailed.
     """
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
-    diagnosis = ts.diagnose(target, branch, base_url=health_url, progress=err)
+    diagnosis = diagnose.diagnose(target, branch, base_url=health_url, progress=err)
     emit(diagnosis.to_dict() if output == "json" else diagnosis.table(), output)
     if not diagnosis.ok:
         failed = ", ".join(f.check.name for f in diagnosis.failures())

@@ -63,7 +63,7 @@ def verify(
     """Roll ``service`` out on the target's runtime and check it; the URL checked and the verdict."""
     runtime = target.runtime
     runtime.roll_out(service)
-    url, headers = check_url(target, names, app, service, override=health_url, test_route=test_route)
+    url, headers = check_url(target, names, app, service.service_name, override=health_url, test_route=test_route)
     progress(f"verifying {url} (health, ECS rollout, target health)")
     clients = target.clients()
     checks: list[CheckResult] = []

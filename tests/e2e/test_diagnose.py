@@ -16,9 +16,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from deploytool import deploy
-from deploytool import troubleshoot as ts
+from deploytool import release
 from deploytool.cli import main
+from deploytool.troubleshoot.diagnose import diagnose
+from deploytool.troubleshoot.findings import Diagnosis, Finding
+from deploytool.troubleshoot.locate import app_outputs, locate
+from deploytool.troubleshoot.logs import follow_logs, open_logs
 
 pytestmark = pytest.mark.apply
 
@@ -47,9 +50,9 @@ def deployed(local_platform: dict[str, Any], local_target: Any, emulator: Any) -
     """The branch deployed with image ``v1``, whose manifest is in the emulator's ECR (no image is built here)."""
     repository = local_target.config.project.image_repository
     emulator.client("ecr").put_image(repositoryName=repository, imageManifest=MANIFEST, imageTag=TAG)
-    outcome = deploy.deploy(local_target, BRANCH, TAG)
+    outcome = release.deploy_release(local_target, BRANCH, TAG)
     assert outcome.outcome == "success", outcome.verdict.summary()
-    outputs = ts.app_outputs(local_target, outcome.workspace)
+    outputs = app_outputs(local_target, outcome.workspace)
     try:
         yield {"outcome": outcome, "outputs": outputs, "platform": local_platform}
     finally:
@@ -62,11 +65,11 @@ def run_cli(*args: str) -> Any:
     )
 
 
-def statuses(diagnosis: ts.Diagnosis) -> dict[str, str]:
+def statuses(diagnosis: Diagnosis) -> dict[str, str]:
     return {f.check.name: f.check.status for f in diagnosis.findings}
 
 
-def assert_clean(diagnosis: ts.Diagnosis) -> None:
+def assert_clean(diagnosis: Diagnosis) -> None:
     failing = {f.check.name: (f.check.detail, f.fix) for f in diagnosis.failures()}
     assert failing == {}
     assert diagnosis.ok
@@ -78,7 +81,7 @@ def assert_clean(diagnosis: ts.Diagnosis) -> None:
         assert found[name] == "pass", name
 
 
-def only_failure(diagnosis: ts.Diagnosis, *names: str) -> list[ts.Finding]:
+def only_failure(diagnosis: Diagnosis, *names: str) -> list[Finding]:
     failures = diagnosis.failures()
     assert sorted(f.check.name for f in failures) == sorted(names), [(f.check.name, f.check.detail) for f in failures]
     assert not diagnosis.ok
@@ -87,7 +90,7 @@ def only_failure(diagnosis: ts.Diagnosis, *names: str) -> list[ts.Finding]:
 
 def test_healthy_branch_diagnoses_clean(deployed: dict[str, Any], local_target: Any) -> None:
     started = time.monotonic()
-    diagnosis = ts.diagnose(local_target, BRANCH)
+    diagnosis = diagnose(local_target, BRANCH)
     assert_clean(diagnosis)
     assert time.monotonic() - started < 30
     unavailable = [f for f in diagnosis.findings if f.check.status == "unavailable"]
@@ -120,7 +123,7 @@ def test_missing_database_rule_is_named_with_its_fix(
     )
     ec2.revoke_security_group_ingress(GroupId=db_group, IpPermissions=[rule])
     try:
-        diagnosis = ts.diagnose(local_target, BRANCH)
+        diagnosis = diagnose(local_target, BRANCH)
         (failure,) = only_failure(diagnosis, "network.db")
         assert db_group in failure.check.detail
         assert service_group in failure.check.detail
@@ -128,7 +131,7 @@ def test_missing_database_rule_is_named_with_its_fix(
         assert "deploytool apply --env local --branch feature/diagnose" in failure.fix
     finally:
         ec2.authorize_security_group_ingress(GroupId=db_group, IpPermissions=[rule])
-    assert_clean(ts.diagnose(local_target, BRANCH))
+    assert_clean(diagnose(local_target, BRANCH))
 
 
 def test_changed_health_check_port_is_named_with_its_fix(
@@ -145,10 +148,10 @@ def test_changed_health_check_port_is_named_with_its_fix(
         assert "health check port is 8080, the container listens on 8000" in row
         assert "fix: re-apply the app stack" in result.stdout
         assert "failing: alb.health_check" in result.stderr
-        only_failure(ts.diagnose(local_target, BRANCH), "alb.health_check")
+        only_failure(diagnose(local_target, BRANCH), "alb.health_check")
     finally:
         elbv2.modify_target_group(TargetGroupArn=target_group, HealthCheckPort="traffic-port")
-    assert_clean(ts.diagnose(local_target, BRANCH))
+    assert_clean(diagnose(local_target, BRANCH))
 
 
 def test_stopped_database_is_named_with_its_fix(deployed: dict[str, Any], local_target: Any, emulator: Any) -> None:
@@ -156,12 +159,12 @@ def test_stopped_database_is_named_with_its_fix(deployed: dict[str, Any], local_
     identifier = deployed["platform"]["db_instance_identifier"]
     rds.stop_db_instance(DBInstanceIdentifier=identifier)
     try:
-        (failure,) = only_failure(ts.diagnose(local_target, BRANCH), "rds.status")
+        (failure,) = only_failure(diagnose(local_target, BRANCH), "rds.status")
         assert failure.check.detail.startswith(f"{identifier} is stopped")
         assert f"aws rds start-db-instance --db-instance-identifier {identifier}" in failure.fix
     finally:
         rds.start_db_instance(DBInstanceIdentifier=identifier)
-    assert_clean(ts.diagnose(local_target, BRANCH))
+    assert_clean(diagnose(local_target, BRANCH))
 
 
 def test_image_missing_from_ecr_is_named_with_its_fix(
@@ -181,7 +184,7 @@ def test_image_missing_from_ecr_is_named_with_its_fix(
     )["taskDefinition"]["taskDefinitionArn"]
     ecs.update_service(cluster=cluster, service=service, taskDefinition=broken)
     try:
-        diagnosis = ts.diagnose(local_target, BRANCH)
+        diagnosis = diagnose(local_target, BRANCH)
         missing, tag = (diagnosis.finding("image.ecr"), diagnosis.finding("image.tag"))
         only_failure(diagnosis, "image.ecr", "image.tag")
         assert missing is not None and tag is not None
@@ -193,7 +196,7 @@ def test_image_missing_from_ecr_is_named_with_its_fix(
     finally:
         ecs.update_service(cluster=cluster, service=service, taskDefinition=current)
         ecs.deregister_task_definition(taskDefinition=broken)
-    assert_clean(ts.diagnose(local_target, BRANCH))
+    assert_clean(diagnose(local_target, BRANCH))
 
 
 def test_execution_role_without_its_policy_is_named_with_its_fix(
@@ -204,14 +207,14 @@ def test_execution_role_without_its_policy_is_named_with_its_fix(
     policy = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
     iam.detach_role_policy(RoleName=role, PolicyArn=policy)
     try:
-        (failure,) = only_failure(ts.diagnose(local_target, BRANCH), "iam.execution_role")
+        (failure,) = only_failure(diagnose(local_target, BRANCH), "iam.execution_role")
         assert "may not pull the image (ecr:GetAuthorizationToken" in failure.check.detail
         assert "may not write logs (logs:CreateLogStream, logs:PutLogEvents)" in failure.check.detail
         assert "read secret" not in failure.check.detail  # the platform's inline policy still allows it
         assert "deploytool apply --env local --stack platform" in failure.fix
     finally:
         iam.attach_role_policy(RoleName=role, PolicyArn=policy)
-    assert_clean(ts.diagnose(local_target, BRANCH))
+    assert_clean(diagnose(local_target, BRANCH))
 
 
 def test_logs_of_the_branch_from_the_platform_log_group(
@@ -254,8 +257,8 @@ def test_logs_of_the_branch_from_the_platform_log_group(
     ]
 
     # --follow: the core loop, bounded; an event written between two polls shows once.
-    where = ts.locate(local_target, BRANCH)
-    client, source, notice = ts.open_logs(where)
+    where = locate(local_target, BRANCH)
+    client, source, notice = open_logs(where)
     assert notice is None
     seen: list[str] = []
 
@@ -266,7 +269,7 @@ def test_logs_of_the_branch_from_the_platform_log_group(
             logEvents=[{"timestamp": int(time.time() * 1000), "message": f"poll {len(seen)}"}],
         )
 
-    count = ts.follow_logs(
+    count = follow_logs(
         client, source, lambda e: seen.append(e.message), start_ms=now - 1500, max_polls=3, sleep=write_more
     )
     assert seen == ["ERROR database connection refused", "poll 1", "poll 2"]
@@ -284,7 +287,7 @@ def test_events_on_the_emulator_say_what_cannot_be_known(deployed: dict[str, Any
 
 def test_destroyed_branch_diagnoses_as_missing_service(deployed: dict[str, Any], local_target: Any) -> None:
     deploy.destroy(local_target, BRANCH)
-    diagnosis = ts.diagnose(local_target, BRANCH)
+    diagnosis = diagnose(local_target, BRANCH)
     service = diagnosis.finding("ecs.service")
     assert service is not None and service.check.status == "fail"
     assert "not found" in service.check.detail or "is INACTIVE, not ACTIVE" in service.check.detail

@@ -27,7 +27,7 @@ from deploytool.config import load_config
 from deploytool.errors import DeployError
 from deploytool.ledger import Ledger, Record
 from deploytool.stack import Target
-from deploytool.status import BranchEnvironment, format_age, services_from_outputs
+from deploytool.status import BranchEnvironment, services_from_outputs
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "deploy.toml"
@@ -112,14 +112,6 @@ def test_a_failed_destroy_does_not_reset_the_idle_clock() -> None:
     deploy_ = Record("staging", "staging-a", "app", "deploy", outcome="success")
     platform = Record("staging", "default", "platform", "apply", outcome="success")
     assert not is_activity(destroy) and is_activity(deploy_) and not is_activity(platform)
-
-
-def test_age_format() -> None:
-    assert format_age(timedelta(days=3, hours=4, minutes=5)) == "3d4h"
-    assert format_age(timedelta(hours=5, minutes=2)) == "5h02m"
-    assert format_age(timedelta(minutes=42, seconds=59)) == "42m"
-    assert format_age(timedelta(seconds=-5)) == "0m"
-    assert format_age(None) == "-"
 
 
 # -- inputs ------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from deploytool.config import (
     load_config,
     looks_secret,
     parse_config,
-    parse_duration,
 )
 from deploytool.errors import DeployError
 
@@ -410,26 +409,6 @@ def test_unreadable_path(tmp_path: Path) -> None:
 
 
 # --- durations -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [
-        ("7d", timedelta(days=7)),
-        ("12h", timedelta(hours=12)),
-        ("90m", timedelta(minutes=90)),
-        ("2w", timedelta(weeks=2)),
-        ("1d12h", timedelta(days=1, hours=12)),
-    ],
-)
-def test_durations(text: str, value: timedelta) -> None:
-    assert parse_duration(text) == value
-
-
-@pytest.mark.parametrize("text", ["", "7", "d", "0d", "1h1d", "-1d", "7 d", "1.5d"])
-def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_duration(text)
 
 
 def test_config_model_is_usable_in_memory() -> None:

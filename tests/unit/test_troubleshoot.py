@@ -15,11 +15,29 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from deploytool import troubleshoot as ts
 from deploytool.cli import main
 from deploytool.config import load_config
+from deploytool.errors import DeployError
 from deploytool.health import CheckResult
 from deploytool.stack import Target
+from deploytool.troubleshoot.diagnose import check_running, check_service
+from deploytool.troubleshoot.events import EventsReport, summarize_events
+from deploytool.troubleshoot.explain import explain
+from deploytool.troubleshoot.facts import Facts
+from deploytool.troubleshoot.findings import Diagnosis, Finding
+from deploytool.troubleshoot.iam import allowed, required_permissions
+from deploytool.troubleshoot.image import check_image_tag, split_image
+from deploytool.troubleshoot.locate import Where
+from deploytool.troubleshoot.logs import (
+    LogEvent,
+    LogGroupMissingError,
+    LogSource,
+    check_log_source,
+    follow_logs,
+    parse_since,
+    read_logs,
+)
+from deploytool.troubleshoot.reachability import permits
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -68,9 +86,9 @@ def staging_target() -> Target:
     return Target(config=config, settings=config.environment("staging"))
 
 
-def where(platform: dict[str, Any] | None = None) -> ts.Where:
+def where(platform: dict[str, Any] | None = None) -> Where:
     target = staging_target()
-    return ts.Where(target, target.names("feature/x"), platform or {"cluster_name": "theobroma-staging"})
+    return Where(target, target.names("feature/x"), platform or {"cluster_name": "theobroma-staging"})
 
 
 # --- --since ----------------------------------------------------------------------------------------
@@ -81,21 +99,21 @@ def where(platform: dict[str, Any] | None = None) -> ts.Where:
     [("30m", 1800), ("2h", 7200), ("1d", 86400), ("1h30m", 5400), ("45s", 45), ("1w", 604800), (" 10M ", 600)],
 )
 def test_since_durations_count_back_from_now(text: str, seconds: int) -> None:
-    assert ts.parse_since(text, now=NOW) == NOW_MS - seconds * 1000
+    assert parse_since(text, now=NOW) == NOW_MS - seconds * 1000
 
 
 def test_since_iso_times_naive_is_utc() -> None:
     now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     hour_ago = int(now.timestamp() * 1000) - 3_600_000
-    assert ts.parse_since("2024-05-01T11:00:00Z", now=now) == hour_ago
-    assert ts.parse_since("2024-05-01T11:00:00", now=now) == hour_ago
-    assert ts.parse_since("2024-05-01T13:00:00+02:00", now=now) == hour_ago
+    assert parse_since("2024-05-01T11:00:00Z", now=now) == hour_ago
+    assert parse_since("2024-05-01T11:00:00", now=now) == hour_ago
+    assert parse_since("2024-05-01T13:00:00+02:00", now=now) == hour_ago
 
 
 @pytest.mark.parametrize("text", ["", "soon", "30x", "m30", "yesterday"])
 def test_since_rejects_what_it_cannot_read(text: str) -> None:
-    with pytest.raises(ts.DeployError, match="--since"):
-        ts.parse_since(text, now=NOW)
+    with pytest.raises(DeployError, match="--since"):
+        parse_since(text, now=NOW)
 
 
 # --- logs on the emulator ---------------------------------------------------------------------------
@@ -106,7 +124,7 @@ def test_read_logs_newest_last_across_streams_and_only_this_service(logs: Any) -
     put(logs, f"{PREFIX}/app/task-a", (NOW_MS - 2000, "a first"), (NOW_MS - 500, "a third"))
     put(logs, f"{PREFIX}-two/app/task-c", (NOW_MS - 700, "another branch with a longer name"))
     put(logs, "staging-feature/app/task-d", (NOW_MS - 700, "a branch whose name is a prefix of ours"))
-    events = ts.read_logs(logs, ts.LogSource(GROUP, PREFIX), start_ms=NOW_MS - 60_000)
+    events = read_logs(logs, LogSource(GROUP, PREFIX), start_ms=NOW_MS - 60_000)
     assert [e.message for e in events] == ["a first", "b second", "a third", "b fourth"]
     before = (NOW - timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S")
     assert events[0].line(f"{PREFIX}/") == f"{before}.000Z  app/task-a  a first"
@@ -120,30 +138,30 @@ def test_read_logs_since_and_filter_pattern(logs: Any) -> None:
         (NOW_MS - 2000, "INFO GET /health 200"),
         (NOW_MS - 1000, "ERROR database connection refused"),
     )
-    source = ts.LogSource(GROUP, PREFIX)
-    recent = ts.read_logs(logs, source, start_ms=NOW_MS - 600_000)
+    source = LogSource(GROUP, PREFIX)
+    recent = read_logs(logs, source, start_ms=NOW_MS - 600_000)
     assert [e.message for e in recent] == ["INFO GET /health 200", "ERROR database connection refused"]
-    errors = ts.read_logs(logs, source, start_ms=NOW_MS - 600_000, pattern="ERROR")
+    errors = read_logs(logs, source, start_ms=NOW_MS - 600_000, pattern="ERROR")
     assert [e.message for e in errors] == ["ERROR database connection refused"]
-    phrase = ts.read_logs(logs, source, start_ms=0, pattern='"connection refused"')
+    phrase = read_logs(logs, source, start_ms=0, pattern='"connection refused"')
     assert [e.message for e in phrase] == ["ERROR database connection refused"]
 
 
 def test_missing_log_group_is_one_line_error(aws: None) -> None:
     client = boto3.client("logs", region_name=REGION)
-    with pytest.raises(ts.LogGroupMissingError, match=r"log group /ecs/nope does not exist yet"):
-        ts.check_log_source(client, ts.LogSource("/ecs/nope", PREFIX))
-    with pytest.raises(ts.LogGroupMissingError):
-        ts.read_logs(client, ts.LogSource("/ecs/nope", PREFIX), start_ms=0)
+    with pytest.raises(LogGroupMissingError, match=r"log group /ecs/nope does not exist yet"):
+        check_log_source(client, LogSource("/ecs/nope", PREFIX))
+    with pytest.raises(LogGroupMissingError):
+        read_logs(client, LogSource("/ecs/nope", PREFIX), start_ms=0)
 
 
 def test_no_stream_yet_is_a_notice_not_an_error(logs: Any) -> None:
     put(logs, "staging-other/app/t", (NOW_MS, "not ours"))
-    notice = ts.check_log_source(logs, ts.LogSource(GROUP, PREFIX))
+    notice = check_log_source(logs, LogSource(GROUP, PREFIX))
     assert notice is not None
     assert f"no log streams under {PREFIX}/ in {GROUP} yet" in notice
     put(logs, f"{PREFIX}/app/t", (NOW_MS, "ours"))
-    assert ts.check_log_source(logs, ts.LogSource(GROUP, PREFIX)) is None
+    assert check_log_source(logs, LogSource(GROUP, PREFIX)) is None
 
 
 def test_follow_passes_each_event_once_and_stops_when_bounded(logs: Any) -> None:
@@ -157,9 +175,9 @@ def test_follow_passes_each_event_once_and_stops_when_bounded(logs: Any) -> None
         if item is not None:
             put(logs, stream, item)
 
-    count = ts.follow_logs(
+    count = follow_logs(
         logs,
-        ts.LogSource(GROUP, PREFIX),
+        LogSource(GROUP, PREFIX),
         lambda e: seen.append(e.message),
         start_ms=NOW_MS,
         max_polls=4,
@@ -171,8 +189,8 @@ def test_follow_passes_each_event_once_and_stops_when_bounded(logs: Any) -> None
 
 def test_follow_stops_at_its_timeout(logs: Any) -> None:
     polls: list[float] = []
-    count = ts.follow_logs(
-        logs, ts.LogSource(GROUP, PREFIX), lambda e: None, start_ms=0, poll_s=5.0, timeout_s=1.0, sleep=polls.append
+    count = follow_logs(
+        logs, LogSource(GROUP, PREFIX), lambda e: None, start_ms=0, poll_s=5.0, timeout_s=1.0, sleep=polls.append
     )
     assert count == 0
     assert polls == []  # the next poll would pass the timeout: no sleep at all
@@ -252,7 +270,7 @@ ELB = (
     ],
 )
 def test_explain_names_the_cause(message: str, kind: str) -> None:
-    explanation = ts.explain(message)
+    explanation = explain(message)
     assert explanation is not None
     assert explanation.kind == kind
     assert explanation.problem is (kind not in ("steady", "routine"))
@@ -260,13 +278,13 @@ def test_explain_names_the_cause(message: str, kind: str) -> None:
 
 
 def test_explain_essential_exit_uses_the_exit_code_and_unknown_is_none() -> None:
-    crashed = ts.explain("Essential container in task exited", exit_code=1)
+    crashed = explain("Essential container in task exited", exit_code=1)
     assert crashed is not None and crashed.kind == "container-exited"
     assert "code 1: the application failed at start" in crashed.meaning
     assert "deploytool logs" in crashed.fix
-    killed = ts.explain("Essential container in task exited", exit_code=137)
+    killed = explain("Essential container in task exited", exit_code=137)
     assert killed is not None and "out of memory" in killed.meaning
-    assert ts.explain("something nobody has seen before") is None
+    assert explain("something nobody has seen before") is None
 
 
 def ecs_service(events: list[dict[str, Any]], *, running: int = 0, desired: int = 1) -> dict[str, Any]:
@@ -315,7 +333,7 @@ def test_summarize_events_recorded_shapes() -> None:
         ),
         stopped_task("ddd", 3, SECRET_DENIED, [{"name": "app", "lastStatus": "PENDING"}]),
     ]
-    report = ts.summarize_events(service, tasks, service_name=PREFIX, cluster="theobroma-staging", limit=10)
+    report = summarize_events(service, tasks, service_name=PREFIX, cluster="theobroma-staging", limit=10)
     assert [t.task for t in report.stopped_tasks] == ["ccc", "bbb", "ddd", "aaa"]  # newest first
     kinds = [t.explanation.kind if t.explanation else None for t in report.stopped_tasks]
     assert kinds == ["out-of-memory", "container-exited", "secrets-denied", "image-not-found"]
@@ -335,22 +353,22 @@ def test_summarize_events_recorded_shapes() -> None:
 
 def test_fixes_name_the_commands_for_the_environment() -> None:
     tasks = [stopped_task("bbb", 5, "Essential container in task exited", [{"name": "app", "exitCode": 1}])]
-    generic = ts.summarize_events(None, tasks, service_name=PREFIX, cluster="c")
+    generic = summarize_events(None, tasks, service_name=PREFIX, cluster="c")
     assert generic.stopped_tasks[0].explanation is not None
     assert generic.stopped_tasks[0].explanation.fix.endswith("`deploytool logs --since 1h`")
     logs = "`deploytool logs --env staging --branch feature/x --since 1h`"
-    specific = ts.summarize_events(None, tasks, service_name=PREFIX, cluster="c", commands={"logs": logs})
+    specific = summarize_events(None, tasks, service_name=PREFIX, cluster="c", commands={"logs": logs})
     assert specific.stopped_tasks[0].explanation is not None
     assert specific.stopped_tasks[0].explanation.fix.endswith(logs)
-    pulled = ts.explain(PULL_NOT_FOUND, commands={"diagnose": "`deploytool diagnose --env staging`"})
+    pulled = explain(PULL_NOT_FOUND, commands={"diagnose": "`deploytool diagnose --env staging`"})
     assert pulled is not None and "`deploytool diagnose --env staging` checks image.ecr" in pulled.fix
 
 
 def test_summarize_events_limit_and_missing_service() -> None:
     events = [{"createdAt": NOW.replace(minute=m), "message": f"event {m}"} for m in range(20)]
-    report = ts.summarize_events(ecs_service(events), [], service_name=PREFIX, cluster="c", limit=3)
+    report = summarize_events(ecs_service(events), [], service_name=PREFIX, cluster="c", limit=3)
     assert [e.message for e in report.events] == ["event 19", "event 18", "event 17"]
-    missing = ts.summarize_events(None, [], service_name=PREFIX, cluster="c")
+    missing = summarize_events(None, [], service_name=PREFIX, cluster="c")
     assert missing.status is None
     assert missing.text().startswith(f"service {PREFIX} in c: not found")
 
@@ -368,22 +386,22 @@ def test_summarize_events_limit_and_missing_service() -> None:
     ],
 )
 def test_split_image(image: str, expected: tuple[str, str, str]) -> None:
-    assert ts.split_image(image) == expected
+    assert split_image(image) == expected
 
 
 def test_permits_by_group_or_a_cidr_covering_the_vpc() -> None:
     by_group = [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": "sg-svc"}]}]
-    assert ts.permits(by_group, 5432, groups=["sg-svc"], vpc_cidr="10.0.0.0/16") == "sg-svc"
-    assert ts.permits(by_group, 5432, groups=["sg-other"], vpc_cidr="10.0.0.0/16") is None
-    assert ts.permits(by_group, 5433, groups=["sg-svc"], vpc_cidr="10.0.0.0/16") is None
+    assert permits(by_group, 5432, groups=["sg-svc"], vpc_cidr="10.0.0.0/16") == "sg-svc"
+    assert permits(by_group, 5432, groups=["sg-other"], vpc_cidr="10.0.0.0/16") is None
+    assert permits(by_group, 5433, groups=["sg-svc"], vpc_cidr="10.0.0.0/16") is None
     udp = [{"IpProtocol": "udp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
-    assert ts.permits(udp, 5432, groups=[], vpc_cidr="10.0.0.0/16") is None
+    assert permits(udp, 5432, groups=[], vpc_cidr="10.0.0.0/16") is None
     everything = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
-    assert ts.permits(everything, 8000, groups=[], vpc_cidr="10.0.0.0/16") == "0.0.0.0/0"
+    assert permits(everything, 8000, groups=[], vpc_cidr="10.0.0.0/16") == "0.0.0.0/0"
     vpc = [{"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]
-    assert ts.permits(vpc, 8000, groups=[], vpc_cidr="10.0.0.0/16") == "10.0.0.0/8"
+    assert permits(vpc, 8000, groups=[], vpc_cidr="10.0.0.0/16") == "10.0.0.0/8"
     subnet_only = [{"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "10.0.1.0/24"}]}]
-    assert ts.permits(subnet_only, 8000, groups=[], vpc_cidr="10.0.0.0/16") is None
+    assert permits(subnet_only, 8000, groups=[], vpc_cidr="10.0.0.0/16") is None
 
 
 MANAGED = {
@@ -411,7 +429,7 @@ CONTAINER = {
 
 
 def needs() -> list[tuple[str, str, str]]:
-    return ts.required_permissions(CONTAINER, partition="aws", region=REGION, account=ACCOUNT)
+    return required_permissions(CONTAINER, partition="aws", region=REGION, account=ACCOUNT)
 
 
 def test_required_permissions_of_a_container() -> None:
@@ -426,50 +444,50 @@ def test_allowed_with_the_managed_policy_wildcards_and_deny() -> None:
     secrets = {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [SECRET_ARN]}
     ssm = {"Effect": "Allow", "Action": "ssm:Get*", "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/geo/*"}
     statements = [MANAGED, secrets, ssm]
-    assert all(ts.allowed(statements, action, resource) for _, action, resource in needs())
-    assert not ts.allowed([MANAGED, ssm], "secretsmanager:GetSecretValue", SECRET_ARN)
-    assert not ts.allowed([secrets], "secretsmanager:GetSecretValue", SECRET_ARN.replace("db-", "other-"))
+    assert all(allowed(statements, action, resource) for _, action, resource in needs())
+    assert not allowed([MANAGED, ssm], "secretsmanager:GetSecretValue", SECRET_ARN)
+    assert not allowed([secrets], "secretsmanager:GetSecretValue", SECRET_ARN.replace("db-", "other-"))
     deny = {"Effect": "Deny", "Action": "ecr:*", "Resource": "*"}
-    assert not ts.allowed([MANAGED, deny], "ecr:BatchGetImage", "arn:aws:ecr:x")
+    assert not allowed([MANAGED, deny], "ecr:BatchGetImage", "arn:aws:ecr:x")
     not_action = {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
-    assert ts.allowed([not_action], "logs:PutLogEvents", "arn:aws:logs:x")
+    assert allowed([not_action], "logs:PutLogEvents", "arn:aws:logs:x")
 
 
 def test_running_count_on_aws_fails_with_the_latest_event_and_is_unavailable_on_the_emulator() -> None:
-    facts = ts._Facts(
+    facts = Facts(
         service=ecs_service([{"message": f"(service {PREFIX}) has started 1 tasks."}], running=1, desired=2),
         task_definition={"containerDefinitions": [CONTAINER]},
     )
-    finding = ts._check_running(where(), facts)
+    finding = check_running(where(), facts)
     assert finding.check.status == "fail"
     assert finding.check.detail.startswith("1/2 tasks running; last event:")
     assert "deploytool events --env staging --branch feature/x" in finding.fix
     facts.service = ecs_service([], running=2, desired=2)
-    assert ts._check_running(where(), facts).check.status == "pass"
+    assert check_running(where(), facts).check.status == "pass"
     emulator = where()
     object.__setattr__(emulator.target, "endpoint", "http://127.0.0.1:1")
-    unavailable = ts._check_running(emulator, facts)
+    unavailable = check_running(emulator, facts)
     assert unavailable.check.status == "unavailable"
     assert unavailable.check.detail.startswith("unavailable on the emulator")
 
 
 def test_missing_service_makes_dependent_checks_fail_as_not_checked() -> None:
-    facts = ts._Facts(service_error="service staging-feature-x not found in cluster theobroma-staging")
-    service = ts._check_service(where(), facts)
+    facts = Facts(service_error="service staging-feature-x not found in cluster theobroma-staging")
+    service = check_service(where(), facts)
     assert service.check.status == "fail"
     assert "deploytool deploy --env staging --branch feature/x --image-tag TAG" in service.fix
-    dependent = ts._check_image_tag(where(), facts)
+    dependent = check_image_tag(where(), facts)
     assert dependent.check.status == "fail"
     assert dependent.check.detail.startswith("not checked:")
     assert dependent.fix == "fix ecs.service first"
 
 
-def diagnosis(*statuses: str) -> ts.Diagnosis:
+def diagnosis(*statuses: str) -> Diagnosis:
     findings = tuple(
-        ts.Finding(CheckResult(f"check.{i}", status, f"detail {i}"), f"fix {i}")  # type: ignore[arg-type]
+        Finding(CheckResult(f"check.{i}", status, f"detail {i}"), f"fix {i}")  # type: ignore[arg-type]
         for i, status in enumerate(statuses)
     )
-    return ts.Diagnosis("local", "local-feature-x", True, findings)
+    return Diagnosis("local", "local-feature-x", True, findings)
 
 
 def test_diagnosis_unavailable_is_neither_pass_nor_fail() -> None:
@@ -497,7 +515,7 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Invoke a troubleshooting command with the target and the platform lookup stubbed."""
     target = staging_target()
     monkeypatch.setattr("deploytool.cli.troubleshoot.make_target", lambda *a, **k: target)
-    monkeypatch.setattr(ts, "locate", lambda t, b: where())
+    monkeypatch.setattr("deploytool.troubleshoot.locate.locate", lambda t, b: where())
 
     def invoke(*args: str) -> Any:
         return CliRunner().invoke(main, [*args, "--env", "staging", "--branch", "feature/x"])
@@ -506,13 +524,15 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_diagnose_exit_codes(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ts, "diagnose", lambda *a, **k: diagnosis("pass", "unavailable"))
+    monkeypatch.setattr("deploytool.troubleshoot.diagnose.diagnose", lambda *a, **k: diagnosis("pass", "unavailable"))
     ok = cli("diagnose")
     assert ok.exit_code == 0, ok.output
     assert "UNAVAILABLE" in ok.stdout
     assert ok.stderr == ""
 
-    monkeypatch.setattr(ts, "diagnose", lambda *a, **k: diagnosis("pass", "fail", "unavailable"))
+    monkeypatch.setattr(
+        "deploytool.troubleshoot.diagnose.diagnose", lambda *a, **k: diagnosis("pass", "fail", "unavailable")
+    )
     failed = cli("diagnose", "--output", "json")
     assert failed.exit_code == 1
     document = json.loads(failed.stdout)
@@ -530,11 +550,11 @@ def test_diagnose_exit_codes(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_diagnose_passes_the_health_url(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
 
-    def fake(target: Any, branch: str | None, **kwargs: Any) -> ts.Diagnosis:
+    def fake(target: Any, branch: str | None, **kwargs: Any) -> Diagnosis:
         seen.update(kwargs, branch=branch)
         return diagnosis("pass")
 
-    monkeypatch.setattr(ts, "diagnose", fake)
+    monkeypatch.setattr("deploytool.troubleshoot.diagnose.diagnose", fake)
     assert cli("diagnose", "--health-url", "http://127.0.0.1:9").exit_code == 0
     assert seen["branch"] == "feature/x"
     assert seen["base_url"] == "http://127.0.0.1:9"
@@ -542,14 +562,14 @@ def test_diagnose_passes_the_health_url(cli: Any, monkeypatch: pytest.MonkeyPatc
 
 def test_events_command_text_and_json(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     tasks = [stopped_task("aaa", 2, PULL_NOT_FOUND, [])]
-    report = ts.summarize_events(ecs_service([]), tasks, service_name=PREFIX, cluster="theobroma-staging")
+    report = summarize_events(ecs_service([]), tasks, service_name=PREFIX, cluster="theobroma-staging")
     limits: list[int] = []
 
-    def fake(where: Any, *, limit: int) -> ts.EventsReport:
+    def fake(where: Any, *, limit: int) -> EventsReport:
         limits.append(limit)
         return report
 
-    monkeypatch.setattr(ts, "service_events", fake)
+    monkeypatch.setattr("deploytool.troubleshoot.events.service_events", fake)
     text = cli("events", "--limit", "5")
     assert text.exit_code == 0, text.output
     assert "what it means: ECS could not pull the image" in text.stdout
@@ -561,8 +581,8 @@ def test_events_command_text_and_json(cli: Any, monkeypatch: pytest.MonkeyPatch)
 
 def test_logs_command(cli: Any, logs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     put(logs, f"{PREFIX}/app/t1", (NOW_MS, "hello"), (NOW_MS + 1, "ERROR boom"))
-    source = ts.LogSource(GROUP, PREFIX)
-    monkeypatch.setattr(ts, "open_logs", lambda w: (logs, source, None))
+    source = LogSource(GROUP, PREFIX)
+    monkeypatch.setattr("deploytool.troubleshoot.logs.open_logs", lambda w: (logs, source, None))
     since = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     text = cli("logs", "--since", since)
     assert text.exit_code == 0, text.output
@@ -579,28 +599,30 @@ def test_logs_command(cli: Any, logs: Any, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_logs_command_missing_group_and_no_streams(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     def missing(where: Any) -> Any:
-        raise ts.LogGroupMissingError("log group /ecs/x does not exist yet: the platform stack creates it")
+        raise LogGroupMissingError("log group /ecs/x does not exist yet: the platform stack creates it")
 
-    monkeypatch.setattr(ts, "open_logs", missing)
+    monkeypatch.setattr("deploytool.troubleshoot.logs.open_logs", missing)
     result = cli("logs")
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: log group /ecs/x does not exist yet: the platform stack creates it"
     assert result.stdout == ""
 
-    monkeypatch.setattr(ts, "open_logs", lambda w: (None, ts.LogSource(GROUP, PREFIX), "no log streams yet"))
+    monkeypatch.setattr(
+        "deploytool.troubleshoot.logs.open_logs", lambda w: (None, LogSource(GROUP, PREFIX), "no log streams yet")
+    )
     quiet = cli("logs")
     assert quiet.exit_code == 0
     assert quiet.stderr.strip() == "no log streams yet"
 
 
 def test_follow_command_stops_cleanly_on_interrupt(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ts, "open_logs", lambda w: (None, ts.LogSource(GROUP, PREFIX), None))
+    monkeypatch.setattr("deploytool.troubleshoot.logs.open_logs", lambda w: (None, LogSource(GROUP, PREFIX), None))
 
     def interrupted(*args: Any, **kwargs: Any) -> int:
-        args[2](ts.LogEvent(NOW_MS, f"{PREFIX}/app/t1", "one", "1"))
+        args[2](LogEvent(NOW_MS, f"{PREFIX}/app/t1", "one", "1"))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ts, "follow_logs", interrupted)
+    monkeypatch.setattr("deploytool.troubleshoot.logs.follow_logs", interrupted)
     result = cli("logs", "--follow")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [f"{STAMP}.000Z  app/t1  one"]
