@@ -12,6 +12,7 @@ from deploytool.cli import (  # noqa: F401  (registers the commands)
     github,
     health,
     stacks,
+    status,
     toolchain,
     troubleshoot,
 )

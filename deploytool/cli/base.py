@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import click
 from deploytool import __version__
 from deploytool.config import load_config
 from deploytool.errors import DeployError, ExitCode
+from deploytool.ledger import Record
 from deploytool.stack import STACKS, Target, resolve_target
 
 EXIT_CODES_HELP = """
@@ -35,6 +36,21 @@ Exit codes:
 def err(message: str) -> None:
     """Progress/diagnostic line on stderr."""
     click.echo(message, err=True)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Left-aligned columns separated by two spaces."""
+    cells = [[str(c) for c in headers], *[["-" if c is None else str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+
+
+def record_line(record: Record | None) -> str:
+    """One history record in a line (for tables)."""
+    if record is None:
+        return "-"
+    image = f"{record.image_before or '-'} -> {record.image_after}" if record.image_after else ""
+    return f"{record.time[:19]}Z {record.action} {record.outcome} by {record.actor}" + (f" ({image})" if image else "")
 
 
 def emit(data: Any, output: str = "text") -> None:

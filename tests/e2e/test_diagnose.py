@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from deploytool import release
+from deploytool import release, stackops
 from deploytool.cli import main
 from deploytool.troubleshoot.diagnose import diagnose
 from deploytool.troubleshoot.findings import Diagnosis, Finding
@@ -56,7 +56,7 @@ def deployed(local_platform: dict[str, Any], local_target: Any, emulator: Any) -
     try:
         yield {"outcome": outcome, "outputs": outputs, "platform": local_platform}
     finally:
-        deploy.destroy(local_target, BRANCH)
+        stackops.destroy(local_target, BRANCH)
 
 
 def run_cli(*args: str) -> Any:
@@ -286,7 +286,7 @@ def test_events_on_the_emulator_say_what_cannot_be_known(deployed: dict[str, Any
 
 
 def test_destroyed_branch_diagnoses_as_missing_service(deployed: dict[str, Any], local_target: Any) -> None:
-    deploy.destroy(local_target, BRANCH)
+    stackops.destroy(local_target, BRANCH)
     diagnosis = diagnose(local_target, BRANCH)
     service = diagnosis.finding("ecs.service")
     assert service is not None and service.check.status == "fail"

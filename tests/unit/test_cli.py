@@ -106,6 +106,23 @@ def test_deploy_outcomes_map_to_exit_codes(
     assert "Traceback" not in result.output
 
 
+def test_a_failed_deploy_still_reports_its_outcome_as_json(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("deploytool.cli.stacks.make_target", lambda *a: object())
+    outcome = {"outcome": "rolled_back", "image_after": "v2", "restored_image": "v1"}
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise RolledBackError("v2 failed verification; rolled back to v1", result=outcome)
+
+    monkeypatch.setattr("deploytool.release.deploy_release", fail)
+    args = ["deploy", "--env", "staging", "--branch", "x", "--image-tag", "v2", "--yes", "--output", "json"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 3
+    assert json.loads(result.stdout) == outcome
+    assert "Error: v2 failed verification; rolled back to v1" in result.stderr
+    text = runner.invoke(main, args[:-2])
+    assert text.exit_code == 3 and "rolled_back" not in text.stdout
+
+
 def test_unexpected_errors_are_one_line_unless_debug(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("deploytool.cli.stacks.make_target", lambda *a: object())
 
