@@ -223,50 +223,66 @@ def local_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def local_target(emulator: Emulator, tf_env: dict[str, str], local_data_dir: Path) -> Iterator[Any]:
+def deploy_target(emulator: Emulator, tf_env: dict[str, str], local_data_dir: Path) -> Iterator[Callable[[str], Any]]:
+    """Factory: ``deploy_target(env)`` -> the repository's environment ``env`` on the emulator
+    (``--env <env> --local``) as a deploy target, one per environment and session."""
+    from deploytool.config import load_config
+    from deploytool.stack import Target
+
+    config = load_config(REPO / "deploy.toml")
+    targets: dict[str, Target] = {}
+
+    def target(environment: str) -> Target:
+        if environment not in targets:
+            targets[environment] = Target(
+                config=config, settings=config.environment(environment), endpoint=emulator.endpoint
+            )
+        return targets[environment]
+
+    try:
+        yield target
+    finally:
+        for made in targets.values():
+            made.runtime.stop_all()
+
+
+@pytest.fixture(scope="session")
+def deploy_platform(deploy_target: Callable[[str], Any]) -> Callable[[str], dict[str, Any]]:
+    """Factory: ``deploy_platform(env)`` -> the outputs of env's platform stack, bootstrapped and
+    applied once per session (per worker) on first use (ALB and RDS: ~1.5 min)."""
+    from deploytool import bootstrap, stackops
+
+    applied: dict[str, dict[str, Any]] = {}
+
+    def platform(environment: str) -> dict[str, Any]:
+        if environment not in applied:
+            target = deploy_target(environment)
+            bootstrap.bootstrap(target)
+            applied[environment] = stackops.apply_stack(target, "platform")
+        return applied[environment]
+
+    return platform
+
+
+@pytest.fixture(scope="session")
+def local_target(deploy_target: Callable[[str], Any]) -> Any:
     """The repository's ``local`` environment (staging on the emulator) as a deploy target."""
-    from deploytool.config import load_config
-    from deploytool.localrun import LocalRuntime
-    from deploytool.stack import Target
-
-    config = load_config(REPO / "deploy.toml")
-    target = Target(config=config, settings=config.environment("local"), endpoint=emulator.endpoint)
-    try:
-        yield target
-    finally:
-        LocalRuntime(target).stop_all()
+    return deploy_target("local")
 
 
 @pytest.fixture(scope="session")
-def local_platform(local_target: Any) -> dict[str, Any]:
-    """Bootstrap + the local platform stack applied once per session (ALB and RDS: ~1.5 min)."""
-    from deploytool import bootstrap, stackops
-
-    bootstrap.bootstrap(local_target)
-    outputs: dict[str, Any] = stackops.apply_stack(local_target, "platform")
-    return outputs
+def local_platform(deploy_platform: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """Bootstrap + the local platform stack, applied once per session."""
+    return deploy_platform("local")
 
 
 @pytest.fixture(scope="session")
-def production_target(emulator: Emulator, tf_env: dict[str, str], local_data_dir: Path) -> Iterator[Any]:
+def production_target(deploy_target: Callable[[str], Any]) -> Any:
     """The repository's ``production`` environment on the emulator (``--env production --local``)."""
-    from deploytool.config import load_config
-    from deploytool.localrun import LocalRuntime
-    from deploytool.stack import Target
-
-    config = load_config(REPO / "deploy.toml")
-    target = Target(config=config, settings=config.environment("production"), endpoint=emulator.endpoint)
-    try:
-        yield target
-    finally:
-        LocalRuntime(target).stop_all()
+    return deploy_target("production")
 
 
 @pytest.fixture(scope="session")
-def production_platform(production_target: Any) -> dict[str, Any]:
+def production_platform(deploy_platform: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     """Bootstrap + the production platform (Multi-AZ DB, NAT per AZ) on the emulator, once per session."""
-    from deploytool import bootstrap, stackops
-
-    bootstrap.bootstrap(production_target)
-    outputs: dict[str, Any] = stackops.apply_stack(production_target, "platform")
-    return outputs
+    return deploy_platform("production")

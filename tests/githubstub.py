@@ -171,11 +171,9 @@ class GitHubStub:
             if method == "GET":
                 return self._page(path, query, self.comments[key])
             if method == "POST":
-                body = payload.get("body") if isinstance(payload, dict) else None
-                if not isinstance(body, str) or not body:
-                    return _validation_failed("body", "missing_field")
-                if len(body) > MAX_BODY:
-                    return _validation_failed("body", f"body is too long (maximum is {MAX_BODY} characters)")
+                body = _comment_body(payload)
+                if isinstance(body, _Reply):
+                    return body
                 return _Reply(201, self._create(key[0], key[1], body, "github-actions[bot]"))
         elif match := _COMMENT.match(path):
             comment = next(
@@ -193,11 +191,9 @@ class GitHubStub:
             if method == "GET":
                 return _Reply(200, comment)
             if method == "PATCH":
-                body = payload.get("body") if isinstance(payload, dict) else None
-                if not isinstance(body, str) or not body:
-                    return _validation_failed("body", "missing_field")
-                if len(body) > MAX_BODY:
-                    return _validation_failed("body", f"body is too long (maximum is {MAX_BODY} characters)")
+                body = _comment_body(payload)
+                if isinstance(body, _Reply):
+                    return body
                 comment["body"] = body
                 comment["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 return _Reply(200, comment)
@@ -231,6 +227,16 @@ class _Reply:
 
 def _not_found() -> _Reply:
     return _Reply(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+
+
+def _comment_body(payload: Any) -> str | _Reply:
+    """The ``body`` of a comment create/update request, or the 422 GitHub answers a bad one with."""
+    body = payload.get("body") if isinstance(payload, dict) else None
+    if not isinstance(body, str) or not body:
+        return _validation_failed("body", "missing_field")
+    if len(body) > MAX_BODY:
+        return _validation_failed("body", f"body is too long (maximum is {MAX_BODY} characters)")
+    return body
 
 
 def _validation_failed(field_name: str, message: str) -> _Reply:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,19 +9,13 @@ import tftest
 from botocore.exceptions import ClientError
 
 from tests.conftest import Emulator, TfRoot
+from tests.modules.conftest import Applied, ApplyRoot
+from tests.modules.plans import changes, created, module_addresses, module_call, plan_error
 
 FIXTURE = "tests/modules/fixtures/alb"
 MODULE = "module.alb"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 NOT_FOUND = [{"content_type": "text/plain", "message_body": "Not Found", "status_code": "404"}]
-
-TfRootFactory = Callable[[str], TfRoot]
-
-
-@pytest.fixture(scope="module")
-def root(tf_root: TfRootFactory) -> TfRoot:
-    """The fixture root for plans only (its local state stays empty)."""
-    return tf_root(FIXTURE)
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +29,11 @@ def https_plan(root: TfRoot) -> tftest.TerraformPlanOutput:
 
 
 def after(plan: tftest.TerraformPlanOutput, address: str) -> dict[str, Any]:
-    change: dict[str, Any] = plan.resource_changes[f"{MODULE}.{address}"]["change"]
-    assert change["actions"] == ["create"], f"{address}: {change['actions']}"
-    value: dict[str, Any] = change["after"]
-    return value
+    return created(plan, f"{MODULE}.{address}")
 
 
 def addresses(plan: tftest.TerraformPlanOutput, resource_type: str) -> list[str]:
-    return sorted(
-        a for a, c in plan.resource_changes.items() if a.startswith(MODULE + ".") and c["type"] == resource_type
-    )
+    return module_addresses(plan, MODULE, resource_type)
 
 
 def rules(plan: tftest.TerraformPlanOutput) -> dict[str, dict[str, Any]]:
@@ -53,12 +41,6 @@ def rules(plan: tftest.TerraformPlanOutput) -> dict[str, dict[str, Any]]:
         a.removeprefix(MODULE + "."): after(plan, a.removeprefix(MODULE + "."))
         for a in addresses(plan, "aws_security_group_rule")
     }
-
-
-def plan_error(root: TfRoot, tf_vars: dict[str, Any]) -> str:
-    result = root.plan_raw(tf_vars)
-    assert result.code != 0, "the plan should have been rejected"
-    return " ".join(result.output.split())
 
 
 # --------------------------------------------------------------------------- load balancer
@@ -80,7 +62,7 @@ def test_deletion_protection_when_asked(root: TfRoot) -> None:
 
 
 def test_deletion_protection_is_on_by_default(http_plan: tftest.TerraformPlanOutput) -> None:
-    variables = http_plan.configuration["root_module"]["module_calls"]["alb"]["module"]["variables"]
+    variables = module_call(http_plan, "alb")["variables"]
     assert variables["enable_deletion_protection"]["default"] is True
 
 
@@ -160,27 +142,10 @@ def test_32_character_name_is_accepted(root: TfRoot) -> None:
 # --------------------------------------------------------------------------- apply
 
 
-class Applied:
-    def __init__(self, root: TfRoot, outputs: dict[str, Any], tf_vars: dict[str, Any]) -> None:
-        self.root = root
-        self.outputs = outputs
-        self.tf_vars = tf_vars
-        self.destroyed = False
-
-
 @pytest.fixture(scope="module")
-def applied(tf_root: TfRootFactory, emulator: Emulator) -> Iterator[Applied]:
+def applied(apply_root: ApplyRoot, emulator: Emulator) -> Applied:
     certificate = emulator.client("acm").request_certificate(DomainName="modtest-alb.example.test")["CertificateArn"]
-    tf_vars: dict[str, Any] = {"name": "modtest-alb", "certificate_arn": certificate}
-    root = tf_root(FIXTURE)
-    try:
-        state = Applied(root, root.apply(tf_vars), tf_vars)
-    except Exception:
-        root.destroy(tf_vars)
-        raise
-    yield state
-    if not state.destroyed:
-        root.destroy(tf_vars)
+    return apply_root({"name": "modtest-alb", "certificate_arn": certificate})
 
 
 @pytest.mark.apply
@@ -237,16 +202,13 @@ def test_apply_security_group_rules(applied: Applied, emulator: Emulator) -> Non
 @pytest.mark.apply
 def test_apply_second_plan_is_empty(applied: Applied) -> None:
     plan = applied.root.plan(applied.tf_vars)
-    changed = {
-        a: c["change"]["actions"] for a, c in plan.resource_changes.items() if c["change"]["actions"] != ["no-op"]
-    }
+    changed = changes(plan)
     assert changed == {}
 
 
 @pytest.mark.apply
 def test_destroy_removes_the_load_balancer(applied: Applied, emulator: Emulator) -> None:
-    applied.root.destroy(applied.tf_vars)
-    applied.destroyed = True
+    applied.destroy()
     with pytest.raises(ClientError, match="LoadBalancerNotFound"):
         emulator.client("elbv2").describe_load_balancers(Names=["modtest-alb"])
     vpcs = emulator.client("ec2").describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [applied.outputs["vpc_id"]]}])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,20 +10,14 @@ import tftest
 from botocore.exceptions import ClientError
 
 from tests.conftest import Emulator, TfRoot
+from tests.modules.conftest import Applied, ApplyRoot
+from tests.modules.plans import changes, created, plan_error
 
 FIXTURE = "tests/modules/fixtures/ecs-cluster"
 MODULE = "module.ecs_cluster"
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:theobroma/db-AbCdEf"
 PARAMETER = "arn:aws:ssm:us-east-1:123456789012:parameter/theobroma/api-key"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-
-TfRootFactory = Callable[[str], TfRoot]
-
-
-@pytest.fixture(scope="module")
-def root(tf_root: TfRootFactory) -> TfRoot:
-    """The fixture root for plans only (its local state stays empty)."""
-    return tf_root(FIXTURE)
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +31,7 @@ def secrets_plan(root: TfRoot) -> tftest.TerraformPlanOutput:
 
 
 def after(plan: tftest.TerraformPlanOutput, address: str) -> dict[str, Any]:
-    change: dict[str, Any] = plan.resource_changes[f"{MODULE}.{address}"]["change"]
-    assert change["actions"] == ["create"], f"{address}: {change['actions']}"
-    value: dict[str, Any] = change["after"]
-    return value
-
-
-def plan_error(root: TfRoot, tf_vars: dict[str, Any]) -> str:
-    result = root.plan_raw(tf_vars)
-    assert result.code != 0, "the plan should have been rejected"
-    return " ".join(result.output.split())
+    return created(plan, f"{MODULE}.{address}")
 
 
 # --------------------------------------------------------------------------- cluster and logs
@@ -135,29 +119,12 @@ def test_unsupported_retention_is_rejected(root: TfRoot) -> None:
 # --------------------------------------------------------------------------- apply
 
 
-class Applied:
-    def __init__(self, root: TfRoot, outputs: dict[str, Any], tf_vars: dict[str, Any]) -> None:
-        self.root = root
-        self.outputs = outputs
-        self.tf_vars = tf_vars
-        self.destroyed = False
-
-
 @pytest.fixture(scope="module")
-def applied(tf_root: TfRootFactory, emulator: Emulator) -> Iterator[Applied]:
+def applied(apply_root: ApplyRoot, emulator: Emulator) -> Applied:
     secret_arn = emulator.client("secretsmanager").create_secret(
         Name="modtest-ecs-cluster/db", SecretString=json.dumps({"password": "not-a-real-one"})
     )["ARN"]
-    tf_vars: dict[str, Any] = {"name": "modtest-ecs-cluster", "secret_arns": [secret_arn]}
-    root = tf_root(FIXTURE)
-    try:
-        state = Applied(root, root.apply(tf_vars), tf_vars)
-    except Exception:
-        root.destroy(tf_vars)
-        raise
-    yield state
-    if not state.destroyed:
-        root.destroy(tf_vars)
+    return apply_root({"name": "modtest-ecs-cluster", "secret_arns": [secret_arn]})
 
 
 @pytest.mark.apply
@@ -198,16 +165,13 @@ def test_apply_creates_the_log_group(applied: Applied, emulator: Emulator) -> No
 @pytest.mark.apply
 def test_apply_second_plan_is_empty(applied: Applied) -> None:
     plan = applied.root.plan(applied.tf_vars)
-    changed = {
-        a: c["change"]["actions"] for a, c in plan.resource_changes.items() if c["change"]["actions"] != ["no-op"]
-    }
+    changed = changes(plan)
     assert changed == {}
 
 
 @pytest.mark.apply
 def test_destroy_removes_cluster_role_and_logs(applied: Applied, emulator: Emulator) -> None:
-    applied.root.destroy(applied.tf_vars)
-    applied.destroyed = True
+    applied.destroy()
     clusters = emulator.client("ecs").describe_clusters(clusters=[applied.outputs["name"]])["clusters"]
     assert all(c["status"] == "INACTIVE" for c in clusters)
     with pytest.raises(ClientError, match="NoSuchEntity"):

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import tftest
 
 from tests.conftest import Emulator, TfRoot
+from tests.modules import plans
+from tests.modules.conftest import Applied
+from tests.modules.plans import created as after
+from tests.modules.plans import module_call, output, plan_error
 
 FIXTURE = "tests/modules/fixtures/ecs-service"
 MODULE = "module.service"
 REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/theobroma-geo-api"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
-
-TfRootFactory = Callable[[str], TfRoot]
-
-
-@pytest.fixture(scope="module")
-def root(tf_root: TfRootFactory) -> TfRoot:
-    """The fixture root for plans only (its local state stays empty)."""
-    return tf_root(FIXTURE)
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +25,8 @@ def default_plan(root: TfRoot) -> tftest.TerraformPlanOutput:
     return root.plan()
 
 
-def after(plan: tftest.TerraformPlanOutput, address: str) -> dict[str, Any]:
-    change: dict[str, Any] = plan.resource_changes[address]["change"]
-    assert change["actions"] == ["create"], f"{address}: {change['actions']}"
-    value: dict[str, Any] = change["after"]
-    return value
-
-
-def output(plan: tftest.TerraformPlanOutput, name: str) -> Any:
-    return plan.planned_values["outputs"][name]["value"]
-
-
 def module_addresses(plan: tftest.TerraformPlanOutput) -> set[str]:
-    return {a for a in plan.resource_changes if a.startswith(MODULE + ".")}
+    return set(plans.module_addresses(plan, MODULE))
 
 
 def container(plan: tftest.TerraformPlanOutput) -> dict[str, Any]:
@@ -53,15 +37,8 @@ def container(plan: tftest.TerraformPlanOutput) -> dict[str, Any]:
 
 
 def module_resource_config(plan: tftest.TerraformPlanOutput, address: str) -> dict[str, Any]:
-    resources = plan.configuration["root_module"]["module_calls"]["service"]["module"]["resources"]
-    found: dict[str, Any] = next(r for r in resources if r["address"] == address)
+    found: dict[str, Any] = next(r for r in module_call(plan, "service")["resources"] if r["address"] == address)
     return found
-
-
-def plan_error(root: TfRoot, tf_vars: dict[str, Any]) -> str:
-    result = root.plan_raw(tf_vars)
-    assert result.code != 0, "the plan should have been rejected"
-    return " ".join(result.output.split())
 
 
 # --------------------------------------------------------------------------- service
@@ -244,29 +221,6 @@ def test_writable_root_filesystem_drops_the_scratch_volume(root: TfRoot) -> None
 
 
 # --------------------------------------------------------------------------- apply against the emulator
-
-
-class Applied:
-    """One apply of the fixture root, shared by the apply tests of this file, destroyed once."""
-
-    def __init__(self, root: TfRoot) -> None:
-        self.root = root
-        self.outputs = root.apply()
-        self.destroyed = False
-
-    def destroy(self) -> None:
-        if not self.destroyed:
-            self.root.destroy()
-            self.destroyed = True
-
-
-@pytest.fixture(scope="module")
-def applied(tf_root: TfRootFactory) -> Iterator[Applied]:
-    state = Applied(tf_root(FIXTURE))
-    try:
-        yield state
-    finally:
-        state.destroy()
 
 
 def describe_service(emulator: Emulator, outputs: dict[str, Any]) -> dict[str, Any]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import tftest
 
 from tests.conftest import Emulator, TfRoot
+from tests.modules.conftest import Applied
+from tests.modules.plans import output
 
 FIXTURE = "tests/modules/fixtures/github-oidc"
 REPOSITORY = "theobroma/geo-api-deploy"
@@ -43,22 +44,11 @@ UNSCOPABLE_ACTIONS = frozenset({
     "logs:DescribeLogGroups",
 })
 
-TfRootFactory = Callable[[str], TfRoot]
-
-
-@pytest.fixture(scope="module")
-def root(tf_root: TfRootFactory) -> TfRoot:
-    return tf_root(FIXTURE)
-
 
 @pytest.fixture(scope="module")
 def plan(root: TfRoot) -> tftest.TerraformPlanOutput:
     # An existing provider ARN makes the trust policy known at plan time.
     return root.plan({"create_oidc_provider": False, "oidc_provider_arn": EXISTING_PROVIDER})
-
-
-def output(plan: tftest.TerraformPlanOutput, name: str) -> Any:
-    return plan.planned_values["outputs"][name]["value"]
 
 
 def as_list(value: str | list[str]) -> list[str]:
@@ -242,21 +232,11 @@ def test_optional_statements_disappear(plan: tftest.TerraformPlanOutput, root: T
 # --------------------------------------------------------------------------- apply against the emulator
 
 
-@pytest.fixture(scope="module")
-def applied(tf_root: TfRootFactory) -> Iterator[tuple[TfRoot, dict[str, Any]]]:
-    root = tf_root(FIXTURE)
-    outputs = root.apply()
-    try:
-        yield root, outputs
-    finally:
-        root.destroy()  # a no-op once the test has destroyed it
-
-
 @pytest.mark.apply
 def test_apply_creates_provider_and_role_then_destroy_removes_them(
-    applied: tuple[TfRoot, dict[str, Any]], emulator: Emulator
+    applied: Applied, emulator: Emulator
 ) -> None:
-    root, outputs = applied
+    root, outputs = applied.root, applied.outputs
     iam = emulator.client("iam")
     providers = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
     assert outputs["oidc_provider_arn"] in providers

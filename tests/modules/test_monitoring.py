@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import tftest
 
 from tests.conftest import Emulator, TfRoot
+from tests.modules.conftest import Applied
+from tests.modules.plans import output
 
 FIXTURE = "tests/modules/fixtures/monitoring"
 MODULE = "module.monitoring"
 NAME = "modtest-monitoring"
 ALB = "app/test-alb/0123456789abcdef"
 TARGET_GROUPS = ["targetgroup/test-api-blue/0123456789abcdef", "targetgroup/test-api-green/fedcba9876543210"]
-
-TfRootFactory = Callable[[str], TfRoot]
-
-
-@pytest.fixture(scope="module")
-def root(tf_root: TfRootFactory) -> TfRoot:
-    return tf_root(FIXTURE)
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +31,6 @@ def alarms(plan: tftest.TerraformPlanOutput) -> dict[str, dict[str, Any]]:
         for rc in plan.resource_changes.values()
         if rc["type"] == "aws_cloudwatch_metric_alarm"
     }
-
-
-def output(plan: tftest.TerraformPlanOutput, name: str) -> Any:
-    return plan.planned_values["outputs"][name]["value"]
 
 
 EXPECTED_ALARMS = {
@@ -175,21 +165,11 @@ def test_dashboard_shows_every_required_metric(plan: tftest.TerraformPlanOutput)
 # --------------------------------------------------------------------------- apply against the emulator
 
 
-@pytest.fixture(scope="module")
-def applied(tf_root: TfRootFactory) -> Iterator[tuple[TfRoot, dict[str, Any]]]:
-    root = tf_root(FIXTURE)
-    outputs = root.apply()
-    try:
-        yield root, outputs
-    finally:
-        root.destroy()  # a no-op once the test has destroyed it
-
-
 @pytest.mark.apply
 def test_apply_creates_alarms_dashboard_topic_then_destroy_removes_them(
-    applied: tuple[TfRoot, dict[str, Any]], emulator: Emulator
+    applied: Applied, emulator: Emulator
 ) -> None:
-    root, outputs = applied
+    root, outputs = applied.root, applied.outputs
     cloudwatch, sns = emulator.client("cloudwatch"), emulator.client("sns")
 
     found = cloudwatch.describe_alarms(AlarmNamePrefix=NAME)["MetricAlarms"]

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import tftest
 
 from tests.conftest import Emulator, TfRoot
+from tests.modules.conftest import Applied, ApplyRoot
+from tests.modules.plans import changes, output, plan_error
 
 FIXTURE = "tests/modules/fixtures/network"
 MODULE = "module.network"
-
-TfRootFactory = Callable[[str], TfRoot]
-
-
-@pytest.fixture(scope="module")
-def root(tf_root: TfRootFactory) -> TfRoot:
-    """The fixture root for plans only (its local state stays empty)."""
-    return tf_root(FIXTURE)
 
 
 @pytest.fixture(scope="module")
@@ -41,16 +35,6 @@ def module_changes(plan: tftest.TerraformPlanOutput, resource_type: str) -> list
 
 def count(plan: tftest.TerraformPlanOutput, resource_type: str) -> int:
     return len(module_changes(plan, resource_type))
-
-
-def output(plan: tftest.TerraformPlanOutput, name: str) -> Any:
-    return plan.planned_values["outputs"][name].get("value")
-
-
-def plan_error(root: TfRoot, tf_vars: dict[str, Any]) -> str:
-    result = root.plan_raw(tf_vars)
-    assert result.code != 0, "the plan should have been rejected"
-    return " ".join(result.output.split())
 
 
 # --------------------------------------------------------------------------- layout
@@ -211,27 +195,12 @@ def test_existing_vpc_creates_nothing_and_passes_ids_through(root: TfRoot, exist
 # --------------------------------------------------------------------------- apply
 
 
-class Applied:
-    def __init__(self, root: TfRoot, outputs: dict[str, Any]) -> None:
-        self.root = root
-        self.outputs = outputs
-        self.destroyed = False
-
-
 APPLY_VARS: dict[str, Any] = {"name": "modtest-network", "cidr": "10.21.0.0/16", "nat_gateway_mode": "single"}
 
 
 @pytest.fixture(scope="module")
-def applied(tf_root: TfRootFactory) -> Iterator[Applied]:
-    root = tf_root(FIXTURE)
-    try:
-        state = Applied(root, root.apply(APPLY_VARS))
-    except Exception:
-        root.destroy(APPLY_VARS)
-        raise
-    yield state
-    if not state.destroyed:
-        root.destroy(APPLY_VARS)
+def applied(apply_root: ApplyRoot) -> Applied:
+    return apply_root(APPLY_VARS)
 
 
 @pytest.mark.apply
@@ -270,17 +239,14 @@ def test_apply_routes_public_to_igw_and_private_to_nat(applied: Applied, emulato
 @pytest.mark.apply
 def test_apply_second_plan_is_empty(applied: Applied) -> None:
     plan = applied.root.plan(APPLY_VARS)
-    changed = {
-        a: c["change"]["actions"] for a, c in plan.resource_changes.items() if c["change"]["actions"] != ["no-op"]
-    }
+    changed = changes(plan)
     assert changed == {}
 
 
 @pytest.mark.apply
 def test_destroy_removes_the_vpc(applied: Applied, emulator: Emulator) -> None:
     vpc_id = applied.outputs["vpc_id"]
-    applied.root.destroy(APPLY_VARS)
-    applied.destroyed = True
+    applied.destroy()
     ec2 = emulator.client("ec2")
     assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"] == []
     assert ec2.describe_nat_gateways(NatGatewayIds=applied.outputs["nat_gateway_ids"])["NatGateways"][0]["State"] in {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,18 +10,13 @@ import tftest
 from botocore.exceptions import ClientError
 
 from tests.conftest import Emulator, TfRoot
+from tests.modules import plans
+from tests.modules.conftest import Applied, ApplyRoot
+from tests.modules.plans import changes, created, module_call, plan_error
 
 FIXTURE = "tests/modules/fixtures/rds-postgis"
 MODULE = "module.db"
 PASSWORD = "Plan-Test-Password-9"  # a throwaway value for the emulator
-
-TfRootFactory = Callable[[str], TfRoot]
-
-
-@pytest.fixture(scope="module")
-def root(tf_root: TfRootFactory) -> TfRoot:
-    """The fixture root for plans only (its local state stays empty)."""
-    return tf_root(FIXTURE)
 
 
 @pytest.fixture(scope="module")
@@ -31,25 +25,15 @@ def default_plan(root: TfRoot) -> tftest.TerraformPlanOutput:
 
 
 def after(plan: tftest.TerraformPlanOutput, address: str) -> dict[str, Any]:
-    change: dict[str, Any] = plan.resource_changes[f"{MODULE}.{address}"]["change"]
-    assert change["actions"] == ["create"], f"{address}: {change['actions']}"
-    value: dict[str, Any] = change["after"]
-    return value
+    return created(plan, f"{MODULE}.{address}")
 
 
 def module_addresses(plan: tftest.TerraformPlanOutput) -> list[str]:
-    return sorted(a.removeprefix(MODULE + ".") for a in plan.resource_changes if a.startswith(MODULE + "."))
+    return [a.removeprefix(MODULE + ".") for a in plans.module_addresses(plan, MODULE)]
 
 
 def module_defaults(plan: tftest.TerraformPlanOutput) -> dict[str, Any]:
-    variables = plan.configuration["root_module"]["module_calls"]["db"]["module"]["variables"]
-    return {name: v.get("default") for name, v in variables.items()}
-
-
-def plan_error(root: TfRoot, tf_vars: dict[str, Any]) -> str:
-    result = root.plan_raw(tf_vars)
-    assert result.code != 0, "the plan should have been rejected"
-    return " ".join(result.output.split())
+    return {name: v.get("default") for name, v in module_call(plan, "db")["variables"].items()}
 
 
 # --------------------------------------------------------------------------- instance
@@ -156,7 +140,7 @@ def test_no_output_carries_the_password(default_plan: tftest.TerraformPlanOutput
     outputs = default_plan.planned_values["outputs"]
     assert not [name for name in outputs if "password" in name]
     assert PASSWORD not in json.dumps(outputs)
-    module_outputs = default_plan.configuration["root_module"]["module_calls"]["db"]["module"]["outputs"]
+    module_outputs = module_call(default_plan, "db")["outputs"]
     assert not [name for name in module_outputs if "password" in name]
     assert not [name for name, o in module_outputs.items() if o.get("sensitive")]
 
@@ -212,29 +196,12 @@ def test_invalid_versions_are_rejected(root: TfRoot, bad: str) -> None:
 # --------------------------------------------------------------------------- apply
 
 
-class Applied:
-    def __init__(self, root: TfRoot, outputs: dict[str, Any], tf_vars: dict[str, Any]) -> None:
-        self.root = root
-        self.outputs = outputs
-        self.tf_vars = tf_vars
-        self.destroyed = False
-
-
 APPLY_PASSWORD = "Apply-Test-Password-7"  # a throwaway value for the emulator
 
 
 @pytest.fixture(scope="module")
-def applied(tf_root: TfRootFactory) -> Iterator[Applied]:
-    tf_vars: dict[str, Any] = {"identifier": "modtest-rds", "master_password": APPLY_PASSWORD}
-    root = tf_root(FIXTURE)
-    try:
-        state = Applied(root, root.apply(tf_vars), tf_vars)
-    except Exception:
-        root.destroy(tf_vars)
-        raise
-    yield state
-    if not state.destroyed:
-        root.destroy(tf_vars)
+def applied(apply_root: ApplyRoot) -> Applied:
+    return apply_root({"identifier": "modtest-rds", "master_password": APPLY_PASSWORD})
 
 
 @pytest.mark.apply
@@ -292,9 +259,7 @@ def test_apply_secret_holds_password_and_endpoint(applied: Applied, emulator: Em
 @pytest.mark.apply
 def test_apply_second_plan_changes_only_the_parameter_group(applied: Applied) -> None:
     plan = applied.root.plan(applied.tf_vars)
-    changed = {
-        a: c["change"]["actions"] for a, c in plan.resource_changes.items() if c["change"]["actions"] != ["no-op"]
-    }
+    changed = changes(plan)
     # The emulator reports every DB parameter group as changed; anything else would be a real drift.
     assert set(changed) <= {f"{MODULE}.aws_db_parameter_group.this"}
     assert all(actions == ["update"] for actions in changed.values())
@@ -302,8 +267,7 @@ def test_apply_second_plan_changes_only_the_parameter_group(applied: Applied) ->
 
 @pytest.mark.apply
 def test_destroy_removes_instance_and_secret(applied: Applied, emulator: Emulator) -> None:
-    applied.root.destroy(applied.tf_vars)
-    applied.destroyed = True
+    applied.destroy()
     with pytest.raises(ClientError, match="DBInstanceNotFound"):
         emulator.client("rds").describe_db_instances(DBInstanceIdentifier="modtest-rds")
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
