@@ -28,6 +28,7 @@ from deploytool.health import CheckResult, HealthSettings, SmokeRequest, Verdict
 from deploytool.ledger import Record
 from deploytool.render import render_tfvars
 from deploytool.stack import Stack, StackName, Target
+from deploytool.terraform import output_values
 
 Progress = Callable[[str], None]
 PRIORITY_BASE = 1000
@@ -59,7 +60,7 @@ def platform_outputs(target: Target) -> dict[str, Any]:
     outputs = json.loads(body).get("outputs", {})
     if not outputs:
         raise DeployError(f"the {target.env} platform state has no outputs; apply the platform stack again")
-    return {name: value.get("value") for name, value in outputs.items()}
+    return output_values(outputs)
 
 
 def listener_priority(target: Target, listener_arn: str, host: str, workspace: str) -> int:

@@ -23,6 +23,7 @@ from deploytool import naming
 from deploytool.errors import DeployError
 from deploytool.ledger import Ledger, Record
 from deploytool.stack import Stack, Target
+from deploytool.terraform import output_values
 
 _COLOR_SERVICE = re.compile(r"(?P<label>[a-z0-9]+)_service_name")
 _ROLES = ("active", "idle")  # blue-green outputs that alias a colour
@@ -99,7 +100,7 @@ def read_outputs(target: Target, workspace: str) -> dict[str, Any] | None:
             return None
         raise DeployError(f"cannot read s3://{target.state_bucket}/{key}: {_code(exc)}") from exc
     outputs = json.loads(body or b"{}").get("outputs", {})
-    return {name: item.get("value") for name, item in outputs.items() if not item.get("sensitive")}
+    return output_values(outputs, include_sensitive=False)
 
 
 def _code(exc: ClientError) -> str:

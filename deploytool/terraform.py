@@ -44,6 +44,26 @@ class Result:
         return self.stdout + self.stderr
 
 
+# Each root exposes its composition module's outputs as one object output named for its stack.
+STACK_OUTPUTS = ("platform", "app")
+
+
+def output_values(outputs: Mapping[str, Any], *, include_sensitive: bool = True) -> dict[str, Any]:
+    """Values by name from Terraform's ``outputs`` JSON (``terraform output -json``, or a state object's
+    ``outputs``). The attributes of a ``platform``/``app`` object output come back as top-level names
+    (``listener_arn``, ``service_name``, ...), so consumers read the same names whatever the root's layout."""
+    values: dict[str, Any] = {}
+    for name, item in outputs.items():
+        if not isinstance(item, Mapping) or (item.get("sensitive") and not include_sensitive):
+            continue
+        value = item.get("value")
+        if name in STACK_OUTPUTS and isinstance(value, Mapping):
+            values.update(value)
+        else:
+            values[name] = value
+    return values
+
+
 _LOCK_FIELDS = re.compile(r"^\s*(ID|Path|Operation|Who|Created):\s*(.*?)\s*$", re.M)
 _ERROR_LINE = re.compile(r"Error: (.+)")
 
@@ -282,7 +302,7 @@ class Runner:
 
     def output(self) -> dict[str, Any]:
         raw: dict[str, Any] = json.loads(self.run(["output", "-json", "-no-color"], stream=False).stdout or "{}")
-        return {name: value.get("value") for name, value in raw.items()}
+        return output_values(raw)
 
     def state_resources(self) -> list[str]:
         result = self.run(["state", "list", "-no-color"], stream=False, check=False)

@@ -36,6 +36,7 @@ from deploytool.deploy import platform_outputs
 from deploytool.errors import DeployError
 from deploytool.health import CheckResult, HealthSettings, Status, Verdict, check_http
 from deploytool.stack import Target
+from deploytool.terraform import output_values
 
 CONTAINER_PORT = 8000  # the Geo API's port (service contract)
 DB_PORT = 5432
@@ -98,7 +99,7 @@ def app_outputs(target: Target, workspace: str) -> dict[str, Any]:
         outputs = json.loads(body).get("outputs", {})
     except ValueError:
         return {}
-    return {name: value.get("value") for name, value in outputs.items() if isinstance(value, Mapping)}
+    return output_values(outputs)
 
 
 def _aws_error(exc: ClientError | BotoCoreError) -> str:
