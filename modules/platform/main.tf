@@ -56,6 +56,7 @@ module "ecs_cluster" {
 ################################################################################
 
 resource "aws_security_group" "tasks" {
+  # checkov:skip=CKV2_AWS_5: the group is the environment's door to the database for tasks to join; this stack attaches it to nothing
   name        = "${local.settings.name}-tasks"
   description = "App tasks of ${local.settings.name}: HTTPS out (ECR, logs, secrets) and PostgreSQL inside the VPC"
   vpc_id      = module.network.vpc_id
