@@ -81,11 +81,8 @@ def _code(exc: ClientError | BotoCoreError) -> str:
 
 
 def read_outputs(s3: Any, layout: StateLayout, stack: str, workspace: str = DEFAULT_WORKSPACE) -> dict[str, Any] | None:
-    """The outputs of ``stack`` in ``workspace`` (sensitive ones left out); None when it has no state.
-
-    A root may expose its composition module as one object output named after the stack
-    (``output "app" { value = module.app }``): that object's attributes are the outputs.
-    """
+    """The outputs of ``stack`` in ``workspace`` (sensitive ones left out, see ``output_values``);
+    None when it has no state."""
     key = layout.object_key(stack, workspace)
     try:
         body = s3.get_object(Bucket=layout.bucket, Key=key)["Body"].read()
@@ -99,15 +96,28 @@ def read_outputs(s3: Any, layout: StateLayout, stack: str, workspace: str = DEFA
         raw = json.loads(body or b"{}").get("outputs", {})
     except ValueError as exc:
         raise DeployError(f"{layout.url(stack, workspace)} is not a Terraform state file") from exc
-    outputs = {
-        name: item.get("value")
-        for name, item in raw.items()
-        if isinstance(item, Mapping) and not item.get("sensitive")
-    }
-    nested = outputs.get(stack)
-    if len(outputs) == 1 and isinstance(nested, Mapping):
-        return dict(nested)
-    return outputs
+    return output_values(raw, include_sensitive=False)
+
+
+STACK_OUTPUTS = ("platform", "app")
+"""Each root exposes its composition module's outputs as one object output named for its stack."""
+
+
+def output_values(outputs: Mapping[str, Any], *, include_sensitive: bool = True) -> dict[str, Any]:
+    """Values by name from Terraform's ``outputs`` JSON (``terraform output -json``, or a state
+    object's ``outputs``). The attributes of a ``platform``/``app`` object output come back as
+    top-level names (``listener_arn``, ``service_name``, ...), so consumers read the same names
+    whatever the root's layout."""
+    values: dict[str, Any] = {}
+    for name, item in outputs.items():
+        if not isinstance(item, Mapping) or (item.get("sensitive") and not include_sensitive):
+            continue
+        value = item.get("value")
+        if name in STACK_OUTPUTS and isinstance(value, Mapping):
+            values.update(value)
+        else:
+            values[name] = value
+    return values
 
 
 class Outputs(Mapping[str, Any]):

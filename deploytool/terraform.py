@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from deploytool.durations import format_age
 from deploytool.errors import DeployError, StateLockedError
+from deploytool.state import output_values
 from deploytool.toolchain import Engine
 
 Redactor = Callable[[str], str]
@@ -280,7 +281,7 @@ class Runner:
 
     def output(self) -> dict[str, Any]:
         raw: dict[str, Any] = json.loads(self.run(["output", "-json", "-no-color"], stream=False).stdout or "{}")
-        return {name: value.get("value") for name, value in raw.items()}
+        return output_values(raw)  # sensitive values too, as `terraform output` shows them
 
     def state_resources(self) -> list[str]:
         result = self.run(["state", "list", "-no-color"], stream=False, check=False)

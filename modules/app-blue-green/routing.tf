@@ -5,19 +5,19 @@
 
 resource "aws_lb_listener_rule" "production" {
   listener_arn = local.platform.listener_arn
-  priority     = var.listener_priority
+  priority     = local.release.listener_priority
 
   action {
     type = "forward"
 
     forward {
       target_group {
-        arn    = module.blue.target_group_arn
+        arn    = module.service["blue"].target_group_arn
         weight = local.weights.blue
       }
 
       target_group {
-        arn    = module.green.target_group_arn
+        arn    = module.service["green"].target_group_arn
         weight = local.weights.green
       }
 
@@ -30,7 +30,7 @@ resource "aws_lb_listener_rule" "production" {
 
   condition {
     host_header {
-      values = [var.host]
+      values = [local.release.host]
     }
   }
 }
@@ -42,23 +42,23 @@ resource "aws_lb_listener_rule" "production" {
 
 resource "aws_lb_listener_rule" "test" {
   listener_arn = local.platform.listener_arn
-  priority     = var.test_listener_priority
+  priority     = local.release.test_listener_priority
 
   action {
     type             = "forward"
-    target_group_arn = local.idle.target_group_arn
+    target_group_arn = module.service[local.idle].target_group_arn
   }
 
   condition {
     host_header {
-      values = [var.host]
+      values = [local.release.host]
     }
   }
 
   condition {
     http_header {
-      http_header_name = var.test_route_header_name
-      values           = [var.test_route_token]
+      http_header_name = local.release.test_route_header_name
+      values           = [local.release.test_route_token]
     }
   }
 }
@@ -68,10 +68,10 @@ resource "aws_lb_listener_rule" "test" {
 ################################################################################
 
 resource "aws_route53_record" "this" {
-  count = var.create_dns_record ? 1 : 0
+  count = local.release.create_dns_record ? 1 : 0
 
-  zone_id = var.hosted_zone_id
-  name    = var.host
+  zone_id = local.release.hosted_zone_id
+  name    = local.release.host
   type    = "A"
 
   alias {

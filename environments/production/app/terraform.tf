@@ -1,0 +1,15 @@
+terraform {
+  required_version = ">= 1.10"
+
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 3.39, < 7.0" }
+  }
+
+  # Configured by deploytool with -backend-config: bucket, key, region, use_lockfile = true, encrypt = true.
+  backend "s3" {}
+}
+
+variable "release" {
+  description = "The production release (both colours), rendered by deploytool from deploy.toml and the colour state through environments/app.tfvars.j2; platform_state locates the platform's state."
+  type        = any # the composition module types and validates it
+}

@@ -1,0 +1,80 @@
+locals {
+  platform = var.platform
+  release  = var.release
+
+  container_environment = merge(
+    module.db_connection.environment,
+    { APP_ENV = local.release.environment, APP_VERSION = local.release.image_tag },
+    local.release.container_environment,
+  )
+  container_secrets = concat(
+    module.db_connection.secrets,
+    [for name in sort(keys(local.release.container_secrets)) : { name = name, value_from = local.release.container_secrets[name] }],
+  )
+}
+
+module "db_connection" {
+  source = "../db-connection"
+
+  address           = local.platform.db_address
+  port              = local.platform.db_port
+  username          = local.platform.db_username
+  database_name     = local.platform.db_name
+  secret_arn        = local.platform.db_secret_arn
+  password_json_key = local.release.db_password_json_key
+}
+
+################################################################################
+# The branch service: task definition, service, target group, host rule
+################################################################################
+
+module "service" {
+  source = "../ecs-service"
+
+  name                  = local.release.service_name
+  target_group_name     = local.release.target_group_name
+  cluster_arn           = local.platform.cluster_arn
+  vpc_id                = local.platform.vpc_id
+  subnet_ids            = local.platform.private_subnet_ids
+  alb_security_group_id = local.platform.alb_security_group_id
+
+  image_repository   = local.release.image_repository
+  image_tag          = local.release.image_tag
+  cpu                = local.release.cpu
+  memory             = local.release.memory
+  environment        = local.container_environment
+  secrets            = local.container_secrets
+  execution_role_arn = local.platform.task_execution_role_arn
+  log_group_name     = local.platform.log_group_name
+  log_region         = local.release.region
+  log_stream_prefix  = local.release.log_prefix
+
+  desired_count     = local.release.desired_count
+  health_check_path = local.release.health_check_path
+
+  listener_arn           = local.platform.listener_arn
+  listener_rule_priority = local.release.listener_priority
+  host_headers           = [local.release.host]
+
+  create_dns_record = local.release.create_dns_record
+  route53_zone_id   = local.release.hosted_zone_id
+  dns_name          = local.release.host
+  alb_dns_name      = local.platform.alb_dns_name
+  alb_zone_id       = local.platform.alb_zone_id
+
+  enable_autoscaling       = local.release.autoscaling.enabled
+  autoscaling_min_capacity = local.release.autoscaling.min
+  autoscaling_max_capacity = local.release.autoscaling.max
+}
+
+# The database admits the platform's tasks security group; the service module gives each service its
+# own group only, so admit this service's group for the life of the branch.
+resource "aws_security_group_rule" "db_from_service" {
+  description              = "PostgreSQL from ${local.release.service_name}"
+  type                     = "ingress"
+  security_group_id        = local.platform.db_security_group_id
+  protocol                 = "tcp"
+  from_port                = local.platform.db_port
+  to_port                  = local.platform.db_port
+  source_security_group_id = module.service.security_group_id
+}

@@ -1,0 +1,161 @@
+locals {
+  settings   = var.settings
+  url_scheme = local.settings.load_balancer.certificate_arn != null ? "https" : "http"
+
+  # The execution role reads the database password and any secret the app stacks inject.
+  task_secret_arns = distinct(concat([local.settings.database.master_password_secret_arn], local.settings.task_secret_arns))
+
+  # The deploy role's reach follows deploytool's naming: branch environments deploy `<env>-<slug>`
+  # services from any branch (and plan on pull requests); the others deploy `<project>-<env>[-colour]`
+  # from main only.
+  branches            = local.settings.branch_environments
+  environment         = local.settings.environment
+  service_name_prefix = local.branches ? "${local.environment}-" : "${local.settings.project}-${local.environment}"
+  state_key_prefixes = concat(
+    ["${local.environment}/"],
+    local.branches ? ["env:/${local.environment}-"] : [],
+    ["${local.settings.github.ledger_prefix}/${local.environment}/"],
+  )
+
+  # Blue-green services are known in advance and get alarms; branch services come and go.
+  monitored_service_names = local.settings.strategy == "blue-green" ? [for c in ["blue", "green"] : "${local.service_name_prefix}-${c}"] : []
+}
+
+################################################################################
+# Network: a new VPC, or an existing one with its subnets
+################################################################################
+
+module "network" {
+  source = "../network"
+
+  name                        = local.settings.name
+  create_vpc                  = local.settings.network.create_vpc
+  cidr                        = local.settings.network.vpc_cidr
+  azs                         = local.settings.network.azs
+  nat_gateway_mode            = local.settings.network.nat_gateway_mode
+  existing_vpc_id             = local.settings.network.existing_vpc_id
+  existing_public_subnet_ids  = local.settings.network.existing_public_subnet_ids
+  existing_private_subnet_ids = local.settings.network.existing_private_subnet_ids
+}
+
+################################################################################
+# ECS cluster, task execution role, container log group
+################################################################################
+
+module "ecs_cluster" {
+  source = "../ecs-cluster"
+
+  name                  = local.settings.cluster_name
+  container_insights    = var.container_insights
+  secret_arns           = local.task_secret_arns
+  log_retention_in_days = var.log_retention_in_days
+}
+
+################################################################################
+# Shared security group of the app tasks: the database admits it
+################################################################################
+
+resource "aws_security_group" "tasks" {
+  # checkov:skip=CKV2_AWS_5: the group is the environment's door to the database for tasks to join; this stack attaches it to nothing
+  name        = "${local.settings.name}-tasks"
+  description = "App tasks of ${local.settings.name}: HTTPS out (ECR, logs, secrets) and PostgreSQL inside the VPC"
+  vpc_id      = module.network.vpc_id
+
+  tags = { Name = "${local.settings.name}-tasks" }
+}
+
+resource "aws_security_group_rule" "tasks_egress_https" {
+  description       = "HTTPS to AWS APIs (ECR, CloudWatch Logs, Secrets Manager)"
+  type              = "egress"
+  security_group_id = aws_security_group.tasks.id
+  protocol          = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_blocks       = ["0.0.0.0/0"]
+}
+
+resource "aws_security_group_rule" "tasks_egress_db" {
+  description       = "PostgreSQL inside the VPC"
+  type              = "egress"
+  security_group_id = aws_security_group.tasks.id
+  protocol          = "tcp"
+  from_port         = module.db.port
+  to_port           = module.db.port
+  cidr_blocks       = [module.network.vpc_cidr_block]
+}
+
+################################################################################
+# Application load balancer: HTTP only without a certificate, HTTPS otherwise
+################################################################################
+
+module "alb" {
+  source = "../alb"
+
+  name                       = local.settings.name
+  vpc_id                     = module.network.vpc_id
+  vpc_cidr_block             = module.network.vpc_cidr_block
+  subnet_ids                 = module.network.public_subnet_ids
+  certificate_arn            = local.settings.load_balancer.certificate_arn
+  enable_deletion_protection = local.settings.load_balancer.deletion_protection
+}
+
+################################################################################
+# PostgreSQL with PostGIS, in the private subnets, reachable from the app tasks
+################################################################################
+
+module "db" {
+  source = "../rds-postgis"
+
+  identifier                 = local.settings.name
+  instance_class             = local.settings.database.instance_class
+  max_allocated_storage      = var.database_operations.max_allocated_storage
+  master_password_secret_arn = local.settings.database.master_password_secret_arn
+
+  vpc_id                     = module.network.vpc_id
+  subnet_ids                 = module.network.private_subnet_ids
+  allowed_security_group_ids = [aws_security_group.tasks.id]
+
+  multi_az                = local.settings.database.multi_az
+  deletion_protection     = local.settings.database.deletion_protection
+  skip_final_snapshot     = local.settings.database.skip_final_snapshot
+  backup_retention_period = var.database_operations.backup_retention_period
+  apply_immediately       = var.database_operations.apply_immediately
+}
+
+################################################################################
+# Dashboard, alarms and the alarm topic
+################################################################################
+
+module "monitoring" {
+  source = "../monitoring"
+
+  name                   = local.settings.name
+  cluster_name           = module.ecs_cluster.name
+  service_names          = local.monitored_service_names
+  alb_arn_suffix         = module.alb.arn_suffix
+  db_instance_identifier = module.db.identifier
+}
+
+################################################################################
+# Optional: the role GitHub Actions assumes through OIDC to deploy
+################################################################################
+
+module "github_oidc" {
+  source = "../github-oidc"
+  count  = local.settings.github.repository != null ? 1 : 0
+
+  role_name = "${local.settings.name}-github-deploy"
+
+  github_repository    = local.settings.github.repository
+  allowed_branches     = local.branches ? ["*"] : ["main"]
+  allowed_environments = [local.environment]
+  allow_pull_requests  = local.branches
+
+  cluster_arn         = module.ecs_cluster.arn
+  service_name_prefix = local.service_name_prefix
+  alb_arn             = module.alb.arn
+  vpc_id              = module.network.vpc_id
+  state_bucket_name   = local.settings.github.state_bucket_name
+  state_key_prefixes  = local.state_key_prefixes
+  pass_role_arns      = [module.ecs_cluster.task_execution_role_arn]
+}
