@@ -76,14 +76,13 @@ def module_blocks(root: Path, source_suffix: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def effective_settings(root: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    """What the ecs-service module gets in ``root`` for each setting, and where the value comes from."""
+def effective_settings(composition: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """What the ecs-service module gets in an app composition (``modules/app-*``) for each setting,
+    and where the value comes from."""
     module_defaults = variable_defaults(REPO / "modules" / "ecs-service" / "variables.tf")
-    root_defaults = variable_defaults(root / "variables.tf")
-    template = (root / "terraform.tfvars.j2").read_text()
-    blocks = module_blocks(root, "modules/ecs-service")
+    blocks = module_blocks(composition, "../ecs-service")
     if not blocks:
-        raise SystemExit(f"bench: no ecs-service module in {root}")
+        raise SystemExit(f"bench: no ecs-service module in {composition}")
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for setting in SETTINGS:
@@ -92,17 +91,12 @@ def effective_settings(root: Path) -> tuple[dict[str, Any], dict[str, str]]:
             expr = body.get(setting)
             if expr is None:
                 seen.add((module_defaults[setting], "module default"))
-                continue
-            match = re.fullmatch(r"\$\{var\.(\w+)\}", str(expr))
-            if match is None:
-                seen.add((_plain(expr), "set in the root"))
-                continue
-            var = match.group(1)
-            if re.search(rf"^{var}\s*=", template, re.M):
-                raise SystemExit(f"bench: {var} is rendered from deploy.toml in {root}; teach the model to read it")
-            seen.add((root_defaults[var], f"root variable `{var}` default"))
+            elif isinstance(expr, int | float) or re.fullmatch(r"-?\d+", str(expr)):
+                seen.add((int(expr), f"set in {composition.name}"))
+            else:
+                raise SystemExit(f"bench: {setting} = {expr} in {composition}; teach the model to read it")
         if len({v for v, _ in seen}) != 1:
-            raise SystemExit(f"bench: {setting} differs between the services of {root}: {seen}")
+            raise SystemExit(f"bench: {setting} differs between the services of {composition}: {seen}")
         (value, source), *_ = sorted(seen, key=str)
         values[setting], sources[setting] = value, source
     return values, sources
@@ -166,8 +160,8 @@ def critical_path() -> dict[str, float]:
     config = load_config(REPO / "deploy.toml")
     staging, production = config.environment("staging"), config.environment("production")
     ours = {
-        "staging": effective_settings(REPO / "environments" / "staging" / "app"),
-        "production": effective_settings(REPO / "environments" / "production" / "app"),
+        "staging": effective_settings(REPO / "modules" / "app-rolling"),
+        "production": effective_settings(REPO / "modules" / "app-blue-green"),
     }
     say("## 6. Rollout critical path (computed)")
     say()
@@ -326,8 +320,8 @@ def cost() -> dict[str, float]:
 
     config = load_config(REPO / "deploy.toml")
     staging = config.environment("staging")
-    platform_vars = variable_defaults(REPO / "environments" / "staging" / "platform" / "variables.tf")
-    storage = int(platform_vars["db_allocated_storage"])
+    database_vars = variable_defaults(REPO / "modules" / "rds-postgis" / "variables.tf")
+    storage = int(database_vars["allocated_storage"])  # the platform composition keeps the module's size
     nat = {"none": 0, "single": 1, "one_per_az": 2}[staging.platform.nat]
     tasks = staging.autoscaling.min if staging.autoscaling else staging.desired_count
     if staging.platform.db_multi_az:
