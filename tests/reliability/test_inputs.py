@@ -136,7 +136,7 @@ def _plan_json(calls: list[SimpleNamespace]) -> dict[str, Any]:
     """A plan creating the task definition with the image tag the last plan's tfvars carried."""
     plan = next(c for c in reversed(calls) if c.args[:1] == ["plan"])
     var_file = next(a.split("=", 1)[1] for a in plan.args if a.startswith("-var-file="))
-    tag = json.loads(re.search(r"^image_tag\s*=\s*(.+)$", Path(var_file).read_text(), re.M).group(1))  # type: ignore[union-attr]
+    tag = json.loads(re.search(r"^\s*image_tag\s*=\s*(.+)$", Path(var_file).read_text(), re.M).group(1))  # type: ignore[union-attr]
     image = f"{REPOSITORY}@{tag}" if tag.startswith("sha256:") else f"{REPOSITORY}:{tag}"
     definitions = json.dumps([{"name": "app", "image": image}])
     return {
@@ -466,7 +466,7 @@ def test_digest_renders_repository_at_digest_in_the_staging_app_plan(
     target = dataclasses.replace(local_target, endpoint=faults.proxy.endpoint)
     result = stackops.plan_stack(target, "app", branch=fault_branch, image_tag=digest)
     changes = {rc["address"]: rc["change"] for rc in result.plan_json["resource_changes"]}
-    after = changes["module.service.aws_ecs_task_definition.this"]["after"]
+    after = changes["module.app.module.service.aws_ecs_task_definition.this"]["after"]
     image = json.loads(after["container_definitions"])[0]["image"]
     repository = inputs.image_repository_uri(target)
     assert image == f"{repository}@{digest}"
@@ -506,9 +506,11 @@ def test_malicious_branch_cannot_inject_anywhere(cli: SimpleNamespace, branch: s
 
     # The rendered tfvars: the branch is only a JSON-escaped comment, every value is the slug's
     tfvars = (cli.data_root / "tfdata" / "staging" / "app" / names.workspace / "deploytool.tfvars").read_text()
-    assert tfvars.splitlines()[0].startswith(f"# Rendered by deploytool for {names.workspace} (branch ")
+    header = f"# Rendered by deploytool for {names.workspace} of staging (rolling, branch "
+    assert tfvars.splitlines()[0].startswith(header)
     assert len(tfvars.splitlines()) == len(_reference_tfvars(cli).splitlines())
-    parsed = {key: json.loads(value) for key, value in hcl2.loads(tfvars).items() if isinstance(value, str)}
+    release = hcl2.loads(tfvars)["release"]
+    parsed = {key: json.loads(value) for key, value in release.items() if isinstance(value, str)}
     assert parsed["service_name"] == names.service and parsed["host"] == names.host
     assert parsed["image_tag"] == "v1"
 
