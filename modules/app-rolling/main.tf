@@ -1,27 +1,15 @@
 locals {
   platform = var.platform
   release  = var.release
-
-  container_environment = merge(
-    module.db_connection.environment,
-    { APP_ENV = local.release.environment, APP_VERSION = local.release.image_tag },
-    local.release.container_environment,
-  )
-  container_secrets = concat(
-    module.db_connection.secrets,
-    [for name in sort(keys(local.release.container_secrets)) : { name = name, value_from = local.release.container_secrets[name] }],
-  )
 }
 
-module "db_connection" {
-  source = "../db-connection"
+module "container" {
+  source = "../container-config"
 
-  address           = local.platform.db_address
-  port              = local.platform.db_port
-  username          = local.platform.db_username
-  database_name     = local.platform.db_name
-  secret_arn        = local.platform.db_secret_arn
+  platform          = local.platform
   password_json_key = local.release.db_password_json_key
+  environment       = merge({ APP_ENV = local.release.environment, APP_VERSION = local.release.image_tag }, local.release.container_environment)
+  secrets           = local.release.container_secrets
 }
 
 ################################################################################
@@ -42,8 +30,8 @@ module "service" {
   image_tag          = local.release.image_tag
   cpu                = local.release.cpu
   memory             = local.release.memory
-  environment        = local.container_environment
-  secrets            = local.container_secrets
+  environment        = module.container.environment
+  secrets            = module.container.secrets
   execution_role_arn = local.platform.task_execution_role_arn
   log_group_name     = local.platform.log_group_name
   log_region         = local.release.region
