@@ -24,7 +24,6 @@ as one line naming the file, the key and the problem, e.g.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import json
 import os
@@ -33,12 +32,13 @@ import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from deploytool import naming
+from deploytool.config_base import SettingsModel, format_validation_error
+from deploytool.config_checks import HealthConfig, SmokeCheck
 from deploytool.durations import parse_duration
 from deploytool.errors import DeployError
 
@@ -56,7 +56,6 @@ _ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
 _CERT_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
 _DB_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
 _SECRET_REF = re.compile(r"arn:aws[a-z-]*:(?:secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+|/?[A-Za-z0-9_.\-/]+")
-_JSON_FIELD = re.compile(r"[^.\s]+(?:\.[^.\s]+)*")
 _SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE")
 _URL_WITH_PASSWORD = re.compile(r"://[^/@\s:]*:[^/@\s]+@")
 
@@ -85,11 +84,7 @@ def looks_secret(name: str, value: str = "") -> bool:
     return bool(_URL_WITH_PASSWORD.search(value))
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=False)
-
-
-class ProjectSettings(_Model):
+class ProjectSettings(SettingsModel):
     """``[project]``: settings shared by every environment.
 
     Keys:
@@ -148,7 +143,7 @@ class ProjectSettings(_Model):
         return value
 
 
-class Autoscaling(_Model):
+class Autoscaling(SettingsModel):
     """``[environments.<name>.autoscaling]``: ECS service autoscaling on average CPU.
 
     Keys: ``min`` and ``max`` task counts (0 <= min <= max, max >= 1), ``cpu_target`` percent (1-100).
@@ -165,7 +160,7 @@ class Autoscaling(_Model):
         return self
 
 
-class PlatformSettings(_Model):
+class PlatformSettings(SettingsModel):
     """``[environments.<name>.platform]``: the shared platform stack (network, ALB, database).
 
     Keys:
@@ -260,121 +255,7 @@ class PlatformSettings(_Model):
         return self
 
 
-def _check_path(value: str | None) -> str | None:
-    if value is not None and (not value.startswith("/") or any(c.isspace() for c in value)):
-        raise ValueError(f"must be a URL path starting with '/', got {value!r}")
-    return value
-
-
-class HealthPaths(_Model):
-    """``[environments.<name>.health.paths]``: the service's health endpoints.
-
-    Keys: ``basic`` (``/health``, must answer 200), ``detailed`` (``/health/detailed``, JSON with
-    per-component status; omit to skip), ``metrics`` (Prometheus text, e.g. ``/metrics``; optional).
-    """
-
-    basic: str = "/health"
-    detailed: str | None = "/health/detailed"
-    metrics: str | None = None
-
-    @field_validator("basic", "detailed", "metrics")
-    @classmethod
-    def _paths(cls, value: str | None) -> str | None:
-        return _check_path(value)
-
-
-class HealthConfig(_Model):
-    """``[environments.<name>.health]``: how a release is verified after an apply.
-
-    Keys:
-        base_url: where to send health requests; default ``https://<host>`` of the target.
-        paths: see ``HealthPaths``.
-        request_timeout_seconds: timeout of one request (5).
-        timeout_seconds: overall budget of the verification (180).
-        interval_seconds: first pause between attempts (2); backoff grows it up to
-            ``max_interval_seconds`` (15).
-        consecutive_passes: passes in a row needed (3).
-        require_version: the detailed endpoint must report the deployed image tag as ``version``.
-        required_components: components that must be healthy in the detailed JSON (``database``).
-    """
-
-    base_url: str | None = None
-    paths: HealthPaths = Field(default_factory=HealthPaths)
-    request_timeout_seconds: float = Field(default=5.0, gt=0)
-    timeout_seconds: float = Field(default=180.0, gt=0)
-    interval_seconds: float = Field(default=2.0, gt=0)
-    max_interval_seconds: float = Field(default=15.0, gt=0)
-    consecutive_passes: int = Field(default=3, ge=1)
-    require_version: bool = False
-    required_components: list[str] = Field(default_factory=lambda: ["database"])
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not re.fullmatch(r"https?://[^/\s?#]+(?:/[^\s?#]*)?", value):
-            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
-        return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> HealthConfig:
-        if self.request_timeout_seconds > self.timeout_seconds:
-            raise ValueError("request_timeout_seconds must be <= timeout_seconds")
-        if self.interval_seconds > self.max_interval_seconds:
-            raise ValueError("interval_seconds must be <= max_interval_seconds")
-        if self.require_version and self.paths.detailed is None:
-            raise ValueError("require_version = true needs paths.detailed")
-        return self
-
-    def url_for(self, host: str) -> str:
-        """The base URL of health requests for ``host`` (``base_url`` if set)."""
-        return self.base_url or f"https://{host}"
-
-
-class SmokeCheck(_Model):
-    """``[[environments.<name>.smoke]]``: one request that must succeed after a deploy.
-
-    Keys: ``name``, ``method`` (GET), ``path``, ``expect_status`` (200), ``json_field`` (dotted
-    path into the JSON body, ``a.b`` or ``items.0.id``; optional) and ``expect_value`` (the field's
-    expected value; a TOML string, number or boolean, compared as JSON text: ``true``, ``3``).
-    """
-
-    name: str = Field(min_length=1, max_length=64)
-    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
-    path: str
-    expect_status: int = Field(default=200, ge=100, le=599)
-    json_field: str | None = None
-    expect_value: str | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        _check_path(value)
-        return value
-
-    @field_validator("json_field")
-    @classmethod
-    def _field(cls, value: str | None) -> str | None:
-        if value is not None and not _JSON_FIELD.fullmatch(value):
-            raise ValueError(f"must be a dotted path such as status or data.items.0.id, got {value!r}")
-        return value
-
-    @field_validator("expect_value", mode="before")
-    @classmethod
-    def _scalar(cls, value: Any) -> Any:
-        if isinstance(value, bool | int | float):
-            return json.dumps(value)
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SmokeCheck:
-        if self.expect_value is not None and self.json_field is None:
-            raise ValueError("expect_value needs json_field")
-        return self
-
-
-class EnvironmentSettings(_Model):
+class EnvironmentSettings(SettingsModel):
     """``[environments.<name>]``: one environment.
 
     Keys:
@@ -519,7 +400,7 @@ class EnvironmentSettings(_Model):
         return self
 
 
-class Config(_Model):
+class Config(SettingsModel):
     """The whole ``deploy.toml``: ``[project]`` and ``[environments.<name>]`` tables."""
 
     project: ProjectSettings = Field(default_factory=ProjectSettings)
@@ -623,111 +504,11 @@ def _resolve_extends(envs: Mapping[str, Any], name: str, seen: tuple[str, ...]) 
 # --- loading and error messages -----------------------------------------------------------------
 
 
-def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
-    """The keys allowed at ``loc`` (the location of a table), for "did you mean" hints."""
-    current: Any = Config
-    for part in loc:
-        while get_origin(current) in (Union, UnionType):
-            current = next(a for a in get_args(current) if a is not type(None))
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return []
-            current = field.annotation
-        elif get_origin(current) in (dict, list):
-            current = get_args(current)[-1]
-        else:
-            return []
-    while get_origin(current) in (Union, UnionType):
-        current = next(a for a in get_args(current) if a is not type(None))
-    if not (isinstance(current, type) and issubclass(current, BaseModel)):
-        return []
-    names = list(current.model_fields)
-    return [*names, "extends"] if current is EnvironmentSettings else names
-
-
-_TYPE_WORDS = {
-    "int_type": "must be an integer",
-    "int_parsing": "must be an integer",
-    "int_from_float": "must be an integer",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "string_type": "must be a string",
-    "dict_type": "must be a table",
-    "model_type": "must be a table",
-    "model_attributes_type": "must be a table",
-    "list_type": "must be a list",
-    "timedelta_type": "must be a duration string such as 7d",
-}
-
-
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-_CTX_WORDS = {
-    "greater_than": "must be > {gt}",
-    "greater_than_equal": "must be >= {ge}",
-    "less_than": "must be < {lt}",
-    "less_than_equal": "must be <= {le}",
-    "too_short": "needs at least {min_length} item(s)",
-    "string_too_short": "must not be empty",
-    "string_too_long": "must be at most {max_length} characters",
-}
-
-
-def _problem(error: Mapping[str, Any]) -> str:
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind == "missing":
-        message = "is required"
-    elif kind == "extra_forbidden":
-        key = str(error["loc"][-1]) if error["loc"] else ""
-        close = difflib.get_close_matches(key, _fields_at(tuple(error["loc"][:-1])), n=1)
-        message = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
-    elif kind in _CTX_WORDS:
-        message = _CTX_WORDS[kind].format(**ctx)
-    elif kind == "literal_error":
-        got = error.get("input")
-        shown = f" (got {got!r})" if isinstance(got, str | int | float) and len(repr(got)) <= 40 else ""
-        message = f"must be {ctx.get('expected')}{shown}"
-    elif kind in _TYPE_WORDS:
-        message = _TYPE_WORDS[kind]
-    elif kind in ("value_error", "assertion_error"):
-        message = str(error.get("msg", "is invalid"))
-        for prefix in ("Value error, ", "Assertion failed, "):
-            message = message.removeprefix(prefix)
-    else:
-        message = str(error.get("msg", "is invalid"))
-        message = message[:1].lower() + message[1:]
-    return message
-
-
-def format_validation_error(label: str, exc: ValidationError, *, limit: int = 3) -> str:
-    """One line: ``<file>: <key>: <problem>`` for each error (at most ``limit``), joined by ``; ``."""
-    errors = exc.errors(include_url=False)
-    parts = []
-    for error in errors[:limit]:
-        where = _location(tuple(error["loc"]))
-        problem = " ".join(_problem(error).split())
-        parts.append(f"{where}: {problem}" if where else problem)
-    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
-    return f"{label}: {'; '.join(parts)}{more}"
 
 
 def find_config(start: Path | None = None) -> Path:
@@ -756,7 +537,8 @@ def parse_config(text: str, *, label: str = CONFIG_FILE) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise DeployError(format_validation_error(label, exc)) from None
+        message = format_validation_error(label, exc, root=Config, extras={EnvironmentSettings: ("extends",)})
+        raise DeployError(message) from None
     except ValueError as exc:  # raised while resolving extends, before field validation
         raise DeployError(f"{label}: {exc}") from None
 

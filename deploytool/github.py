@@ -20,7 +20,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from tenacity.stop import stop_base
 
 from deploytool.errors import DeployError
-from deploytool.health import parse_retry_after
+from deploytool.httpfetch import parse_retry_after
 
 log = logging.getLogger(__name__)
 

@@ -13,19 +13,16 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import socket
-import ssl
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_result
 
 from deploytool.errors import DeployError
+from deploytool.httpfetch import Fetched, FetchFailure, fetch, make_client, snippet
 
 Status = Literal["pass", "fail", "unavailable"]
 """``unavailable``: the target (e.g. the AWS emulator) cannot answer this check. Never a pass."""
@@ -38,8 +35,6 @@ _COMPONENT_CONTAINERS = ("components", "checks", "services", "dependencies", "de
 _FLAT_META_KEYS = frozenset(
     {"status", "version", "timestamp", "time", "uptime", "build", "commit", "service", "name", "message"}
 )
-_MAX_BODY_BYTES = 8 * 1024 * 1024
-_SNIPPET_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -199,7 +194,7 @@ def check_http(settings: HealthSettings, *, on_attempt: OnAttempt | None = None)
         result: tuple[CheckResult, ...] = state.outcome.result()
         return result
 
-    with _client(settings) as client:
+    with make_client(settings.extra_headers, settings.verify_tls) as client:
         retrying = Retrying(
             retry=retry_if_result(lambda _: progress.streak < settings.consecutive_passes),
             wait=next_wait,
@@ -274,41 +269,41 @@ def _run_attempt(
     checks: list[CheckResult] = []
     retry_after: float | None = None
 
-    def fetch(name: str, method: str, path: str) -> _Fetched | CheckResult:
+    def get(name: str, method: str, path: str) -> Fetched | CheckResult:
         nonlocal retry_after
         timeout = min(settings.request_timeout_s, hard_deadline - time.monotonic())
         if timeout <= 0.05:
             return CheckResult(name, "fail", "not run: the health check budget is spent")
-        fetched = _fetch(client, method, settings.base_url.rstrip("/") + path, timeout)
-        if isinstance(fetched, CheckResult):
-            return replace(fetched, name=name)
+        fetched = fetch(client, method, settings.base_url.rstrip("/") + path, timeout)
+        if isinstance(fetched, FetchFailure):
+            return CheckResult(name, "fail", fetched.message, fetched.elapsed_s)
         if fetched.retry_after is not None:
             retry_after = max(retry_after or 0.0, fetched.retry_after)
         return fetched
 
-    basic = fetch("http.basic", "GET", settings.basic_path)
+    basic = get("http.basic", "GET", settings.basic_path)
     checks.append(_judge_basic(basic))
-    if not isinstance(basic, _Fetched):
+    if not isinstance(basic, Fetched):
         # No HTTP answer at all (refused, DNS, TLS, timeout): the other endpoints cannot answer either.
         return tuple(checks), retry_after
 
     if settings.detailed_path is not None:
-        detailed = fetch("http.detailed", "GET", settings.detailed_path)
+        detailed = get("http.detailed", "GET", settings.detailed_path)
         result, document = _judge_detailed(detailed, settings.required_components)
         checks.append(result)
         if settings.expected_version is not None:
             checks.append(_judge_version(document, settings.expected_version))
 
     if settings.metrics_path is not None:
-        checks.append(_judge_metrics(fetch("http.metrics", "GET", settings.metrics_path)))
+        checks.append(_judge_metrics(get("http.metrics", "GET", settings.metrics_path)))
 
     for smoke in settings.smoke:
-        checks.append(_judge_smoke(smoke, fetch(f"smoke.{smoke.name}", smoke.method, smoke.path)))
+        checks.append(_judge_smoke(smoke, get(f"smoke.{smoke.name}", smoke.method, smoke.path)))
 
     return tuple(checks), retry_after
 
 
-def _judge_basic(fetched: _Fetched | CheckResult) -> CheckResult:
+def _judge_basic(fetched: Fetched | CheckResult) -> CheckResult:
     if isinstance(fetched, CheckResult):
         return fetched
     name = "http.basic"
@@ -318,7 +313,7 @@ def _judge_basic(fetched: _Fetched | CheckResult) -> CheckResult:
 
 
 def _judge_detailed(
-    fetched: _Fetched | CheckResult, required: tuple[str, ...]
+    fetched: Fetched | CheckResult, required: tuple[str, ...]
 ) -> tuple[CheckResult, dict[str, Any] | None]:
     if isinstance(fetched, CheckResult):
         return fetched, None
@@ -408,7 +403,7 @@ def _judge_version(document: dict[str, Any] | None, expected: str) -> CheckResul
     return CheckResult(name, "pass", f"version {actual!r}")
 
 
-def _judge_metrics(fetched: _Fetched | CheckResult) -> CheckResult:
+def _judge_metrics(fetched: Fetched | CheckResult) -> CheckResult:
     if isinstance(fetched, CheckResult):
         return fetched
     name = "http.metrics"
@@ -439,7 +434,7 @@ def _parse_prometheus(text: str) -> tuple[str, int]:
             if not stripped or stripped.startswith("#"):
                 continue
             if not _SAMPLE_LINE.match(stripped):
-                return f"line {number}: {_snippet(stripped)}", 0
+                return f"line {number}: {snippet(stripped)}", 0
             samples += 1
         return "", samples
     try:
@@ -449,7 +444,7 @@ def _parse_prometheus(text: str) -> tuple[str, int]:
     return "", sum(len(family.samples) for family in families)
 
 
-def _judge_smoke(smoke: SmokeRequest, fetched: _Fetched | CheckResult) -> CheckResult:
+def _judge_smoke(smoke: SmokeRequest, fetched: Fetched | CheckResult) -> CheckResult:
     if isinstance(fetched, CheckResult):
         return fetched
     name = f"smoke.{smoke.name}"
@@ -465,7 +460,7 @@ def _judge_smoke(smoke: SmokeRequest, fetched: _Fetched | CheckResult) -> CheckR
     return CheckResult(name, "pass", f"HTTP {fetched.status_code}, {smoke.json_field} = {shown!r}", fetched.elapsed_s)
 
 
-def _smoke_field(smoke: SmokeRequest, fetched: _Fetched) -> tuple[str, str]:
+def _smoke_field(smoke: SmokeRequest, fetched: Fetched) -> tuple[str, str]:
     """(problem or "", the field's value as text) for a smoke request's JSON field."""
     field_path = smoke.json_field or ""
     try:
@@ -491,174 +486,3 @@ def _dig(document: Any, dotted: str) -> tuple[bool, Any]:
         else:
             return False, None
     return True, current
-
-
-# --- HTTP ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Fetched:
-    status_code: int
-    reason: str
-    headers: httpx.Headers
-    body: bytes
-    elapsed_s: float
-
-    @property
-    def retry_after(self) -> float | None:
-        if self.status_code not in (429, 503):
-            return None
-        return parse_retry_after(self.headers.get("Retry-After"))
-
-    def status_text(self) -> str:
-        text = f"HTTP {self.status_code}" + (f" {self.reason}" if self.reason else "")
-        if self.status_code in (301, 302, 303, 307, 308) and "location" in self.headers:
-            text += f" redirect to {self.headers['location']}"
-        if self.retry_after is not None:
-            text += f" (Retry-After {self.retry_after:g} s)"
-        return text
-
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-    def describe_body(self) -> str:
-        kind = self.headers.get("content-type", "no content type").split(";")[0].strip()
-        body = self.text().strip()
-        return f"{kind}: {_snippet(body)}" if body else f"{kind} with an empty body"
-
-    def json_object(self) -> tuple[dict[str, Any] | None, str]:
-        try:
-            document = json.loads(self.body)
-        except ValueError:
-            return None, f"expected JSON, got {self.describe_body()}"
-        if not isinstance(document, dict):
-            return None, f"expected a JSON object, got {type(document).__name__}"
-        return document, ""
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent or invalid."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    return repr(flat[:_SNIPPET_CHARS] + ("…" if len(flat) > _SNIPPET_CHARS else ""))
-
-
-def _client(settings: HealthSettings) -> httpx.Client:
-    verify: bool | ssl.SSLContext = (
-        ssl.create_default_context(cafile=settings.verify_tls)
-        if isinstance(settings.verify_tls, str)
-        else settings.verify_tls
-    )
-    headers = {"User-Agent": "deploytool-health", "Accept": "application/json, text/plain;q=0.9, */*;q=0.5"}
-    headers.update(settings.extra_headers)
-    return httpx.Client(verify=verify, headers=headers, follow_redirects=False, trust_env=False)
-
-
-class _BodyTooSlow(Exception):
-    pass
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-def _fetch(client: httpx.Client, method: str, url: str, timeout_s: float) -> _Fetched | CheckResult:
-    """One request with a hard limit of ``timeout_s`` on the whole exchange (headers and body).
-
-    httpx's timeouts bound each network operation; a server trickling its body byte by byte
-    would outlive them, so the exchange runs on a worker thread that the caller stops waiting
-    for at the deadline (the worker gives up at its next chunk or read timeout).
-    """
-    started = time.monotonic()
-    deadline = started + timeout_s
-    outcome: list[_Fetched | BaseException] = []
-
-    def exchange() -> None:
-        try:
-            with client.stream(method, url, timeout=httpx.Timeout(timeout_s)) as response:
-                outcome.append(
-                    _Fetched(
-                        response.status_code,
-                        response.reason_phrase,
-                        response.headers,
-                        b"".join(_bounded_chunks(response.iter_bytes(), deadline)),
-                        time.monotonic() - started,
-                    )
-                )
-        except Exception as exc:  # reported to the caller as a failed check
-            outcome.append(exc)
-
-    worker = threading.Thread(target=exchange, name="deploytool-health-request", daemon=True)
-    worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()) + 0.05)
-    name = "http"
-    if not outcome:
-        return CheckResult(name, "fail", f"no complete response from {url} within {timeout_s:.1f} s", timeout_s)
-    result = outcome[0]
-    if isinstance(result, _Fetched):
-        return result
-    return CheckResult(name, "fail", describe_http_error(result, url, timeout_s), time.monotonic() - started)
-
-
-def _bounded_chunks(chunks: Iterator[bytes], deadline: float) -> Iterator[bytes]:
-    size = 0
-    for chunk in chunks:
-        size += len(chunk)
-        if size > _MAX_BODY_BYTES:
-            raise _BodyTooLarge
-        if time.monotonic() > deadline:
-            raise _BodyTooSlow
-        yield chunk
-
-
-def describe_http_error(exc: BaseException, url: str, timeout_s: float) -> str:  # noqa: PLR0911
-    """A one-line, user-readable reason for a failed HTTP exchange."""
-    target = httpx.URL(url)
-    where = f"{target.host}:{target.port or (443 if target.scheme == 'https' else 80)}"
-    if isinstance(exc, _BodyTooSlow):
-        return f"response body from {url} not complete within {timeout_s:.1f} s"
-    if isinstance(exc, _BodyTooLarge):
-        return f"response body from {url} larger than {_MAX_BODY_BYTES // (1024 * 1024)} MiB"
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"could not connect to {where} within {timeout_s:.1f} s"
-    if isinstance(exc, httpx.ReadTimeout):
-        return f"no response from {url} within {timeout_s:.1f} s (read timeout)"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"request to {url} timed out after {timeout_s:.1f} s"
-    for cause in _causes(exc):
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS certificate verification failed for {where}: {cause.verify_message or cause}"
-        if isinstance(cause, ssl.SSLError):
-            return f"TLS handshake with {where} failed ({cause.reason or cause}); is the port serving HTTPS?"
-        if isinstance(cause, socket.gaierror):
-            return f"DNS lookup failed for {target.host}: {cause.strerror or cause}"
-        if isinstance(cause, ConnectionRefusedError):
-            return f"connection refused by {where} (nothing listening?)"
-        if isinstance(cause, ConnectionResetError):
-            return f"connection reset by {where}"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return f"{where} sent no valid HTTP response: {exc}"
-    if isinstance(exc, httpx.HTTPError):
-        return f"request to {url} failed: {exc or type(exc).__name__}"
-    return f"request to {url} failed: {type(exc).__name__}: {exc}"
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__

@@ -58,7 +58,6 @@ def test_repository_config_loads() -> None:
     assert staging.ttl == timedelta(days=7)
     assert not staging.emulator
     assert staging.health.paths.basic == "/health"
-    assert staging.health.url_for("x.example") == "https://x.example"
 
     production = config.environment("production")
     assert production.strategy == "blue-green"

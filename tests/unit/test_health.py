@@ -19,6 +19,7 @@ import pytest
 from deploytool import health
 from deploytool.errors import DeployError
 from deploytool.health import CheckResult, HealthSettings, SmokeRequest, Verdict, check_http
+from deploytool.httpfetch import parse_retry_after
 
 HEALTHY = {"status": "healthy", "version": "1.4.2", "components": {"database": {"status": "healthy"}}}
 METRICS = '# HELP requests_total Requests.\n# TYPE requests_total counter\nrequests_total{code="200"} 7\n'
@@ -489,7 +490,7 @@ def test_fallback_metrics_validator(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_retry_after_parsing() -> None:
-    assert health.parse_retry_after("7") == 7.0
-    assert health.parse_retry_after("soon") is None
-    assert health.parse_retry_after(None) is None
-    assert health.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
