@@ -137,6 +137,11 @@ output "dashboard_name" {
 }
 
 output "github_deploy_role_arn" {
-  description = "ARN of the GitHub Actions deploy role, or null when not created."
-  value       = try(module.github_oidc[0].role_arn, null)
+  description = "ARN of the GitHub Actions deploy role of the environment (plan, deploy, destroy), or null when not created."
+  value       = try(module.github_oidc[0].deploy_role_arn, null)
+}
+
+output "github_build_role_arn" {
+  description = "ARN of the GitHub Actions build role of the environment (pushes images to the ECR repository, nothing else), or null when not created."
+  value       = try(module.github_oidc[0].build_role_arn, null)
 }
