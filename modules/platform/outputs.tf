@@ -145,3 +145,13 @@ output "github_build_role_arn" {
   description = "ARN of the GitHub Actions build role of the environment (pushes images to the ECR repository, nothing else), or null when not created."
   value       = try(module.github_oidc[0].build_role_arn, null)
 }
+
+output "github_roles" {
+  description = "The GitHub Actions roles of the environment by kind (`deploy`, `build`): IAM name and the `sub` claim patterns each trusts; empty when none are created."
+  value = try({
+    for key, subjects in module.github_oidc[0].trusted_subjects : key => {
+      name             = key == "build" ? module.github_oidc[0].build_role_name : module.github_oidc[0].deploy_role_name
+      trusted_subjects = subjects
+    }
+  }, {})
+}
