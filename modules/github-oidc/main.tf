@@ -9,12 +9,17 @@ locals {
   oidc_host         = "token.actions.githubusercontent.com"
   oidc_provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : var.oidc_provider_arn
 
-  # Subjects GitHub puts in the token's `sub` claim for this repository only.
-  subjects = concat(
-    [for b in var.allowed_branches : "repo:${var.github_repository}:ref:refs/heads/${b}"],
-    [for e in var.allowed_environments : "repo:${var.github_repository}:environment:${e}"],
-    var.allow_pull_requests ? ["repo:${var.github_repository}:pull_request"] : [],
-  )
+  # The roles asked for, and the subjects GitHub puts in the token's `sub` claim that each trusts,
+  # all for this repository only.
+  roles = { for key, role in { deploy = var.deploy_role, build = var.build_role } : key => role if role != null }
+  subjects = {
+    for key, role in local.roles : key => concat(
+      [for b in role.branches : "repo:${var.github_repository}:ref:refs/heads/${b}"],
+      [for t in role.tags : "repo:${var.github_repository}:ref:refs/tags/${t}"],
+      [for e in role.environments : "repo:${var.github_repository}:environment:${e}"],
+      role.pull_requests ? ["repo:${var.github_repository}:pull_request"] : [],
+    )
+  }
 
   task_definition_family_prefix = coalesce(var.task_definition_family_prefix, var.service_name_prefix)
   target_group_name_prefix      = coalesce(var.target_group_name_prefix, var.service_name_prefix)
@@ -34,6 +39,10 @@ locals {
   listener_arns      = "${local.arn_prefix.elb}:listener/${local.alb_path}/*"
   listener_rule_arns = "${local.arn_prefix.elb}:listener-rule/${local.alb_path}/*"
   state_bucket_arn   = "arn:${local.partition}:s3:::${var.state_bucket_name}"
+  ecr_repository_arn = "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${var.ecr_repository_name}"
+
+  # The service security groups the app stacks create (modules/ecs-service names them `<service>-service`).
+  security_group_name_pattern = "${var.service_name_prefix}*-service"
 }
 
 ################################################################################
@@ -51,10 +60,12 @@ resource "aws_iam_openid_connect_provider" "github" {
 }
 
 ################################################################################
-# Deploy role: trusted by this repository's workflow runs only
+# Roles: each trusted by this repository's workflow runs with its own subjects
 ################################################################################
 
 data "aws_iam_policy_document" "trust" {
+  for_each = local.roles
+
   statement {
     sid     = "GitHubActions"
     effect  = "Allow"
@@ -74,16 +85,18 @@ data "aws_iam_policy_document" "trust" {
     condition {
       test     = "StringLike"
       variable = "${local.oidc_host}:sub"
-      values   = local.subjects
+      values   = local.subjects[each.key]
     }
   }
 }
 
 resource "aws_iam_role" "this" {
-  name                 = var.role_name
+  for_each = local.roles
+
+  name                 = each.value.name
   path                 = var.role_path
-  description          = "GitHub Actions deploys from ${var.github_repository}"
-  assume_role_policy   = data.aws_iam_policy_document.trust.json
+  description          = each.key == "build" ? "GitHub Actions image builds of ${var.github_repository}" : "GitHub Actions deploys from ${var.github_repository}"
+  assume_role_policy   = data.aws_iam_policy_document.trust[each.key].json
   max_session_duration = var.max_session_duration
   permissions_boundary = var.role_permissions_boundary_arn
 
@@ -91,8 +104,8 @@ resource "aws_iam_role" "this" {
 
   lifecycle {
     precondition {
-      condition     = length(local.subjects) > 0
-      error_message = "Allow at least one branch, environment or pull requests, or nobody can assume the role."
+      condition     = length(local.subjects[each.key]) > 0
+      error_message = "Allow at least one branch, tag, environment or pull requests for the ${each.key} role, or nobody can assume it."
     }
 
     precondition {
@@ -102,8 +115,21 @@ resource "aws_iam_role" "this" {
   }
 }
 
-resource "aws_iam_role_policy" "deploy" {
-  name   = "deploy"
-  role   = aws_iam_role.this.id
-  policy = data.aws_iam_policy_document.deploy.json
+resource "aws_iam_role_policy" "this" {
+  for_each = local.roles
+
+  name   = each.key
+  role   = aws_iam_role.this[each.key].id
+  policy = each.key == "build" ? data.aws_iam_policy_document.build.json : data.aws_iam_policy_document.deploy.json
+}
+
+# The deploy role was the module's only role.
+moved {
+  from = aws_iam_role.this
+  to   = aws_iam_role.this["deploy"]
+}
+
+moved {
+  from = aws_iam_role_policy.deploy
+  to   = aws_iam_role_policy.this["deploy"]
 }

@@ -2,8 +2,9 @@
 # Deploy policy: least privilege, scoped to this project's resources.
 #
 # Only the last statement uses Resource "*", and it holds only actions AWS
-# cannot scope to a resource (describe/list calls, the ECR login token, task
-# definition registration).
+# cannot scope to a resource (describe/list calls, task definition
+# registration). The deploy role never pushes images: that is the build role's
+# one permission (build.tf).
 ################################################################################
 
 data "aws_iam_policy_document" "deploy" {
@@ -82,29 +83,38 @@ data "aws_iam_policy_document" "deploy" {
   }
 
   statement {
-    sid     = "StateObjects"
-    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = [
-      for p in var.state_key_prefixes : "${local.state_bucket_arn}/${p}*"
-    ]
+    sid       = "StateObjects"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = [for p in var.state_key_patterns : "${local.state_bucket_arn}/${p}"]
+  }
+
+  # The app roots read the platform's outputs through terraform_remote_state, so they need its state
+  # object, which also holds the database master password. Read-only and kept apart so that it can
+  # be removed once the app roots read the platform's outputs another way.
+  dynamic "statement" {
+    for_each = var.platform_state_key != null ? [var.platform_state_key] : []
+
+    content {
+      sid       = "PlatformStateRead"
+      actions   = ["s3:GetObject"]
+      resources = ["${local.state_bucket_arn}/${statement.value}"]
+    }
+  }
+
+  # deploytool looks the repository up (inputs.image_repository_uri) and its troubleshooting reads
+  # the release's image; pushing is the build role's.
+  statement {
+    sid       = "ImageRepositoryRead"
+    actions   = ["ecr:DescribeRepositories", "ecr:DescribeImages"]
+    resources = [local.ecr_repository_arn]
   }
 
   dynamic "statement" {
-    for_each = length(var.ecr_repository_arns) > 0 ? [var.ecr_repository_arns] : []
+    for_each = length(var.alert_topic_arns) > 0 ? [var.alert_topic_arns] : []
 
     content {
-      sid = "EcrPushPull"
-      actions = [
-        "ecr:BatchCheckLayerAvailability",
-        "ecr:BatchGetImage",
-        "ecr:GetDownloadUrlForLayer",
-        "ecr:DescribeImages",
-        "ecr:ListImages",
-        "ecr:InitiateLayerUpload",
-        "ecr:UploadLayerPart",
-        "ecr:CompleteLayerUpload",
-        "ecr:PutImage",
-      ]
+      sid       = "PublishDeployAlerts"
+      actions   = ["sns:Publish"]
       resources = statement.value
     }
   }
@@ -173,6 +183,8 @@ data "aws_iam_policy_document" "deploy" {
     }
   }
 
+  # Security groups: only the app stacks' own service groups, told apart by their name and the
+  # tags the stacks put on everything (sent with CreateSecurityGroup, so checked on create).
   dynamic "statement" {
     for_each = var.vpc_id != null ? [var.vpc_id] : []
 
@@ -183,6 +195,38 @@ data "aws_iam_policy_document" "deploy" {
         "${local.arn_prefix.ec2}:vpc/${statement.value}",
         "${local.arn_prefix.ec2}:security-group/*",
       ]
+
+      dynamic "condition" {
+        for_each = var.resource_tags
+
+        content {
+          test     = "StringEquals"
+          variable = "aws:RequestTag/${condition.key}"
+          values   = [condition.value]
+        }
+      }
+
+      condition {
+        test     = "StringLike"
+        variable = "aws:RequestTag/Name"
+        values   = [local.security_group_name_pattern]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.vpc_id != null ? [var.vpc_id] : []
+
+    content {
+      sid       = "TagServiceSecurityGroupsOnCreate"
+      actions   = ["ec2:CreateTags"]
+      resources = ["${local.arn_prefix.ec2}:security-group/*"]
+
+      condition {
+        test     = "StringEquals"
+        variable = "ec2:CreateAction"
+        values   = ["CreateSecurityGroup"]
+      }
     }
   }
 
@@ -206,6 +250,22 @@ data "aws_iam_policy_document" "deploy" {
         test     = "ArnEquals"
         variable = "ec2:Vpc"
         values   = ["${local.arn_prefix.ec2}:vpc/${statement.value}"]
+      }
+
+      dynamic "condition" {
+        for_each = var.resource_tags
+
+        content {
+          test     = "StringEquals"
+          variable = "aws:ResourceTag/${condition.key}"
+          values   = [condition.value]
+        }
+      }
+
+      condition {
+        test     = "StringLike"
+        variable = "aws:ResourceTag/Name"
+        values   = [local.security_group_name_pattern]
       }
     }
   }
@@ -238,7 +298,6 @@ data "aws_iam_policy_document" "deploy" {
   statement {
     sid = "UnscopableReadAndRegister"
     actions = [
-      "ecr:GetAuthorizationToken",
       "ecs:DescribeTaskDefinition",
       "ecs:RegisterTaskDefinition",
       "ecs:DeregisterTaskDefinition",

@@ -20,30 +20,54 @@ variable "oidc_thumbprints" {
   default     = ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"]
 }
 
-variable "role_name" {
-  description = "Name of the deploy role."
-  type        = string
+variable "deploy_role" {
+  description = "The environment's deploy role (plan, apply, verify, roll back, destroy) and the workflow runs that may assume it, or null for none: `branches` (`ref:refs/heads/<pattern>`), `tags` (`ref:refs/tags/<pattern>`), `environments` (`environment:<name>`, the subject of a job bound to a GitHub environment), `pull_requests` (`pull_request`). `*` and `?` patterns as in IAM `StringLike`. A role trusted through an environment should trust nothing else, or the environment's reviewers can be bypassed."
+  type = object({
+    name          = string
+    branches      = optional(list(string), [])
+    tags          = optional(list(string), [])
+    environments  = optional(list(string), [])
+    pull_requests = optional(bool, false)
+  })
+  default = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.role_name))
-    error_message = "The role_name must be 1-64 characters of [A-Za-z0-9+=,.@_-]."
+    condition     = var.deploy_role == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", try(var.deploy_role.name, "")))
+    error_message = "The deploy_role name must be 1-64 characters of [A-Za-z0-9+=,.@_-]."
+  }
+}
+
+variable "build_role" {
+  description = "The image build role, or null for none: it may only push images to the project's ECR repository. Trusted by the same kinds of subjects as deploy_role."
+  type = object({
+    name          = string
+    branches      = optional(list(string), [])
+    tags          = optional(list(string), [])
+    environments  = optional(list(string), [])
+    pull_requests = optional(bool, false)
+  })
+  default = null
+
+  validation {
+    condition     = var.build_role == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", try(var.build_role.name, "")))
+    error_message = "The build_role name must be 1-64 characters of [A-Za-z0-9+=,.@_-]."
   }
 }
 
 variable "role_path" {
-  description = "IAM path of the deploy role."
+  description = "IAM path of the roles."
   type        = string
   default     = "/"
 }
 
 variable "role_permissions_boundary_arn" {
-  description = "Permissions boundary of the deploy role, or null."
+  description = "Permissions boundary of the roles, or null."
   type        = string
   default     = null
 }
 
 variable "max_session_duration" {
-  description = "Longest session of the deploy role, in seconds."
+  description = "Longest session of the roles, in seconds."
   type        = number
   default     = 3600
 
@@ -54,31 +78,13 @@ variable "max_session_duration" {
 }
 
 variable "github_repository" {
-  description = "The one repository allowed to assume the role, as `OWNER/NAME` (no wildcards)."
+  description = "The one repository allowed to assume the roles, as `OWNER/NAME` (no wildcards)."
   type        = string
 
   validation {
     condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
     error_message = "The github_repository must be OWNER/NAME without wildcards."
   }
-}
-
-variable "allowed_branches" {
-  description = "Branches whose workflow runs may assume the role (`ref:refs/heads/<branch>`); `*` patterns are allowed, e.g. `feature/*`."
-  type        = list(string)
-  default     = ["main"]
-}
-
-variable "allowed_environments" {
-  description = "GitHub deployment environments whose jobs may assume the role (`environment:<name>`)."
-  type        = list(string)
-  default     = []
-}
-
-variable "allow_pull_requests" {
-  description = "Let pull_request workflow runs assume the role (for plan comments)."
-  type        = bool
-  default     = false
 }
 
 variable "tags" {
@@ -134,7 +140,7 @@ variable "alb_arn" {
 }
 
 variable "vpc_id" {
-  description = "VPC in which the role may create and change the service security groups. Null leaves security groups out of the policy."
+  description = "VPC in which the deploy role may create and change the service security groups (those named `<service_name_prefix>*-service` and tagged with resource_tags). Null leaves security groups out of the policy."
   type        = string
   default     = null
 }
@@ -144,20 +150,46 @@ variable "state_bucket_name" {
   type        = string
 }
 
-variable "state_key_prefixes" {
-  description = "Object key prefixes in the state bucket the role may read and write (state, lock files, workspaces under `env:/`, deploy history)."
+variable "state_key_patterns" {
+  description = "Object keys in the state bucket the deploy role may read, write and delete, as IAM resource patterns (`*` matches across `/`): the app stack's state and lock files of its workspaces and the deploy history of its environment, e.g. `workspaces/*/staging/app/*`, `deploy-history/staging/*`."
   type        = list(string)
 
   validation {
-    condition     = length(var.state_key_prefixes) > 0 && alltrue([for p in var.state_key_prefixes : length(p) > 0 && !startswith(p, "*")])
-    error_message = "Give at least one non-empty key prefix that does not start with a wildcard."
+    condition     = length(var.state_key_patterns) > 0 && alltrue([for p in var.state_key_patterns : length(p) > 0 && !startswith(p, "*")])
+    error_message = "Give at least one non-empty key pattern that does not start with a wildcard."
   }
 }
 
-variable "ecr_repository_arns" {
-  description = "ECR repositories the role may push to and pull from."
+variable "platform_state_key" {
+  description = "Key of the platform stack's state object, which the app stacks read through terraform_remote_state (read-only, in its own statement), or null."
+  type        = string
+  default     = null
+}
+
+variable "ecr_repository_name" {
+  description = "Name of the project's ECR repository (in the cluster's account and region): the build role pushes to it, the deploy role looks it up."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+([._/-][a-z0-9]+)*$", var.ecr_repository_name)) && length(var.ecr_repository_name) <= 256
+    error_message = "The ecr_repository_name must be an ECR repository name (lowercase letters, digits, . _ - /)."
+  }
+}
+
+variable "alert_topic_arns" {
+  description = "SNS topics the deploy role may publish to (the workflow's failure alert)."
   type        = list(string)
   default     = []
+}
+
+variable "resource_tags" {
+  description = "Tags the environment's stacks put on every resource they create (the roots' provider default_tags). The deploy role may create security groups only with these tags and change only groups that carry them."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.resource_tags) > 0
+    error_message = "Give at least one tag: without one, security-group changes cannot be held to the tool's own groups."
+  }
 }
 
 variable "pass_role_arns" {

@@ -5,17 +5,42 @@ locals {
   # The execution role reads the database password and any secret the app stacks inject.
   task_secret_arns = distinct(concat([local.settings.database.master_password_secret_arn], local.settings.task_secret_arns))
 
-  # The deploy role's reach follows deploytool's naming: branch environments deploy `<env>-<slug>`
-  # services from any branch (and plan on pull requests); the others deploy `<project>-<env>[-colour]`
-  # from main only.
+  # The GitHub roles' reach follows deploytool's naming: branch environments deploy `<env>-<slug>`
+  # services in workspaces `<env>-<slug>`; the others deploy `<project>-<env>[-colour]` in the default
+  # workspace. State keys: see deploytool/state.py (workspace_key_prefix "workspaces") and ledger.py.
   branches            = local.settings.branch_environments
   environment         = local.settings.environment
   service_name_prefix = local.branches ? "${local.environment}-" : "${local.settings.project}-${local.environment}"
-  state_key_prefixes = concat(
-    ["${local.environment}/"],
-    local.branches ? ["env:/${local.environment}-"] : [],
-    ["${local.settings.github.ledger_prefix}/${local.environment}/"],
+  state_key_patterns = concat(
+    ["${local.environment}/app/*"],
+    local.branches ? ["workspaces/*/${local.environment}/app/*"] : [],
+    ["${local.settings.github.ledger_prefix}/${local.environment}/*"],
   )
+
+  # Who may assume which role. Branch environments: the staging workflow's pull requests and pushed
+  # branches (.github/workflows/deploy-staging.yml), and the janitor (.github/workflows/cleanup.yml),
+  # whose job is bound to the GitHub environment of the same name. Other environments: only jobs
+  # bound to their GitHub environment, whose reviewers and branch rules then guard every use of the
+  # role; tag-triggered runs go through it too. Builds: the refs that build images for the
+  # environment (the branches above; main and v* tags for the others).
+  staging_push_branches = ["feature/*", "hotfix/*", "develop"]
+  deploy_role_trust = local.branches ? {
+    branches      = local.staging_push_branches
+    tags          = []
+    environments  = [local.environment]
+    pull_requests = true
+    } : {
+    branches      = []
+    tags          = []
+    environments  = [local.environment]
+    pull_requests = false
+  }
+  build_role_trust = {
+    branches      = local.branches ? local.staging_push_branches : ["main"]
+    tags          = local.branches ? [] : ["v*"]
+    environments  = []
+    pull_requests = false
+  }
 
   # Blue-green services are known in advance and get alarms; branch services come and go.
   monitored_service_names = local.settings.strategy == "blue-green" ? [for c in ["blue", "green"] : "${local.service_name_prefix}-${c}"] : []
@@ -137,25 +162,28 @@ module "monitoring" {
 }
 
 ################################################################################
-# Optional: the role GitHub Actions assumes through OIDC to deploy
+# Optional: the roles GitHub Actions assumes through OIDC to deploy and to build
 ################################################################################
 
 module "github_oidc" {
   source = "../github-oidc"
   count  = local.settings.github.repository != null ? 1 : 0
 
-  role_name = "${local.settings.name}-github-deploy"
-
-  github_repository    = local.settings.github.repository
-  allowed_branches     = local.branches ? ["*"] : ["main"]
-  allowed_environments = [local.environment]
-  allow_pull_requests  = local.branches
+  github_repository = local.settings.github.repository
+  deploy_role       = merge(local.deploy_role_trust, { name = "${local.settings.name}-github-deploy" })
+  build_role        = merge(local.build_role_trust, { name = "${local.settings.name}-github-build" })
 
   cluster_arn         = module.ecs_cluster.arn
   service_name_prefix = local.service_name_prefix
   alb_arn             = module.alb.arn
   vpc_id              = module.network.vpc_id
   state_bucket_name   = local.settings.github.state_bucket_name
-  state_key_prefixes  = local.state_key_prefixes
+  state_key_patterns  = local.state_key_patterns
+  platform_state_key  = "${local.environment}/platform/terraform.tfstate"
+  ecr_repository_name = local.settings.github.image_repository
   pass_role_arns      = [module.ecs_cluster.task_execution_role_arn]
+  # The failure alert of the production workflow goes to the alarm topic.
+  alert_topic_arns = local.branches ? [] : [module.monitoring.sns_topic_arn]
+  # The environment roots' provider default_tags.
+  resource_tags = { ManagedBy = "deploytool", Environment = local.environment }
 }

@@ -137,6 +137,21 @@ output "dashboard_name" {
 }
 
 output "github_deploy_role_arn" {
-  description = "ARN of the GitHub Actions deploy role, or null when not created."
-  value       = try(module.github_oidc[0].role_arn, null)
+  description = "ARN of the GitHub Actions deploy role of the environment (plan, deploy, destroy), or null when not created."
+  value       = try(module.github_oidc[0].deploy_role_arn, null)
+}
+
+output "github_build_role_arn" {
+  description = "ARN of the GitHub Actions build role of the environment (pushes images to the ECR repository, nothing else), or null when not created."
+  value       = try(module.github_oidc[0].build_role_arn, null)
+}
+
+output "github_roles" {
+  description = "The GitHub Actions roles of the environment by kind (`deploy`, `build`): IAM name and the `sub` claim patterns each trusts; empty when none are created."
+  value = try({
+    for key, subjects in module.github_oidc[0].trusted_subjects : key => {
+      name             = key == "build" ? module.github_oidc[0].build_role_name : module.github_oidc[0].deploy_role_name
+      trusted_subjects = subjects
+    }
+  }, {})
 }

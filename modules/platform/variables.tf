@@ -33,6 +33,7 @@ variable "settings" {
       repository        = string
       state_bucket_name = string
       ledger_prefix     = string
+      image_repository  = string
     })
   })
 

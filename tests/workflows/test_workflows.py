@@ -318,19 +318,52 @@ def test_least_privilege_by_default(name: str) -> None:
     assert top in ({}, {"contents": "read"}), f"{name}: top-level permissions must be empty or read-only"
 
 
+# The role each job assumes, in step order (modules/github-oidc; docs/ci-cd.md "The GitHub roles"):
+# builds push with the build role only, and the deploy roles never push.
+ROLES_BY_JOB = {
+    ("deploy-staging.yml", "plan"): ["AWS_STAGING_ROLE_ARN"],
+    ("deploy-staging.yml", "deploy"): ["AWS_STAGING_BUILD_ROLE_ARN", "AWS_STAGING_ROLE_ARN"],
+    ("deploy-staging.yml", "destroy"): ["AWS_STAGING_ROLE_ARN"],
+    ("deploy-production.yml", "build"): ["AWS_PRODUCTION_BUILD_ROLE_ARN"],
+    ("deploy-production.yml", "deploy"): ["AWS_PRODUCTION_ROLE_ARN"],
+    ("cleanup.yml", "cleanup"): ["AWS_STAGING_ROLE_ARN"],
+}
+
+
 def test_jobs_that_assume_the_role_use_oidc() -> None:
-    seen = 0
+    seen = set()
     for name, workflow in all_workflows().items():
         for job_name, job in jobs(workflow).items():
             if not gets_aws_credentials(job):
                 continue
-            seen += 1
+            seen.add((name, job_name))
             assert job.get("permissions", {}).get("id-token") == "write", f"{name}:{job_name}"
             assert job["permissions"].get("contents") == "read", f"{name}:{job_name}"
-            aws = next(step for step in steps(job) if str(step.get("uses", "")).startswith(AWS_CREDENTIALS_ACTION))
-            assert aws["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}", f"{name}:{job_name}"
-            assert "aws-access-key-id" not in aws["with"], f"{name}:{job_name}: access keys are a documented fallback"
-    assert seen >= 6
+            logins = [step for step in steps(job) if str(step.get("uses", "")).startswith(AWS_CREDENTIALS_ACTION)]
+            roles = [step["with"]["role-to-assume"] for step in logins]
+            assert roles == [f"${{{{ vars.{v} }}}}" for v in ROLES_BY_JOB.get((name, job_name), ["?"])], (
+                f"{name}:{job_name}: {roles}"
+            )
+            for aws in logins:
+                assert "aws-access-key-id" not in aws["with"], f"{name}:{job_name}: keys are a documented fallback"
+    assert seen == set(ROLES_BY_JOB)
+
+
+def test_images_are_pushed_with_the_build_role_and_deployed_with_the_deploy_role() -> None:
+    for name, job_name in ROLES_BY_JOB:
+        job = jobs(load(name))[job_name]
+        current = None
+        for step in steps(job):
+            if str(step.get("uses", "")).startswith(AWS_CREDENTIALS_ACTION):
+                current = step["with"]["role-to-assume"]
+            pushes = "docker/build-push-action@" in str(step.get("uses", "")) or "amazon-ecr-login@" in str(
+                step.get("uses", "")
+            )
+            if pushes:
+                assert current is not None and "BUILD_ROLE" in current, f"{name}:{job_name}: push with {current}"
+            if "deploytool " in str(step.get("run", "")):
+                assert current is not None and "BUILD_ROLE" not in current, f"{name}:{job_name}: deploy with {current}"
+    assert "BUILD_ROLE" not in str(ROLES_BY_JOB[("deploy-production.yml", "deploy")])
 
 
 def test_deploytool_jobs_get_credentials() -> None:
