@@ -30,6 +30,7 @@ from deploytool.toolchain import home
 _HCL_LOCK = threading.Lock()
 HOST = "127.0.0.1"
 OVERRIDE_NAME = "deploytool_emulator_override.tf"
+CONFIG_PATH = "/moto-api/config"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # Every endpoint key the modules use; all are accepted by provider 3.39 and later.
 ENDPOINT_KEYS = [
@@ -99,12 +100,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def answering(endpoint: str, timeout: float = 2.0) -> bool:
+def answering(endpoint: str, timeout: float = 2.0, path: str = "/") -> bool:
     """True when an emulator answers HTTP at ``endpoint`` (its root lists S3 buckets; cheap)."""
     try:
-        return httpx.get(f"{endpoint}/", timeout=timeout).status_code < 500
+        return httpx.get(f"{endpoint}{path}", timeout=timeout).status_code < 500
     except httpx.HTTPError:
         return False
+
+
+def _serving(endpoint: str, timeout: float = 2.0) -> bool:
+    """True when our emulator serves at ``endpoint``: asks moto's own API, which needs no signature
+    (unsigned AWS calls are refused once IAM is enforced)."""
+    return answering(endpoint, timeout, path=CONFIG_PATH)
 
 
 def status() -> EmulatorInfo | None:
@@ -116,7 +123,7 @@ def status() -> EmulatorInfo | None:
         info = EmulatorInfo(**json.loads(path.read_text()))
     except (ValueError, TypeError):
         return None
-    if _pid_alive(info.pid) and answering(info.endpoint):
+    if _pid_alive(info.pid) and _serving(info.endpoint):
         return info
     return None
 
@@ -165,7 +172,7 @@ def launch(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise DeployError(f"the emulator exited at start (code {proc.returncode}); see {log}")
-        if answering(info.endpoint, timeout=0.5):
+        if _serving(info.endpoint, timeout=0.5):
             return info
         time.sleep(0.2)
     proc.kill()
@@ -246,7 +253,7 @@ def stop() -> bool:
 def require(endpoint: str | None = None) -> str:
     """The endpoint of a running emulator, or a one-line error saying how to start one."""
     if endpoint:
-        if not answering(endpoint):
+        if not (answering(endpoint) or _serving(endpoint)):
             raise DeployError(
                 f"the AWS emulator at {endpoint} does not answer; start it with `deploytool emulator start`"
             )
