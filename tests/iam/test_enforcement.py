@@ -9,6 +9,7 @@ from deploytool import emulator as emu
 from tests.iam.conftest import ACCOUNT, IamEmulator
 
 CLUSTER_ARNS = f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/iam-*"
+PARAMETER_ARNS = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/theobroma/*"
 
 
 def _name(arn: str) -> str:
@@ -118,3 +119,38 @@ def test_the_admin_user_may_do_anything_and_unknown_keys_nothing(iam_emulator: I
     with pytest.raises(ClientError) as refused:
         iam_emulator.client("s3", fake).list_buckets()
     assert refused.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+
+
+def test_an_explicit_deny_wins_over_an_allow(iam_emulator: IamEmulator) -> None:
+    iam_emulator.client("ssm").put_parameter(Name="/theobroma/keep", Value="x", Type="String")
+    keeper = iam_emulator.role(
+        "keeper",
+        [
+            {"Effect": "Allow", "Action": "ssm:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "ssm:DeleteParameter", "Resource": PARAMETER_ARNS},
+        ],
+    )
+    as_keeper = iam_emulator.client("ssm", iam_emulator.assume(keeper))
+    assert as_keeper.get_parameter(Name="/theobroma/keep")["Parameter"]["Value"] == "x"
+    with pytest.raises(ClientError):
+        as_keeper.delete_parameter(Name="/theobroma/keep")
+
+
+def test_identity_policy_conditions_are_not_evaluated(iam_emulator: IamEmulator) -> None:
+    """A gap the README names: moto takes every condition of an identity policy as met, so a
+    statement that AWS would apply only to tagged resources applies to all. Plan-level policy tests
+    cover the conditions the modules rely on."""
+    iam_emulator.client("ssm").put_parameter(Name="/theobroma/untagged", Value="x", Type="String")
+    tagged_only = iam_emulator.role(
+        "tagged-only",
+        [
+            {
+                "Effect": "Allow",
+                "Action": "ssm:GetParameter",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "nobody"}},
+            }
+        ],
+    )
+    as_role = iam_emulator.client("ssm", iam_emulator.assume(tagged_only))
+    assert as_role.get_parameter(Name="/theobroma/untagged")["Parameter"]["Value"] == "x"
