@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from hcl2.api import load as hcl_load
 
+from deploytool.emulator_server import DECISIONS_ENV
 from deploytool.errors import DeployError
 from deploytool.toolchain import home
 
@@ -29,6 +30,7 @@ from deploytool.toolchain import home
 _HCL_LOCK = threading.Lock()
 HOST = "127.0.0.1"
 OVERRIDE_NAME = "deploytool_emulator_override.tf"
+CONFIG_PATH = "/moto-api/config"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # Every endpoint key the modules use; all are accepted by provider 3.39 and later.
 ENDPOINT_KEYS = [
@@ -61,6 +63,7 @@ class EmulatorInfo:
 
     pid: int
     port: int
+    enforce_iam: bool = False
 
     @property
     def endpoint(self) -> str:
@@ -97,12 +100,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def answering(endpoint: str, timeout: float = 2.0) -> bool:
+def answering(endpoint: str, timeout: float = 2.0, path: str = "/") -> bool:
     """True when an emulator answers HTTP at ``endpoint`` (its root lists S3 buckets; cheap)."""
     try:
-        return httpx.get(f"{endpoint}/", timeout=timeout).status_code < 500
+        return httpx.get(f"{endpoint}{path}", timeout=timeout).status_code < 500
     except httpx.HTTPError:
         return False
+
+
+def _serving(endpoint: str, timeout: float = 2.0) -> bool:
+    """True when our emulator serves at ``endpoint``: asks moto's own API, which needs no signature
+    (unsigned AWS calls are refused once IAM is enforced)."""
+    return answering(endpoint, timeout, path=CONFIG_PATH)
 
 
 def status() -> EmulatorInfo | None:
@@ -114,30 +123,44 @@ def status() -> EmulatorInfo | None:
         info = EmulatorInfo(**json.loads(path.read_text()))
     except (ValueError, TypeError):
         return None
-    if _pid_alive(info.pid) and answering(info.endpoint):
+    if _pid_alive(info.pid) and _serving(info.endpoint):
         return info
     return None
 
 
-def start(port: int | None = None, *, ecs_service_running: int = 2, wait_s: float = 30.0) -> EmulatorInfo:
-    """Start the emulator on loopback (a free port unless ``port`` is given). Idempotent."""
-    running = status()
-    if running is not None and (port is None or running.port == port):
-        return running
-    if port is None:
-        port = free_port()
-    elif not _port_free(port):
-        raise DeployError(f"port {port} on {HOST} is in use; choose another with --port or stop what listens there")
+def decisions_file() -> Path:
+    """The decision log of the recorded emulator (JSON lines; see :mod:`deploytool.emulator_server`)."""
+    return home() / "emulator-decisions.jsonl"
+
+
+def admin_file() -> Path:
+    return home() / "emulator-admin.json"
+
+
+def launch(
+    port: int,
+    *,
+    log: Path,
+    decisions: Path,
+    ecs_service_running: int = 2,
+    wait_s: float = 30.0,
+) -> EmulatorInfo:
+    """Start an emulator process on ``port`` and wait until it answers; records nothing.
+
+    The server is moto patched by :mod:`deploytool.emulator_server`; it records authorization
+    decisions to ``decisions`` once IAM enforcement is switched on (:func:`enforce_iam`).
+    """
     env = {
         **os.environ,
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
         "MOTO_ECS_SERVICE_RUNNING": str(ecs_service_running),
+        DECISIONS_ENV: str(decisions),
     }
-    log = home() / "emulator.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    decisions.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            [sys.executable, "-m", "deploytool.emulator_server", "-H", HOST, "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -149,12 +172,66 @@ def start(port: int | None = None, *, ecs_service_running: int = 2, wait_s: floa
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise DeployError(f"the emulator exited at start (code {proc.returncode}); see {log}")
-        if answering(info.endpoint, timeout=0.5):
-            state_file().write_text(json.dumps(asdict(info)))
+        if _serving(info.endpoint, timeout=0.5):
             return info
         time.sleep(0.2)
     proc.kill()
     raise DeployError(f"the emulator did not answer on {info.endpoint} within {wait_s:.0f}s; see {log}")
+
+
+def start(
+    port: int | None = None, *, ecs_service_running: int = 2, wait_s: float = 30.0, enforce_iam: bool = False
+) -> EmulatorInfo:
+    """Start the emulator on loopback (a free port unless ``port`` is given). Idempotent.
+
+    With ``enforce_iam`` an admin user is created for the harness (:func:`admin_credentials`) and
+    every later signed call is checked against its caller's IAM policies.
+    """
+    running = status()
+    if running is not None and (port is None or running.port == port):
+        if enforce_iam and not running.enforce_iam:
+            running = _enforce_recorded(running)
+        return running
+    if port is None:
+        port = free_port()
+    elif not _port_free(port):
+        raise DeployError(f"port {port} on {HOST} is in use; choose another with --port or stop what listens there")
+    decisions_file().unlink(missing_ok=True)
+    admin_file().unlink(missing_ok=True)
+    info = launch(
+        port,
+        log=home() / "emulator.log",
+        decisions=decisions_file(),
+        ecs_service_running=ecs_service_running,
+        wait_s=wait_s,
+    )
+    state_file().write_text(json.dumps(asdict(info)))
+    return _enforce_recorded(info) if enforce_iam else info
+
+
+def _enforce_recorded(info: EmulatorInfo) -> EmulatorInfo:
+    credentials = create_admin(info.endpoint)
+    path = admin_file()
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(asdict(credentials)))
+    enforce_iam(info.endpoint)
+    enforced = EmulatorInfo(pid=info.pid, port=info.port, enforce_iam=True)
+    state_file().write_text(json.dumps(asdict(enforced)))
+    return enforced
+
+
+def terminate(pid: int) -> bool:
+    """Stop an emulator process (SIGTERM, then SIGKILL after 5 s). False when it was not running."""
+    if not _pid_alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not _pid_alive(pid):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    return True
 
 
 def stop() -> bool:
@@ -167,24 +244,16 @@ def stop() -> bool:
     except (ValueError, TypeError):
         path.unlink(missing_ok=True)
         return False
-    stopped = False
-    if _pid_alive(info.pid):
-        os.kill(info.pid, signal.SIGTERM)
-        for _ in range(50):
-            if not _pid_alive(info.pid):
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(info.pid, signal.SIGKILL)
-        stopped = True
+    stopped = terminate(info.pid)
     path.unlink(missing_ok=True)
+    admin_file().unlink(missing_ok=True)
     return stopped
 
 
 def require(endpoint: str | None = None) -> str:
     """The endpoint of a running emulator, or a one-line error saying how to start one."""
     if endpoint:
-        if not answering(endpoint):
+        if not (answering(endpoint) or _serving(endpoint)):
             raise DeployError(
                 f"the AWS emulator at {endpoint} does not answer; start it with `deploytool emulator start`"
             )
@@ -193,6 +262,119 @@ def require(endpoint: str | None = None) -> str:
     if info is None:
         raise DeployError("the AWS emulator is not running; start it with `deploytool emulator start`")
     return info.endpoint
+
+
+# -- IAM enforcement --------------------------------------------------------------------------------
+ADMIN_USER = "deploytool-emulator-admin"
+ADMIN_POLICY_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+_IAM_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """AWS credentials issued by the emulator (an IAM user's key or an assumed role's session)."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def env(self) -> dict[str, str]:
+        """The credential variables of an SDK or Terraform environment (replacing the fake ones)."""
+        env = {"AWS_ACCESS_KEY_ID": self.access_key_id, "AWS_SECRET_ACCESS_KEY": self.secret_access_key}
+        if self.session_token:
+            env["AWS_SESSION_TOKEN"] = self.session_token
+        return env
+
+
+def _client(service: str, endpoint: str, credentials: Credentials | None, region: str = _IAM_REGION) -> Any:
+    import boto3
+
+    creds = credentials or Credentials(FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"], FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+        aws_session_token=creds.session_token,
+    )
+
+
+def _set_auth(endpoint: str, count: str) -> None:
+    try:
+        response = httpx.post(f"{endpoint}/moto-api/reset-auth", content=count.encode(), timeout=10)
+    except httpx.HTTPError as exc:
+        raise DeployError(f"the AWS emulator at {endpoint} does not answer: {exc}") from exc
+    if response.status_code != 200:
+        raise DeployError(f"the AWS emulator at {endpoint} refused to switch IAM enforcement: {response.text}")
+
+
+def enforce_iam(endpoint: str) -> None:
+    """From now on check every signed call against its caller's IAM policies.
+
+    Create what the harness needs first (:func:`create_admin`): unknown keys, the fake ones
+    included, are refused once enforcement is on.
+    """
+    _set_auth(endpoint, "0")
+
+
+def relax_iam(endpoint: str) -> None:
+    """Accept every call again (the emulator's default)."""
+    _set_auth(endpoint, "inf")
+
+
+def create_admin(endpoint: str) -> Credentials:
+    """An access key of an admin user (AdministratorAccess) for the harness's own calls.
+
+    Call it before :func:`enforce_iam` (or with enforcement relaxed). An existing admin user keeps
+    its policy; its older keys are replaced.
+    """
+    iam = _client("iam", endpoint, None)
+    try:
+        iam.create_user(UserName=ADMIN_USER)
+    except iam.exceptions.EntityAlreadyExistsException:
+        for key in iam.list_access_keys(UserName=ADMIN_USER)["AccessKeyMetadata"]:
+            iam.delete_access_key(UserName=ADMIN_USER, AccessKeyId=key["AccessKeyId"])
+    iam.attach_user_policy(UserName=ADMIN_USER, PolicyArn=ADMIN_POLICY_ARN)
+    key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
+    return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def admin_credentials() -> Credentials:
+    """The admin credentials of the recorded emulator started with IAM enforcement."""
+    path = admin_file()
+    if status() is None or not path.is_file():
+        raise DeployError(
+            "no AWS emulator with IAM enforcement is running; start one with `deploytool emulator start --enforce-iam`"
+        )
+    return Credentials(**json.loads(path.read_text()))
+
+
+def assume_role(
+    endpoint: str, role_arn: str, credentials: Credentials, session_name: str = "deploytool"
+) -> Credentials:
+    """Session credentials of ``role_arn``, assumed by ``credentials`` (checked against its trust policy)."""
+    sts = _client("sts", endpoint, credentials)
+    issued = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return Credentials(issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"])
+
+
+def read_decisions(path: Path | None = None, *, since: int = 0) -> list[dict[str, Any]]:
+    """The authorization decisions recorded by an enforcing emulator, oldest first.
+
+    Each is ``{"time", "principal", "action", "resource", "decision": "allowed"|"denied"}`` (denials
+    also carry ``reason``). ``since`` skips that many earlier entries (a count taken before a flow).
+    """
+    path = path or decisions_file()
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh.read().splitlines()[since:] if line.strip()]
+
+
+def denied_actions(decisions: list[dict[str, Any]]) -> list[str]:
+    """The actions denied in ``decisions``, once each, in order."""
+    return list(dict.fromkeys(str(d["action"]) for d in decisions if d["decision"] == "denied"))
 
 
 def aws_env(endpoint: str, region: str) -> dict[str, str]:
@@ -216,7 +398,22 @@ def _hcl_string(value: str) -> str:
     return json.dumps(value)
 
 
-def _backend_emulator_args(endpoint: str) -> dict[str, str]:
+def _credential_args(credentials: Credentials | None) -> dict[str, str]:
+    if credentials is None:
+        return {
+            "access_key": _hcl_string(FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]),
+            "secret_key": _hcl_string(FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]),
+        }
+    args = {
+        "access_key": _hcl_string(credentials.access_key_id),
+        "secret_key": _hcl_string(credentials.secret_access_key),
+    }
+    if credentials.session_token:
+        args["token"] = _hcl_string(credentials.session_token)
+    return args
+
+
+def _backend_emulator_args(endpoint: str, credentials: Credentials | None = None) -> dict[str, str]:
     return {
         "endpoints": "{ s3 = %s, sts = %s, iam = %s, dynamodb = %s }" % ((_hcl_string(endpoint),) * 4),
         "use_path_style": "true",
@@ -224,8 +421,7 @@ def _backend_emulator_args(endpoint: str) -> dict[str, str]:
         "skip_requesting_account_id": "true",
         "skip_metadata_api_check": "true",
         "skip_region_validation": "true",
-        "access_key": _hcl_string(FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]),
-        "secret_key": _hcl_string(FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]),
+        **_credential_args(credentials),
     }
 
 
@@ -264,14 +460,15 @@ def _expr(value: Any) -> str:
     raise DeployError(f"cannot rewrite remote-state config value {value!r} for the emulator")
 
 
-def override_text(root: Path, endpoint: str, region: str) -> str:
+def override_text(root: Path, endpoint: str, region: str, credentials: Credentials | None = None) -> str:
+    """The override for ``root``; ``credentials`` (else the fake ones) sign every call, which
+    matters only when the emulator enforces IAM."""
     endpoints = "\n".join(f"    {key} = {_hcl_string(endpoint)}" for key in ENDPOINT_KEYS)
     lines = [
         "# Written by deploytool for a run against the local AWS emulator. Git-ignored; never commit.",
         'provider "aws" {',
         f"  region                      = {_hcl_string(region)}",
-        f"  access_key                  = {_hcl_string(FAKE_CREDENTIALS['AWS_ACCESS_KEY_ID'])}",
-        f"  secret_key                  = {_hcl_string(FAKE_CREDENTIALS['AWS_SECRET_ACCESS_KEY'])}",
+        *(f"  {key:<27} = {value}" for key, value in _credential_args(credentials).items()),
         "  s3_force_path_style         = true",
         "  skip_credentials_validation = true",
         "  skip_requesting_account_id  = true",
@@ -286,9 +483,9 @@ def override_text(root: Path, endpoint: str, region: str) -> str:
     ]
     if _root_has_s3_backend(root):
         lines += ["", "terraform {", '  backend "s3" {']
-        lines += [f"    {k} = {v}" for k, v in _backend_emulator_args(endpoint).items()]
+        lines += [f"    {k} = {v}" for k, v in _backend_emulator_args(endpoint, credentials).items()]
         lines += ["  }", "}"]
-    extra = _backend_emulator_args(endpoint)
+    extra = _backend_emulator_args(endpoint, credentials)
     for name, config in _remote_states(root).items():
         merged = "{ " + ", ".join(f"{k} = {v}" for k, v in extra.items()) + " }"
         lines += ["", f'data "terraform_remote_state" "{name}" {{', f"  config = merge({_expr(config)}, {merged})", "}"]
@@ -308,10 +505,10 @@ def _root_has_s3_backend(root: Path) -> bool:
     return False
 
 
-def write_override(root: Path, endpoint: str, region: str) -> Path:
+def write_override(root: Path, endpoint: str, region: str, credentials: Credentials | None = None) -> Path:
     """Write the override (atomically, and only when it changes: parallel runs share the root)."""
     path = root / OVERRIDE_NAME
-    text = override_text(root, endpoint, region)
+    text = override_text(root, endpoint, region, credentials)
     if path.is_file() and path.read_text() == text:
         return path
     tmp = path.with_name(f".{OVERRIDE_NAME}.{os.getpid()}.tmp")

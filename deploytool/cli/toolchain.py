@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from deploytool import emulator as emu
@@ -61,9 +63,16 @@ def emulator_cmd() -> None:
 
 @emulator_cmd.command("start")
 @click.option("--port", type=click.IntRange(1, 65535), help="Loopback port (default: a free one).")
-def emulator_start(port: int | None) -> None:
+@click.option(
+    "--enforce-iam",
+    is_flag=True,
+    help="Check every signed call against its caller's IAM policies (an admin user is created first).",
+)
+def emulator_start(port: int | None, enforce_iam: bool) -> None:
     """Start the emulator (idempotent) and print its endpoint."""
-    info = emu.start(port)
+    info = emu.start(port, enforce_iam=enforce_iam)
+    if info.enforce_iam:
+        err(f"IAM enforced; admin credentials in {emu.admin_file()}, decisions logged to {emu.decisions_file()}")
     click.echo(info.endpoint)
 
 
@@ -80,3 +89,12 @@ def emulator_status() -> None:
     if info is None:
         raise DeployError("the AWS emulator is not running; start it with `deploytool emulator start`")
     click.echo(info.endpoint)
+
+
+@emulator_cmd.command("decisions")
+@click.option("--denied", is_flag=True, help="Only the denied calls.")
+def emulator_decisions(denied: bool) -> None:
+    """Print the authorization decisions of an IAM-enforcing emulator (JSON lines, oldest first)."""
+    for decision in emu.read_decisions():
+        if not denied or decision["decision"] == "denied":
+            click.echo(json.dumps(decision, sort_keys=True))

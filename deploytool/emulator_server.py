@@ -1,0 +1,129 @@
+"""The emulator's server: moto's own server, patched in-process before it serves.
+
+Run as ``python -m deploytool.emulator_server`` with the arguments ``python -m moto.server`` takes.
+Two patches, both inert until IAM enforcement is switched on (``POST /moto-api/reset-auth`` with
+body ``0``, see :func:`deploytool.emulator.enforce_iam`):
+
+- Resource matching. moto derives the request's resource ARN for S3 (bucket and object ARNs), for
+  IAM calls that name an existing role and for ``sts:AssumeRole``; for every other request it passes
+  ``*``, which a statement scoped to an ARN pattern never matches, so moto would deny what AWS
+  allows. Exactly that case - the resource moto could not determine - is taken to match any
+  statement ``Resource``; derived ARNs are still compared exactly.
+- Decisions. Every authorization decision (principal ARN, action, resource, allowed or denied) is
+  appended as one JSON line to the file named by ``DEPLOYTOOL_EMULATOR_DECISIONS``, so a caller can
+  name the action a role lacked (the AWS SDKs of JSON-protocol services cannot parse moto's XML
+  denial) and list the actions a flow used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+DECISIONS_ENV = "DEPLOYTOOL_EMULATOR_DECISIONS"
+# What moto passes as the resource when it could not derive the request's ARN.
+UNDETERMINED_RESOURCE = "*"
+
+_WRITE_LOCK = threading.Lock()
+
+
+def _record(entry: dict[str, Any]) -> None:
+    path = os.environ.get(DECISIONS_ENV)
+    if not path:
+        return
+    line = json.dumps({"time": round(time.time(), 3), **entry}, sort_keys=True) + "\n"
+    with _WRITE_LOCK, open(path, "a", encoding="utf-8") as out:
+        out.write(line)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):  # moto reads the Authorization header of an unsigned request
+        return "MissingAuthenticationToken"
+    for attr in ("error_type", "code"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(exc).__name__
+
+
+def patch_moto() -> None:
+    """Apply both patches to moto's IAM access control (idempotent)."""
+    from moto.iam import access_control as ac
+
+    statement = ac.IAMPolicyStatement
+    if getattr(statement, "_deploytool_patched", False):
+        return
+
+    original_matches: Callable[[Any, Any, str], bool] = statement._check_element_matches
+
+    def check_element_matches(self: Any, statement_element: Any, value: str) -> bool:
+        if statement_element == "Resource" and value == UNDETERMINED_RESOURCE:
+            return True
+        return original_matches(self, statement_element, value)
+
+    statement._check_element_matches = check_element_matches  # type: ignore[method-assign]
+    statement._deploytool_patched = True  # type: ignore[attr-defined]
+
+    request = ac.IAMRequestBase
+    original_init: Callable[..., None] = request.__init__
+    original_signature: Callable[[Any], None] = request.check_signature
+    original_permitted: Callable[[Any, str], None] = request.check_action_permitted
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            original_init(self, *args, **kwargs)
+        except Exception as exc:  # an unknown access key or a bad session token
+            _record(
+                {
+                    "principal": None,
+                    "action": getattr(self, "_action", None),
+                    "resource": None,
+                    "decision": "denied",
+                    "reason": _reason(exc),
+                }
+            )
+            raise
+
+    def check_signature(self: Any) -> None:
+        try:
+            original_signature(self)
+        except Exception as exc:
+            _record(
+                {
+                    "principal": self._access_key.arn,
+                    "action": self._action,
+                    "resource": None,
+                    "decision": "denied",
+                    "reason": _reason(exc),
+                }
+            )
+            raise
+
+    def check_action_permitted(self: Any, resource: str) -> None:
+        entry = {"principal": self._access_key.arn, "action": self._action, "resource": resource}
+        try:
+            original_permitted(self, resource)
+        except Exception as exc:
+            _record({**entry, "decision": "denied", "reason": _reason(exc)})
+            raise
+        _record({**entry, "decision": "allowed"})
+
+    request.__init__ = init  # type: ignore[method-assign]
+    request.check_signature = check_signature  # type: ignore[method-assign]
+    request.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
+
+
+def main(argv: list[str] | None = None) -> None:
+    patch_moto()
+    from moto import server
+
+    server.main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
