@@ -1,8 +1,9 @@
 """What a stack's tfvars template is rendered with: settings, names, image, and values looked up in AWS.
 
 The platform's template gets the environment's settings and the ARNs of the secrets its tasks may
-read; an app's template gets the branch's names, the image, the platform's state location and a
-free listener-rule priority. Secrets reach templates only as ARNs, never as values.
+read; an app's template gets the branch's names, the image, the platform's published outputs (the
+attributes its composition declares; never the platform's state) and a free listener-rule
+priority. Secrets reach templates only as ARNs, never as values.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def app_context(
         "names": names,
         "image_tag": image_tag,
         "image_repository": image_repository_uri(target),
-        "platform_state": target.layout.remote_state("platform"),
+        "platform": platform.for_app(),
         "listener_priority": priority,
         "container_environment": container_env,
     }

@@ -18,7 +18,15 @@ from deploytool.inputs import app_context, platform_context
 from deploytool.ledger import Record
 from deploytool.render import render_tfvars
 from deploytool.stack import Stack, StackName, Target
-from deploytool.state import AppOutputs, Outputs, PlatformOutputs, app_outputs, read_outputs
+from deploytool.state import (
+    AppOutputs,
+    Outputs,
+    PlatformOutputs,
+    app_outputs,
+    delete_platform_outputs,
+    publish_platform_outputs,
+    read_outputs,
+)
 
 Progress = Callable[[str], None]
 
@@ -126,7 +134,10 @@ def apply_stack(
     planfile: Path | None = None,
     progress: Progress = quiet,
 ) -> dict[str, Any]:
-    """Plan (unless a saved plan is given) and apply one stack; records it; returns its outputs."""
+    """Plan (unless a saved plan is given) and apply one stack; records it; returns its outputs.
+
+    After a platform apply its non-sensitive outputs are published for the app stacks (the app
+    stacks never read the platform's state, which holds the database password)."""
     names = target.names(branch) if stack_name == "app" else None
     own_plan = planfile is None
     if planfile is not None:
@@ -147,6 +158,9 @@ def apply_stack(
     )
     with target.ledger().recording(record):
         stack.runner.apply(planfile, discard=own_plan)
+        if stack_name == "platform":
+            progress(f"publishing the platform's outputs to {target.layout.outputs_url('platform')}")
+            publish_platform_outputs(target.clients()("s3"), target.layout)
     return stack_outputs(stack).to_dict()
 
 
@@ -180,6 +194,9 @@ def _destroy(
     if reason:
         record.extra["reason"] = reason
     with target.ledger().recording(record):
+        if stack_name == "platform":
+            # First, so no app deploy starts against a platform that is going away.
+            delete_platform_outputs(target.clients()("s3"), target.layout)
         if stack.runner.state_resources():
             context = _destroy_context(target, stack_name, names, before)
             var_files = [stack.write_tfvars(render_tfvars(stack.root, context))] if context else []

@@ -4,11 +4,17 @@ Layout (the S3 backend with ``workspace_key_prefix = "workspaces"``)::
 
     s3://<state bucket>/<env>/<stack>/terraform.tfstate                          default workspace
     s3://<state bucket>/workspaces/<workspace>/<env>/<stack>/terraform.tfstate   any other workspace
+    s3://<state bucket>/<env>/platform/outputs.json                              the platform's published outputs
 
 ``StateLayout`` is the only place that knows it: the backend settings the runner initialises
-with, the ``terraform_remote_state`` config the app roots read the platform through, and the keys
-the readers below GET. Outputs are read straight from the state object (what ``terraform output``
-reads), so no Terraform process is needed; sensitive outputs are left out.
+with, and the keys the readers below GET. Outputs are read straight from the state object (what
+``terraform output`` reads), so no Terraform process is needed; sensitive outputs are left out.
+
+The platform's state holds the database master password, so nothing that deploys an app reads
+it: after every platform apply the tool publishes the platform's non-sensitive outputs as a small
+JSON document (``publish_platform_outputs``), which ``platform_outputs`` reads and the app
+templates are rendered from (``app_platform``: the attributes the app compositions' ``platform``
+variable declares).
 """
 
 from __future__ import annotations
@@ -27,6 +33,28 @@ if TYPE_CHECKING:
 
 WORKSPACE_KEY_PREFIX = "workspaces"
 DEFAULT_WORKSPACE = "default"
+OUTPUTS_DOCUMENT = "outputs.json"
+APP_PLATFORM_ATTRIBUTES = (
+    "cluster_name",
+    "cluster_arn",
+    "vpc_id",
+    "private_subnet_ids",
+    "alb_security_group_id",
+    "alb_dns_name",
+    "alb_zone_id",
+    "listener_arn",
+    "url_scheme",
+    "task_execution_role_arn",
+    "log_group_name",
+    "db_address",
+    "db_port",
+    "db_username",
+    "db_name",
+    "db_secret_arn",
+    "db_security_group_id",
+)
+"""The platform outputs an app stack is given: the attributes of the app compositions' typed
+``platform`` variable (``modules/app-rolling``, ``modules/app-blue-green``; a test holds them equal)."""
 
 
 @dataclass(frozen=True)
@@ -68,12 +96,15 @@ class StateLayout:
             "workspace_key_prefix": WORKSPACE_KEY_PREFIX,
         }
 
-    def remote_state(self, stack: str = "platform") -> dict[str, str]:
-        """The ``terraform_remote_state`` config that reads ``stack`` (what app roots read the platform with)."""
-        return {"bucket": self.bucket, "key": self.key(stack), "region": self.region}
+    def outputs_key(self, stack: str = "platform") -> str:
+        """The S3 key of the outputs document published for ``stack`` (the platform's, read by app deploys)."""
+        return f"{self.env}/{stack}/{OUTPUTS_DOCUMENT}"
 
     def url(self, stack: str, workspace: str = DEFAULT_WORKSPACE) -> str:
         return f"s3://{self.bucket}/{self.object_key(stack, workspace)}"
+
+    def outputs_url(self, stack: str = "platform") -> str:
+        return f"s3://{self.bucket}/{self.outputs_key(stack)}"
 
 
 def _code(exc: ClientError | BotoCoreError) -> str:
@@ -165,6 +196,16 @@ class PlatformOutputs(Outputs):
     def vpc_cidr_block(self) -> str | None:
         return self.text("vpc_cidr_block")
 
+    def for_app(self) -> dict[str, Any]:
+        """What an app stack is given of the platform: the attributes its composition declares."""
+        missing = [name for name in APP_PLATFORM_ATTRIBUTES if name not in self]
+        if missing:
+            raise DeployError(
+                f"the platform's outputs lack {', '.join(missing)}; apply the platform stack again "
+                "with this version of the tool"
+            )
+        return {name: self[name] for name in APP_PLATFORM_ATTRIBUTES}
+
 
 @dataclass(frozen=True)
 class ServiceOutputs:
@@ -211,18 +252,70 @@ class AppOutputs(Outputs):
         )
 
 
+# -- the platform's published outputs ------------------------------------------------------------------
+def publish_platform_outputs(s3: Any, layout: StateLayout) -> dict[str, Any]:
+    """Publish the platform's non-sensitive outputs (read from its state) as the outputs document,
+    encrypted at rest; returns what was published."""
+    values = read_outputs(s3, layout, "platform")
+    if values is None:
+        raise DeployError(f"cannot publish the platform's outputs: no state at {layout.url('platform')}")
+    body = json.dumps({"outputs": values}, indent=2, sort_keys=True).encode()
+    try:
+        s3.put_object(
+            Bucket=layout.bucket,
+            Key=layout.outputs_key("platform"),
+            Body=body,
+            ContentType="application/json",
+            ServerSideEncryption="AES256",
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise DeployError(f"cannot write {layout.outputs_url('platform')}: {_code(exc)}") from exc
+    return values
+
+
+def delete_platform_outputs(s3: Any, layout: StateLayout) -> None:
+    """Remove the platform's outputs document (after the platform is destroyed). Idempotent."""
+    try:
+        s3.delete_object(Bucket=layout.bucket, Key=layout.outputs_key("platform"))
+    except ClientError as exc:
+        if _code(exc) not in ("NoSuchKey", "404", "NoSuchBucket"):
+            raise DeployError(f"cannot delete {layout.outputs_url('platform')}: {_code(exc)}") from exc
+    except BotoCoreError as exc:
+        raise DeployError(f"cannot delete {layout.outputs_url('platform')}: {exc}") from exc
+
+
+def read_platform_outputs(s3: Any, layout: StateLayout) -> dict[str, Any] | None:
+    """The platform's published outputs; None when there is no document (never reads the state)."""
+    url = layout.outputs_url("platform")
+    try:
+        body = s3.get_object(Bucket=layout.bucket, Key=layout.outputs_key("platform"))["Body"].read()
+    except ClientError as exc:
+        if _code(exc) in ("NoSuchKey", "404", "NoSuchBucket"):
+            return None
+        raise DeployError(f"cannot read {url}: {_code(exc)}") from exc
+    except BotoCoreError as exc:
+        raise DeployError(f"cannot read {url}: {exc}") from exc
+    try:
+        outputs = json.loads(body or b"{}").get("outputs")
+    except (ValueError, AttributeError) as exc:
+        raise DeployError(f"{url} is not a platform outputs document; apply the platform again") from exc
+    if not isinstance(outputs, dict):
+        raise DeployError(f"{url} is not a platform outputs document; apply the platform again")
+    return outputs
+
+
 # -- a target's stacks ---------------------------------------------------------------------------------
 def platform_outputs(target: Target) -> PlatformOutputs:
-    """The platform stack's outputs; a one-line error when the platform is not deployed."""
+    """The platform's outputs from its published document; a one-line error when there is none."""
     layout = target.layout
-    outputs = read_outputs(target.clients()("s3"), layout, "platform")
+    outputs = read_platform_outputs(target.clients()("s3"), layout)
     if outputs is None:
         raise DeployError(
-            f"the {target.env} platform is not deployed (no state at {layout.url('platform')}); "
-            f"run `deploytool apply --env {target.env} --stack platform` first"
+            f"the {target.env} platform has no published outputs (no {layout.outputs_key('platform')} "
+            f"in s3://{layout.bucket}); apply the platform: `deploytool apply --env {target.env} --stack platform`"
         )
     if not outputs:
-        raise DeployError(f"the {target.env} platform state has no outputs; apply the platform stack again")
+        raise DeployError(f"the {target.env} platform published no outputs; apply the platform stack again")
     return PlatformOutputs(outputs)
 
 

@@ -1,5 +1,5 @@
 variable "platform" {
-  description = "The platform's outputs (the `platform` output of the environment's platform root, read through terraform_remote_state)."
+  description = "The platform's outputs (attributes of the `platform` output of the environment's platform root, as deploytool publishes them after every platform apply and renders them into the app root's input)."
   type = object({
     cluster_name            = string
     cluster_arn             = string

@@ -88,14 +88,14 @@ data "aws_iam_policy_document" "deploy" {
     resources = [for p in var.state_key_patterns : "${local.state_bucket_arn}/${p}"]
   }
 
-  # The app roots read the platform's outputs through terraform_remote_state, so they need its state
-  # object, which also holds the database master password. Read-only and kept apart so that it can
-  # be removed once the app roots read the platform's outputs another way.
+  # An app deploy reads the platform's outputs from the document deploytool publishes after every
+  # platform apply (non-sensitive outputs only). Read-only; the platform's state, which holds the
+  # database master password, stays out of reach.
   dynamic "statement" {
-    for_each = var.platform_state_key != null ? [var.platform_state_key] : []
+    for_each = var.platform_outputs_key != null ? [var.platform_outputs_key] : []
 
     content {
-      sid       = "PlatformStateRead"
+      sid       = "PlatformOutputsRead"
       actions   = ["s3:GetObject"]
       resources = ["${local.state_bucket_arn}/${statement.value}"]
     }

@@ -160,8 +160,8 @@ variable "state_key_patterns" {
   }
 }
 
-variable "platform_state_key" {
-  description = "Key of the platform stack's state object, which the app stacks read through terraform_remote_state (read-only, in its own statement), or null."
+variable "platform_outputs_key" {
+  description = "Key of the platform's outputs document (its non-sensitive outputs, published by deploytool after every platform apply), which app deploys read (read-only, in its own statement), or null."
   type        = string
   default     = null
 }

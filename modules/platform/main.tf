@@ -173,15 +173,15 @@ module "github_oidc" {
   deploy_role       = merge(local.deploy_role_trust, { name = "${local.settings.name}-github-deploy" })
   build_role        = merge(local.build_role_trust, { name = "${local.settings.name}-github-build" })
 
-  cluster_arn         = module.ecs_cluster.arn
-  service_name_prefix = local.service_name_prefix
-  alb_arn             = module.alb.arn
-  vpc_id              = module.network.vpc_id
-  state_bucket_name   = local.settings.github.state_bucket_name
-  state_key_patterns  = local.state_key_patterns
-  platform_state_key  = "${local.environment}/platform/terraform.tfstate"
-  ecr_repository_name = local.settings.github.image_repository
-  pass_role_arns      = [module.ecs_cluster.task_execution_role_arn]
+  cluster_arn          = module.ecs_cluster.arn
+  service_name_prefix  = local.service_name_prefix
+  alb_arn              = module.alb.arn
+  vpc_id               = module.network.vpc_id
+  state_bucket_name    = local.settings.github.state_bucket_name
+  state_key_patterns   = local.state_key_patterns
+  platform_outputs_key = "${local.environment}/platform/outputs.json"
+  ecr_repository_name  = local.settings.github.image_repository
+  pass_role_arns       = [module.ecs_cluster.task_execution_role_arn]
   # The failure alert of the production workflow goes to the alarm topic.
   alert_topic_arns = local.branches ? [] : [module.monitoring.sns_topic_arn]
   # The environment roots' provider default_tags.

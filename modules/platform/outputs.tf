@@ -1,5 +1,5 @@
-# The platform's contract: the environment roots expose these as one object output, which the app
-# stacks read through terraform_remote_state and deploytool reads from the state object.
+# The platform's contract: the environment roots expose these as one object output, which deploytool
+# reads from the state object and publishes (the non-sensitive outputs) for the app stacks.
 
 output "region" {
   description = "AWS region of the environment."

@@ -1,10 +1,10 @@
 """The environment roots: plans of the platform and app stacks, and the blue-green routing applied.
 
-The app stacks read the platform through ``terraform_remote_state``; the ``platform_state`` fixture
-creates the platform's resources directly in the emulator (a VPC, an ECS cluster, an ALB with a
-listener, ...) and stores a minimal Terraform state holding only their outputs (as the platform
-root's one ``platform`` object output) in the emulator's S3, so an app stack plans and applies in
-seconds without the platform stack's slow waiters.
+The app stacks get the platform's outputs in their input (``release.platform``, rendered by
+deploytool from the platform's published outputs); the ``platform`` fixture creates the platform's
+resources directly in the emulator (a VPC, an ECS cluster, an ALB with a listener, ...) and returns
+their outputs, so an app stack plans and applies in seconds without the platform stack's slow
+waiters. The app roots read no Terraform state but their own.
 
 Every root's input object is rendered from the real deploy.toml through the templates deploytool
 uses (``environments/<stack>.tfvars.j2``), so a template that drifts from its composition module fails here.
@@ -25,8 +25,8 @@ import pytest
 from deploytool import naming
 from deploytool.config import load_config
 from deploytool.render import render_tfvars
-from deploytool.state import output_values
-from tests.conftest import REGION, REPO, TEST_STATE_BUCKET, Emulator, TfRoot
+from deploytool.state import APP_PLATFORM_ATTRIBUTES, PlatformOutputs, output_values
+from tests.conftest import REGION, REPO, Emulator, TfRoot
 
 ENVIRONMENTS = REPO / "environments"
 STAGING_PLATFORM = ENVIRONMENTS / "staging" / "platform"
@@ -44,7 +44,7 @@ CONFIG = load_config(REPO / "deploy.toml")
 
 
 # ---------------------------------------------------------------------------------------------------
-# Fixtures: the DB secret, the platform (as remote state), plans
+# Fixtures: the DB secret, the platform's outputs, plans
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -54,16 +54,6 @@ def db_secret_arn(emulator: Emulator) -> str:
     sm = emulator.client("secretsmanager")
     name = f"theobroma-test-db-{uuid.uuid4().hex[:8]}"
     return str(sm.create_secret(Name=name, SecretString=DB_PASSWORD)["ARN"])
-
-
-def _output_type(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, list):
-        return ["list", "string"]
-    return "string"
 
 
 def _platform_outputs(emulator: Emulator, db_secret_arn: str) -> dict[str, Any]:
@@ -132,28 +122,8 @@ def _platform_outputs(emulator: Emulator, db_secret_arn: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def platform(emulator: Emulator, db_secret_arn: str) -> dict[str, Any]:
-    """Platform outputs plus ``state``: the ``platform_state`` variable pointing at their state in S3."""
-    outputs = _platform_outputs(emulator, db_secret_arn)
-    state = {
-        "version": 4,
-        "terraform_version": "1.15.5",
-        "serial": 1,
-        "lineage": str(uuid.uuid4()),
-        "outputs": {
-            "platform": {
-                "value": outputs,
-                "type": ["object", {k: _output_type(v) for k, v in outputs.items()}],
-            }
-        },
-        "resources": [],
-        "check_results": None,
-    }
-    s3 = emulator.client("s3")
-    if TEST_STATE_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=TEST_STATE_BUCKET)
-    key = f"fixtures/{uuid.uuid4().hex[:8]}/platform/terraform.tfstate"
-    s3.put_object(Bucket=TEST_STATE_BUCKET, Key=key, Body=json.dumps(state).encode())
-    return {**outputs, "state": {"bucket": TEST_STATE_BUCKET, "key": key, "region": REGION}}
+    """The platform's outputs (as its root's ``platform`` object output holds them)."""
+    return _platform_outputs(emulator, db_secret_arn)
 
 
 def _unquote(value: Any) -> Any:
@@ -194,7 +164,7 @@ def _app_vars(env: str, platform: dict[str, Any], names: naming.Names, **context
         "project": CONFIG.project,
         "names": names,
         "image_repository": IMAGE_REPOSITORY,
-        "platform_state": platform["state"],
+        "platform": PlatformOutputs(platform).for_app(),
         "listener_priority": None,
         "container_environment": dict(settings.environment),
         "image_tag": "",
@@ -395,6 +365,39 @@ def test_environment_roots_hold_no_copies() -> None:
         if s_text == p_text or _tf_code(s_text.decode()) == _tf_code(p_text.decode())
     ]
     assert copies == [], "move what the environments share into a module"
+
+
+# ---------------------------------------------------------------------------------------------------
+# How the app stacks get the platform: in their input, never from the platform's state
+# ---------------------------------------------------------------------------------------------------
+
+
+def _declared_platform_attributes(module: str) -> list[str]:
+    """The attributes of the typed ``platform`` variable of a composition module."""
+    text = (REPO / "modules" / module / "variables.tf").read_text()
+    block = text.split('variable "platform" {', 1)[1].split("type = object({", 1)[1].split("})", 1)[0]
+    return re.findall(r"^\s*([a-z_]+)\s*=", block, re.M)
+
+
+@pytest.mark.parametrize("module", ["app-rolling", "app-blue-green"])
+def test_app_platform_attributes_are_the_compositions_contract(module: str) -> None:
+    assert list(APP_PLATFORM_ATTRIBUTES) == _declared_platform_attributes(module)
+
+
+@pytest.mark.parametrize("root", [STAGING_APP, PRODUCTION_APP])
+def test_app_roots_read_no_remote_state(root: Path) -> None:
+    for tf in root.glob("*.tf"):
+        if tf.name.endswith("_override.tf"):
+            continue
+        assert "terraform_remote_state" not in tf.read_text(), tf
+    assert "platform = var.release.platform" in (root / "main.tf").read_text()
+
+
+def test_app_tfvars_carry_the_platform_and_no_state_location(platform: dict[str, Any]) -> None:
+    names = naming.names_for("staging", "feature/x", "staging.theobroma.example.com")
+    release = _staging_app_vars(platform, names)["release"]
+    assert "platform_state" not in release
+    assert release["platform"] == {name: platform[name] for name in APP_PLATFORM_ATTRIBUTES}
 
 
 # ---------------------------------------------------------------------------------------------------

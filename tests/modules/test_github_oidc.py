@@ -345,9 +345,8 @@ def test_build_roles_push_to_the_one_repository_and_do_nothing_else(roles: dict[
     ("deploy-history/production/default/20250101T000000Z-1.json", False),
 ])
 def test_staging_state_access(staging: Roles, action: str, key: str, allowed: bool) -> None:
-    # Reading its own platform's state is the one exception (below).
-    expected = allowed or (action == "s3:GetObject" and key == "staging/platform/terraform.tfstate")
-    assert allows(staging.policy("deploy"), action, s3(key)) is expected
+    # Reading its own platform's outputs document is the one exception (below).
+    assert allows(staging.policy("deploy"), action, s3(key)) is allowed
 
 
 @pytest.mark.parametrize("action", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
@@ -361,26 +360,38 @@ def test_staging_state_access(staging: Roles, action: str, key: str, allowed: bo
     ("deploy-history/staging/staging-feature-x/20250101T000000Z-1.json", False),
 ])
 def test_production_state_access(production: Roles, action: str, key: str, allowed: bool) -> None:
-    expected = allowed or (action == "s3:GetObject" and key == "production/platform/terraform.tfstate")
-    assert allows(production.policy("deploy"), action, s3(key)) is expected
+    assert allows(production.policy("deploy"), action, s3(key)) is allowed
 
 
 @pytest.mark.parametrize("env", ["staging", "production"])
-def test_platform_state_is_read_in_one_statement_only(staging: Roles, production: Roles, env: str) -> None:
+def test_deploy_roles_never_reach_the_platform_state(staging: Roles, production: Roles, env: str) -> None:
+    """The platform's state holds the database master password: no deploy role reads or writes it,
+    in either environment; app deploys read the platform's published outputs instead."""
+    for plan in (staging, production):
+        for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"):
+            assert not allows(plan.policy("deploy"), action, s3(f"{env}/platform/terraform.tfstate")), action
+            assert not allows(plan.policy("deploy"), action, s3(f"{env}/platform/terraform.tfstate.tflock")), action
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_platform_outputs_are_read_in_one_statement_only(staging: Roles, production: Roles, env: str) -> None:
     plan = {"staging": staging, "production": production}[env]
-    platform_state = s3(f"{env}/platform/terraform.tfstate")
-    assert allowing(plan.policy("deploy"), "s3:GetObject", platform_state) == ["PlatformStateRead"]
-    statement = plan.by_sid("deploy")["PlatformStateRead"]
+    other = {"staging": production, "production": staging}[env]
+    document = s3(f"{env}/platform/outputs.json")
+    assert allowing(plan.policy("deploy"), "s3:GetObject", document) == ["PlatformOutputsRead"]
+    statement = plan.by_sid("deploy")["PlatformOutputsRead"]
     assert as_list(statement["Action"]) == ["s3:GetObject"]
-    assert as_list(statement["Resource"]) == [platform_state]
+    assert as_list(statement["Resource"]) == [document]
     for action in ("s3:PutObject", "s3:DeleteObject"):
-        assert not allows(plan.policy("deploy"), action, platform_state)
+        assert not allows(plan.policy("deploy"), action, document)
+    assert not allows(other.policy("deploy"), "s3:GetObject", document)
+    assert not allows(plan.policy("build"), "s3:GetObject", document)
 
 
-def test_platform_state_read_can_be_left_out(root: TfRoot) -> None:
-    plan = plan_kind(root, "staging", platform_state_key=None, build_role_enabled=False)
-    assert "PlatformStateRead" not in plan.by_sid("deploy")
-    assert not allows(plan.policy("deploy"), "s3:GetObject", s3("staging/platform/terraform.tfstate"))
+def test_platform_outputs_read_can_be_left_out(root: TfRoot) -> None:
+    plan = plan_kind(root, "staging", platform_outputs_key=None, build_role_enabled=False)
+    assert "PlatformOutputsRead" not in plan.by_sid("deploy")
+    assert not allows(plan.policy("deploy"), "s3:GetObject", s3("staging/platform/outputs.json"))
 
 
 # --------------------------------------------------------------------------- permissions: alerts, groups, the rest
@@ -514,11 +525,11 @@ def test_security_group_changes_are_held_to_the_vpc(staging: Roles) -> None:
 
 def test_optional_statements_disappear(staging: Roles, root: TfRoot) -> None:
     optional = {
-        "PassTaskRolesToEcsTasks", "BranchDnsRecords", "DnsChangeStatus", "PlatformStateRead",
+        "PassTaskRolesToEcsTasks", "BranchDnsRecords", "DnsChangeStatus", "PlatformOutputsRead",
         "CreateServiceSecurityGroups", "TagServiceSecurityGroupsOnCreate", "ManageServiceSecurityGroups",
     }
     assert optional <= set(staging.by_sid("deploy"))
-    bare = plan_kind(root, "staging", vpc_id=None, pass_role_arns=[], route53_zone_ids=[], platform_state_key=None)
+    bare = plan_kind(root, "staging", vpc_id=None, pass_role_arns=[], route53_zone_ids=[], platform_outputs_key=None)
     sids = set(bare.by_sid("deploy"))
     assert not optional & sids
     assert not [s for s in statements(bare.policy("deploy")) if "iam:PassRole" in as_list(s["Action"])]

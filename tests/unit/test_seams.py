@@ -10,12 +10,22 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from deploytool import state as state_module
 from deploytool.config import load_config
 from deploytool.errors import DeployError, RolledBackError
 from deploytool.ledger import Ledger, Record
 from deploytool.runtime import AwsRuntime, check_url
 from deploytool.stack import Target
-from deploytool.state import AppOutputs, StateLayout, read_outputs
+from deploytool.state import (
+    APP_PLATFORM_ATTRIBUTES,
+    AppOutputs,
+    PlatformOutputs,
+    StateLayout,
+    delete_platform_outputs,
+    platform_outputs,
+    publish_platform_outputs,
+    read_outputs,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,12 +79,22 @@ class FakeS3:
     def __init__(self, objects: dict[str, bytes]) -> None:
         self.objects = objects
         self.keys: list[str] = []
+        self.puts: dict[str, dict[str, Any]] = {}
 
     def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
         self.keys.append(Key)
         if Key not in self.objects:
             raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "nope"}}, "GetObject")
         return {"Body": io.BytesIO(self.objects[Key])}
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, **extra: Any) -> dict[str, Any]:
+        self.objects[Key] = Body
+        self.puts[Key] = extra
+        return {}
+
+    def delete_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        self.objects.pop(Key, None)
+        return {}
 
 
 LAYOUT = StateLayout("bucket", "us-east-1", "staging")
@@ -90,8 +110,8 @@ def test_layout_keys_follow_the_backend() -> None:
     assert LAYOUT.workspace_of("app", "workspaces/staging-x/staging/app/terraform.tfstate") == "staging-x"
     assert LAYOUT.workspace_of("app", "workspaces/staging-x/staging/platform/terraform.tfstate") is None
     assert LAYOUT.backend_settings("app")["workspace_key_prefix"] == "workspaces"
-    platform = {"bucket": "bucket", "key": "staging/platform/terraform.tfstate", "region": "us-east-1"}
-    assert LAYOUT.remote_state() == platform
+    assert LAYOUT.outputs_key("platform") == "staging/platform/outputs.json"
+    assert LAYOUT.outputs_key("platform") != LAYOUT.object_key("platform")
 
 
 def test_outputs_leave_sensitive_values_out_and_unwrap_a_composition_object() -> None:
@@ -106,6 +126,67 @@ def test_outputs_leave_sensitive_values_out_and_unwrap_a_composition_object() ->
     assert read_outputs(s3, LAYOUT, "platform") == {"listener_arn": "arn:l"}
     assert read_outputs(s3, LAYOUT, "app", "staging-x") == {"url": "http://x", "image_tag": "v1"}
     assert read_outputs(s3, LAYOUT, "app", "staging-gone") is None
+
+
+# -- the platform's published outputs ------------------------------------------------------------------
+PASSWORD = "Cacao-Pod-Published-Never"
+
+
+def platform_state() -> bytes:
+    """A platform state whose root output is the ``platform`` object, plus sensitive outputs of both shapes."""
+    platform = {name: f"value-of-{name}" for name in APP_PLATFORM_ATTRIBUTES} | {"vpc_cidr_block": "10.20.0.0/16"}
+    return state(
+        {
+            "platform": {"value": platform},
+            "db_master_password": {"value": PASSWORD, "sensitive": True},
+            "secrets": {"value": {"password": PASSWORD}, "sensitive": True},
+        }
+    )
+
+
+def test_published_document_holds_no_sensitive_output() -> None:
+    s3 = FakeS3({LAYOUT.object_key("platform"): platform_state()})
+    published = publish_platform_outputs(s3, LAYOUT)
+    key = LAYOUT.outputs_key("platform")
+    body = s3.objects[key]
+    assert PASSWORD not in body.decode()
+    document = json.loads(body)
+    assert document["outputs"] == published
+    assert "db_master_password" not in published and "secrets" not in published
+    assert published["listener_arn"] == "value-of-listener_arn"
+    assert published["vpc_cidr_block"] == "10.20.0.0/16"
+    assert s3.puts[key]["ServerSideEncryption"] == "AES256"
+
+
+def test_platform_outputs_read_the_document_never_the_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    s3 = FakeS3({LAYOUT.object_key("platform"): platform_state()})
+    config = load_config(REPO / "deploy.toml")
+    target = Target(config=config, settings=config.environment("staging"))
+    monkeypatch.setattr(Target, "layout", property(lambda self: LAYOUT))
+    monkeypatch.setattr(Target, "clients", lambda self: (lambda service: s3))
+    with pytest.raises(DeployError) as missing:
+        platform_outputs(target)
+    message = str(missing.value)
+    assert "\n" not in message
+    assert LAYOUT.outputs_key("platform") in message and "apply the platform" in message
+    publish_platform_outputs(s3, LAYOUT)
+    s3.keys.clear()
+    outputs = platform_outputs(target)
+    assert s3.keys == [LAYOUT.outputs_key("platform")]
+    assert outputs.listener_arn == "value-of-listener_arn"
+    assert list(outputs.for_app()) == list(APP_PLATFORM_ATTRIBUTES)
+    delete_platform_outputs(s3, LAYOUT)
+    delete_platform_outputs(s3, LAYOUT)  # idempotent
+    assert LAYOUT.outputs_key("platform") not in s3.objects
+
+
+def test_app_is_given_only_the_declared_platform_attributes() -> None:
+    full = {name: name for name in APP_PLATFORM_ATTRIBUTES} | {"vpc_cidr_block": "x", "sns_topic_arn": "y"}
+    assert PlatformOutputs(full).for_app() == {name: name for name in APP_PLATFORM_ATTRIBUTES}
+    partial = {k: v for k, v in full.items() if k != "db_secret_arn"}
+    with pytest.raises(DeployError, match="lack db_secret_arn; apply the platform stack again"):
+        PlatformOutputs(partial).for_app()
+    assert state_module.OUTPUTS_DOCUMENT == "outputs.json"
 
 
 def test_app_outputs_typed_by_colour() -> None:

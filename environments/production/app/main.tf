@@ -6,14 +6,9 @@ provider "aws" {
   }
 }
 
-data "terraform_remote_state" "platform" {
-  backend = "s3"
-  config  = var.release.platform_state
-}
-
 # Blue and green services, the weighted production rule and the test route to the idle colour.
 module "app" {
   source   = "../../../modules/app-blue-green"
-  platform = data.terraform_remote_state.platform.outputs.platform
+  platform = var.release.platform # the platform's published outputs, rendered by deploytool
   release  = var.release
 }

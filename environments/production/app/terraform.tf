@@ -10,6 +10,6 @@ terraform {
 }
 
 variable "release" {
-  description = "The production release (both colours), rendered by deploytool from deploy.toml and the colour state through environments/app.tfvars.j2; platform_state locates the platform's state."
+  description = "The production release (both colours), rendered by deploytool from deploy.toml and the colour state through environments/app.tfvars.j2; platform holds the platform's outputs the composition declares (from the outputs document deploytool publishes after every platform apply)."
   type        = any # the composition module types and validates it
 }

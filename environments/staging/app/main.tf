@@ -6,14 +6,9 @@ provider "aws" {
   }
 }
 
-data "terraform_remote_state" "platform" {
-  backend = "s3"
-  config  = var.release.platform_state
-}
-
 # One branch: a service behind a host-header rule, rolled by ECS with the circuit breaker.
 module "app" {
   source   = "../../../modules/app-rolling"
-  platform = data.terraform_remote_state.platform.outputs.platform
+  platform = var.release.platform # the platform's published outputs, rendered by deploytool
   release  = var.release
 }

@@ -10,6 +10,6 @@ terraform {
 }
 
 variable "release" {
-  description = "One branch's release, rendered by deploytool from deploy.toml and the branch's names through environments/app.tfvars.j2; platform_state locates the platform's state."
+  description = "One branch's release, rendered by deploytool from deploy.toml and the branch's names through environments/app.tfvars.j2; platform holds the platform's outputs the composition declares (from the outputs document deploytool publishes after every platform apply)."
   type        = any # the composition module types and validates it
 }
