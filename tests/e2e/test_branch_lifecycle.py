@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from deploytool import naming, release, stackops
+from deploytool import bootstrap, naming, release, stackops
 from deploytool.errors import RollbackFailedError, RolledBackError
 from deploytool.localrun import LocalRuntime
 from deploytool.stack import Stack
@@ -68,6 +68,21 @@ def test_two_branches_never_collide_and_destroy_is_isolated(
     assert {s["status"] for s in described} == {"ACTIVE"}
     tgs = {outputs[b]["target_group_arn"] for b in branches}
     assert len(tgs) == 2
+
+    # The platform apply published its outputs (encrypted, no secret in them); the branch deploys
+    # above rendered the platform into their tfvars from that document, with no state location.
+    s3, layout = emulator.client("s3"), local_target.layout
+    published = s3.get_object(Bucket=layout.bucket, Key=layout.outputs_key("platform"))
+    assert published["ServerSideEncryption"] == "AES256"
+    document = published["Body"].read().decode()
+    secret = emulator.client("secretsmanager").get_secret_value(SecretId=bootstrap.db_secret_name(local_target))
+    assert secret["SecretString"] and secret["SecretString"] not in document
+    assert json.loads(document)["outputs"]["listener_arn"] == local_platform["listener_arn"]
+    for b in branches:
+        data_dir = Stack(local_target, "app", local_target.names(b).workspace).data_dir
+        tfvars = (data_dir / "deploytool.tfvars").read_text()
+        assert "platform_state" not in tfvars and "terraform.tfstate" not in tfvars
+        assert local_platform["listener_arn"] in tfvars and local_platform["db_secret_arn"] in tfvars
     rules = elbv2.describe_rules(ListenerArn=local_platform["listener_arn"])["Rules"]
     hosts = sorted(
         v

@@ -34,7 +34,7 @@ from deploytool.health import CheckResult, Verdict
 from deploytool.ledger import Ledger, Record
 from deploytool.release import rolling
 from deploytool.stack import Target
-from deploytool.state import AppOutputs, PlatformOutputs
+from deploytool.state import APP_PLATFORM_ATTRIBUTES, AppOutputs, PlatformOutputs
 from deploytool.terraform import Runner
 from tests.conftest import REPO
 
@@ -189,7 +189,10 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNames
     monkeypatch.setattr("deploytool.stack.emu.write_override", lambda *a, **k: None)
     monkeypatch.setattr("deploytool.stack.emu.remove_override", lambda *a, **k: None)
     monkeypatch.setattr(Target, "ledger", lambda self: ledger)
-    platform = PlatformOutputs({"listener_arn": "arn:aws:elb:listener/x"})
+    platform = PlatformOutputs(
+        {name: f"platform-{name}" for name in APP_PLATFORM_ATTRIBUTES}
+        | {"listener_arn": "arn:aws:elb:listener/x", "db_port": 5432, "private_subnet_ids": ["subnet-a"]}
+    )
     monkeypatch.setattr(inputs, "platform_outputs", lambda target: platform)
     monkeypatch.setattr(inputs, "image_repository_uri", lambda target: REPOSITORY)
     monkeypatch.setattr(inputs, "listener_priority", lambda *a: 1234)
