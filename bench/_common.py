@@ -336,10 +336,10 @@ def cpu_meter(emulator_pid: int | None) -> Iterator[Callable[[], CpuReading]]:
 def serialise_hcl_parsing() -> None:
     """Make the emulator override's HCL parsing safe for the janitor's worker threads in this process.
 
-    python-hcl2 (8.1) is not thread-safe: parsed concurrently, an expression such as
-    ``var.platform_state`` sometimes comes back as a plain string, so ``deploytool.emulator``
-    renders ``merge("var.platform_state", ...)`` into the shared override file and concurrent plans
-    and destroys fail with "Error in function call". Until the tool serialises the parsing itself,
+    python-hcl2 (8.1) is not thread-safe: parsed concurrently, an expression such as a remote
+    state's ``config = var.x`` sometimes comes back as a plain string, so ``deploytool.emulator``
+    renders ``merge("var.x", ...)`` into the shared override file and concurrent plans and
+    destroys fail with "Error in function call". Until the tool serialises the parsing itself,
     the benchmarks take one lock around it (a no-op cost: the roots parse in milliseconds).
     """
     from deploytool import emulator
