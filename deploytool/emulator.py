@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -286,6 +287,32 @@ class Credentials:
         return env
 
 
+def caller_credentials(environ: Mapping[str, str] | None = None) -> Credentials | None:
+    """The credentials a run against the emulator signs with: the standard variables
+    (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``) when they hold
+    anything but the fake key, as CI sets them after assuming a role; else None (the fake key).
+
+    Only the explicit variables count: a profile or instance role never signs emulator calls.
+    """
+    env = os.environ if environ is None else environ
+    key, secret = env.get("AWS_ACCESS_KEY_ID", ""), env.get("AWS_SECRET_ACCESS_KEY", "")
+    if not key or not secret or key == FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]:
+        return None
+    return Credentials(key, secret, env.get("AWS_SESSION_TOKEN") or None)
+
+
+def enforcing(endpoint: str) -> bool:
+    """True when ``endpoint`` is the recorded emulator and it enforces IAM."""
+    info = status()
+    return info is not None and info.endpoint == endpoint and info.enforce_iam
+
+
+def runtime_credentials(endpoint: str) -> Credentials | None:
+    """What the local stand-in of ECS signs with when it reads a task definition and its secrets
+    (AWS itself, not the caller): the admin key of the recorded emulator when it enforces IAM."""
+    return admin_credentials() if enforcing(endpoint) else None
+
+
 def _client(service: str, endpoint: str, credentials: Credentials | None, region: str = _IAM_REGION) -> Any:
     import boto3
 
@@ -398,7 +425,9 @@ def _hcl_string(value: str) -> str:
     return json.dumps(value)
 
 
-def _credential_args(credentials: Credentials | None) -> dict[str, str]:
+def _credential_args(credentials: Credentials | None, from_environment: bool = False) -> dict[str, str]:
+    if from_environment:
+        return {}
     if credentials is None:
         return {
             "access_key": _hcl_string(FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]),
@@ -413,7 +442,9 @@ def _credential_args(credentials: Credentials | None) -> dict[str, str]:
     return args
 
 
-def _backend_emulator_args(endpoint: str, credentials: Credentials | None = None) -> dict[str, str]:
+def _backend_emulator_args(
+    endpoint: str, credentials: Credentials | None = None, from_environment: bool = False
+) -> dict[str, str]:
     return {
         "endpoints": "{ s3 = %s, sts = %s, iam = %s, dynamodb = %s }" % ((_hcl_string(endpoint),) * 4),
         "use_path_style": "true",
@@ -421,7 +452,7 @@ def _backend_emulator_args(endpoint: str, credentials: Credentials | None = None
         "skip_requesting_account_id": "true",
         "skip_metadata_api_check": "true",
         "skip_region_validation": "true",
-        **_credential_args(credentials),
+        **_credential_args(credentials, from_environment),
     }
 
 
@@ -460,15 +491,19 @@ def _expr(value: Any) -> str:
     raise DeployError(f"cannot rewrite remote-state config value {value!r} for the emulator")
 
 
-def override_text(root: Path, endpoint: str, region: str, credentials: Credentials | None = None) -> str:
+def override_text(
+    root: Path, endpoint: str, region: str, credentials: Credentials | None = None, *, from_environment: bool = False
+) -> str:
     """The override for ``root``; ``credentials`` (else the fake ones) sign every call, which
-    matters only when the emulator enforces IAM."""
+    matters only when the emulator enforces IAM. With ``from_environment`` the override names no
+    key: Terraform takes the caller's (``AWS_ACCESS_KEY_ID``...) from its environment, so no session
+    token is written to disk and a change of caller needs no new ``init``."""
     endpoints = "\n".join(f"    {key} = {_hcl_string(endpoint)}" for key in ENDPOINT_KEYS)
     lines = [
         "# Written by deploytool for a run against the local AWS emulator. Git-ignored; never commit.",
         'provider "aws" {',
         f"  region                      = {_hcl_string(region)}",
-        *(f"  {key:<27} = {value}" for key, value in _credential_args(credentials).items()),
+        *(f"  {key:<27} = {value}" for key, value in _credential_args(credentials, from_environment).items()),
         "  s3_force_path_style         = true",
         "  skip_credentials_validation = true",
         "  skip_requesting_account_id  = true",
@@ -483,9 +518,9 @@ def override_text(root: Path, endpoint: str, region: str, credentials: Credentia
     ]
     if _root_has_s3_backend(root):
         lines += ["", "terraform {", '  backend "s3" {']
-        lines += [f"    {k} = {v}" for k, v in _backend_emulator_args(endpoint, credentials).items()]
+        lines += [f"    {k} = {v}" for k, v in _backend_emulator_args(endpoint, credentials, from_environment).items()]
         lines += ["  }", "}"]
-    extra = _backend_emulator_args(endpoint, credentials)
+    extra = _backend_emulator_args(endpoint, credentials, from_environment)
     for name, config in _remote_states(root).items():
         merged = "{ " + ", ".join(f"{k} = {v}" for k, v in extra.items()) + " }"
         lines += ["", f'data "terraform_remote_state" "{name}" {{', f"  config = merge({_expr(config)}, {merged})", "}"]
@@ -505,10 +540,12 @@ def _root_has_s3_backend(root: Path) -> bool:
     return False
 
 
-def write_override(root: Path, endpoint: str, region: str, credentials: Credentials | None = None) -> Path:
+def write_override(
+    root: Path, endpoint: str, region: str, credentials: Credentials | None = None, *, from_environment: bool = False
+) -> Path:
     """Write the override (atomically, and only when it changes: parallel runs share the root)."""
     path = root / OVERRIDE_NAME
-    text = override_text(root, endpoint, region, credentials)
+    text = override_text(root, endpoint, region, credentials, from_environment=from_environment)
     if path.is_file() and path.read_text() == text:
         return path
     tmp = path.with_name(f".{OVERRIDE_NAME}.{os.getpid()}.tmp")

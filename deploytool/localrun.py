@@ -134,14 +134,14 @@ class LocalRuntime:
     # -- task definition -> process environment ------------------------------------------------------
     def container_environment(self, cluster: str, service: str) -> tuple[dict[str, str], str, str]:
         """(environment incl. resolved secrets, task definition ARN, image) of the applied service."""
-        ecs = self.target.clients()("ecs")
+        ecs = self.target.runtime_clients()("ecs")
         services = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
         if not services or services[0].get("status") != "ACTIVE":
             raise DeployError(f"service {service} does not exist in the emulator's cluster {cluster}")
         arn = services[0]["taskDefinition"]
         container = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["containerDefinitions"][0]
         env = {item["name"]: item["value"] for item in container.get("environment", [])}
-        sm = self.target.clients()("secretsmanager")
+        sm = self.target.runtime_clients()("secretsmanager")
         for secret in container.get("secrets", []):
             env[secret["name"]] = sm.get_secret_value(SecretId=secret_id(secret["valueFrom"]))["SecretString"]
         return env, arn, str(container.get("image", ""))

@@ -79,6 +79,12 @@ class Target:
     engine: toolchain.Engine = field(default_factory=toolchain.resolve_engine)
     progress: IO[str] = field(default_factory=lambda: sys.stderr)
     lock_timeout: str = "0s"
+    # On the emulator only: who signs the tool's calls and Terraform's (None: the fake key), and what
+    # the local stand-in of ECS signs with when it reads task definitions and secrets as AWS would.
+    credentials: emu.Credentials | None = None
+    runtime_credentials: emu.Credentials | None = None
+    # Where data dirs, rendered files and local tasks live (None: :func:`data_root`).
+    data_dir: Path | None = None
     _runtime: Runtime | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -91,7 +97,7 @@ class Target:
 
     @property
     def data_root(self) -> Path:
-        return data_root(self.config)
+        return self.data_dir or data_root(self.config)
 
     @property
     def roots_dir(self) -> Path:
@@ -123,7 +129,11 @@ class Target:
         return self._runtime
 
     def clients(self) -> Clients:
-        return Clients(self.settings.region, self.endpoint)
+        return Clients(self.settings.region, self.endpoint, self.credentials)
+
+    def runtime_clients(self) -> Clients:
+        """Clients for the local stand-in of ECS (it plays AWS, not the caller)."""
+        return Clients(self.settings.region, self.endpoint, self.runtime_credentials)
 
     def ledger(self) -> Ledger:
         return Ledger(self.clients()("s3"), self.state_bucket, self.config.project.ledger_prefix)
@@ -140,6 +150,8 @@ class Target:
         env = toolchain.default_toolchain().terraform_env()
         if self.endpoint:
             env.update(emu.aws_env(self.endpoint, self.settings.region))
+            if self.credentials is not None:
+                env.update(self.credentials.env())
         return env
 
 
@@ -155,6 +167,11 @@ def resolve_target(
     """The target for ``env``; ``local`` (or ``emulator = true`` in the settings) means the emulator."""
     settings = config.environment(env)
     endpoint = emu.require() if (local or settings.emulator) else None
+    caller = runtime = None
+    if endpoint is not None and emu.enforcing(endpoint):
+        # An emulator enforcing IAM checks the caller CI would be: the role session in the
+        # environment (AWS_ACCESS_KEY_ID...), as aws-actions/configure-aws-credentials leaves it.
+        caller, runtime = emu.caller_credentials(), emu.runtime_credentials(endpoint)
     return Target(
         config=config,
         settings=settings,
@@ -162,6 +179,8 @@ def resolve_target(
         engine=toolchain.resolve_engine(terraform_bin),
         progress=progress or sys.stderr,
         lock_timeout=lock_timeout,
+        credentials=caller,
+        runtime_credentials=runtime,
     )
 
 
@@ -196,14 +215,24 @@ class Stack:
     def prepare(self, *, create_workspace: bool = True) -> None:
         """Override file for the target, init (skipped when nothing changed), select the workspace."""
         if self.target.endpoint:
-            emu.write_override(self.root, self.target.endpoint, self.target.settings.region)
+            emu.write_override(
+                self.root,
+                self.target.endpoint,
+                self.target.settings.region,
+                from_environment=self.target.credentials is not None,
+            )
         else:
             emu.remove_override(self.root)
         backend_file = self.data_dir / "backend.hcl"
         text = backend_config_text(self.backend_settings())
         fingerprint = hashlib.sha256(
             (
-                text + self.target.engine.name + str(self.target.endpoint) + str(self.root) + self._config_digest()
+                text
+                + self.target.engine.name
+                + str(self.target.endpoint)
+                + str(self.target.credentials is not None)
+                + str(self.root)
+                + self._config_digest()
             ).encode()
         ).hexdigest()
         marker = self.data_dir / "init.sha256"
