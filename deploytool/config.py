@@ -175,6 +175,10 @@ class PlatformSettings(SettingsModel):
         certificate_arn: ACM certificate for the HTTPS listener (none: HTTP only).
         create_dns_records: create Route 53 records for hosts (needs ``hosted_zone_id``).
         hosted_zone_id: the Route 53 hosted zone of the environment's domain.
+        github_oidc_provider_arn: trust this existing GitHub Actions OIDC provider instead of
+            creating one (with ``github_repository`` set). An AWS account holds one provider per URL,
+            so when staging and production share an account, set it in the second one to the
+            first's ``arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com``.
     """
 
     create_vpc: bool = True
@@ -189,6 +193,19 @@ class PlatformSettings(SettingsModel):
     certificate_arn: str | None = None
     create_dns_records: bool = False
     hosted_zone_id: str | None = None
+    github_oidc_provider_arn: str | None = None
+
+    @field_validator("github_oidc_provider_arn")
+    @classmethod
+    def _oidc_provider(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(
+            r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com", value
+        ):
+            raise ValueError(
+                "must be the ARN of the account's GitHub Actions OIDC provider, "
+                "arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com"
+            )
+        return value
 
     @field_validator("vpc_cidr")
     @classmethod

@@ -170,8 +170,11 @@ module "github_oidc" {
   count  = local.settings.github.repository != null ? 1 : 0
 
   github_repository = local.settings.github.repository
-  deploy_role       = merge(local.deploy_role_trust, { name = "${local.settings.name}-github-deploy" })
-  build_role        = merge(local.build_role_trust, { name = "${local.settings.name}-github-build" })
+  # An account holds one GitHub OIDC provider: the second environment in an account trusts the first's.
+  create_oidc_provider = local.settings.github.oidc_provider_arn == null
+  oidc_provider_arn    = local.settings.github.oidc_provider_arn
+  deploy_role          = merge(local.deploy_role_trust, { name = "${local.settings.name}-github-deploy" })
+  build_role           = merge(local.build_role_trust, { name = "${local.settings.name}-github-build" })
 
   cluster_arn          = module.ecs_cluster.arn
   service_name_prefix  = local.service_name_prefix

@@ -136,6 +136,11 @@ output "dashboard_name" {
   value       = module.monitoring.dashboard_name
 }
 
+output "github_oidc_provider_arn" {
+  description = "ARN of the GitHub Actions OIDC provider the roles trust (created here or given), or null when no role is created."
+  value       = try(module.github_oidc[0].oidc_provider_arn, null)
+}
+
 output "github_deploy_role_arn" {
   description = "ARN of the GitHub Actions deploy role of the environment (plan, deploy, destroy), or null when not created."
   value       = try(module.github_oidc[0].deploy_role_arn, null)

@@ -34,6 +34,7 @@ variable "settings" {
       state_bucket_name = string
       ledger_prefix     = string
       image_repository  = string
+      oidc_provider_arn = string
     })
   })
 

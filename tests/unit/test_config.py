@@ -185,6 +185,10 @@ def test_plain_environment_values_become_strings() -> None:
             "environments.staging.platform.certificate_arn: must be an ACM certificate ARN",
         ),
         (
+            '[environments.staging.platform]\ngithub_oidc_provider_arn = "arn:aws:iam::123456789012:oidc-provider/x"\n',
+            "environments.staging.platform.github_oidc_provider_arn: must be the ARN of the account's GitHub",
+        ),
+        (
             '[environments.staging.health.paths]\nbasic = "health"\n',
             "environments.staging.health.paths.basic: must be a URL path starting with '/'",
         ),
