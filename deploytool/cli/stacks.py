@@ -107,13 +107,11 @@ def plan_cmd(
 ) -> None:
     """Plan a stack: text, a JSON change summary, or the PR-comment markdown."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
-    result = stackops.plan_stack(
-        target,
-        stack,
-        branch=branch,
-        image_tag=image_tag,
-        out=out_file.resolve() if out_file else None,
-    )
+    out = out_file.resolve() if out_file else None
+    if stack == "app":
+        result = release.plan_release(target, branch, image_tag, out=out)
+    else:
+        result = stackops.plan_stack(target, stack, branch=branch, image_tag=image_tag, out=out)
     err(result.summary.headline())
     if output == "json":
         emit({"workspace": result.stack.workspace, **result.summary.to_dict()}, "json")

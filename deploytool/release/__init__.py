@@ -9,11 +9,13 @@ failure the strategy restores the last known good release -> ledger.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from deploytool.release.bluegreen import BlueGreen
 from deploytool.release.outcome import DeployOutcome, Strategy
 from deploytool.release.rolling import Rolling
 from deploytool.stack import Target
-from deploytool.stackops import Progress, quiet
+from deploytool.stackops import PlanResult, Progress, plan_stack, quiet
 
 
 def strategy_for(
@@ -40,6 +42,35 @@ def deploy_release(
     return strategy.deploy(image_tag, environment=environment, rollback=rollback)
 
 
+def plan_release(
+    target: Target,
+    branch: str | None,
+    image_tag: str | None = None,
+    *,
+    environment: dict[str, str] | None = None,
+    out: Path | None = None,
+) -> PlanResult:
+    """The app stack's plan for a deploy of ``image_tag`` (without one: of what runs now).
+
+    Blue-green plans its first step, the release staged on the idle colour with the active one
+    untouched; rolling plans the service running the tag.
+    """
+    strategy = strategy_for(target, branch)
+    if isinstance(strategy, BlueGreen):
+        colors = strategy.planned_colors(image_tag, environment)
+        tag = image_tag or colors.tag(colors.active_color)
+        return plan_stack(
+            target,
+            "app",
+            branch=branch,
+            image_tag=tag,
+            environment=environment,
+            extra={"colors": colors.to_vars()},
+            out=out,
+        )
+    return plan_stack(target, "app", branch=branch, image_tag=image_tag, environment=environment, out=out)
+
+
 def rollback_release(
     target: Target,
     branch: str | None,
@@ -57,4 +88,13 @@ def finalize(target: Target, *, progress: Progress = quiet) -> str:
     return strategy_for(target, progress=progress).finalize()
 
 
-__all__ = ["BlueGreen", "DeployOutcome", "Rolling", "Strategy", "deploy_release", "finalize", "rollback_release"]
+__all__ = [
+    "BlueGreen",
+    "DeployOutcome",
+    "Rolling",
+    "Strategy",
+    "deploy_release",
+    "finalize",
+    "plan_release",
+    "rollback_release",
+]

@@ -185,8 +185,9 @@ class BlueGreen:
             **extra,
         )
 
-    def _first_deploy(self, record: Record, tag: str, desired: int, env: dict[str, str]) -> DeployOutcome:
-        colors = Colors(
+    @staticmethod
+    def _first_colors(tag: str, desired: int, env: dict[str, str]) -> Colors:
+        return Colors(
             active_color="blue",
             blue_image_tag=tag,
             green_image_tag=tag,
@@ -194,6 +195,30 @@ class BlueGreen:
             green_desired_count=0,
             blue_environment=env,
         )
+
+    @staticmethod
+    def _staged_colors(before: Colors, tag: str, desired: int, env: dict[str, str]) -> Colors:
+        """``tag`` on the idle colour at ``desired`` tasks, the active one kept at least as large."""
+        old, new = before.active_color, before.idle_color
+        return before.with_color(new, tag=tag, count=desired, environment=env).with_color(
+            old, count=max(before.blue_desired_count if old == "blue" else before.green_desired_count, desired)
+        )
+
+    def planned_colors(self, image_tag: str | None, environment: dict[str, str] | None = None) -> Colors:
+        """What a deploy of ``image_tag`` applies first (its staging step); without a tag, what runs."""
+        before = current_colors(self.target, self.workspace)
+        if image_tag is None:
+            if before is None:
+                raise DeployError(f"{self.target.env} has no release yet: pass --image-tag to plan the first one")
+            return before
+        naming.validate_image_tag(image_tag)
+        desired = self.target.settings.desired_count
+        if before is None:
+            return self._first_colors(image_tag, desired, environment or {})
+        return self._staged_colors(before, image_tag, desired, environment or {})
+
+    def _first_deploy(self, record: Record, tag: str, desired: int, env: dict[str, str]) -> DeployOutcome:
+        colors = self._first_colors(tag, desired, env)
         outputs = self.apply(colors, "first deploy on blue")
         verdict = self.check("blue", tag, outputs, test_route=False)
         url = str(outputs.url)
@@ -210,9 +235,7 @@ class BlueGreen:
     def _switch(self, record: Record, before: Colors, tag: str, desired: int, env: dict[str, str]) -> DeployOutcome:
         old, new = before.active_color, before.idle_color
         old_tag = before.tag(old)
-        staged = before.with_color(new, tag=tag, count=desired, environment=env).with_color(
-            old, count=max(before.blue_desired_count if old == "blue" else before.green_desired_count, desired)
-        )
+        staged = self._staged_colors(before, tag, desired, env)
         outputs = self.apply(staged, f"stage {tag} on {new}")
         verdict = self.check(new, tag, outputs, test_route=True)
         if not verdict.ok:
