@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from enum import IntEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import (
     ClientError,
@@ -107,8 +108,9 @@ def aws_error_message(exc: BaseException) -> str | None:
     if isinstance(exc, (NoRegionError, InvalidRegionError)):
         return f"{_first_line(exc)}: {_SET_REGION} to an AWS region such as us-east-1"
     if isinstance(exc, EndpointConnectionError):
+        url = urlsplit(str(exc.kwargs.get("endpoint_url", "")))
         return (
-            f"cannot reach the AWS endpoint {exc.kwargs.get('endpoint_url', '')}: check the environment's `region` "
+            f"cannot reach the AWS endpoint {url.scheme}://{url.netloc}: check the environment's `region` "
             "in deploy.toml (an unknown region has no endpoint) and the network or proxy"
         )
     return None

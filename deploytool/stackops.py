@@ -112,9 +112,9 @@ def plan_stack(
     names = target.names(branch) if stack_name == "app" else None
     if image_tag:
         naming.validate_image_tag(image_tag)  # before Terraform runs: init would create the workspace
+    stack = open_stack(target, stack_name, names)  # checks the toolchain
     if names is not None:
-        check_branch(target, names)  # likewise
-    stack = open_stack(target, stack_name, names)
+        check_branch(target, names)  # before Terraform runs, likewise
     stack.prepare()
     if stack_name == "platform":
         context = platform_context(target)
@@ -171,9 +171,9 @@ def apply_stack(
     names = target.names(branch) if stack_name == "app" else None
     own_plan = planfile is None
     if planfile is not None:
+        stack = open_stack(target, stack_name, names)
         if names is not None:
             check_branch(target, names)
-        stack = open_stack(target, stack_name, names)
         stack.prepare()
         summary_counts = counts(summaries.summarize(stack.runner.show_json(planfile)))
     else:
