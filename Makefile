@@ -13,7 +13,11 @@ CHECKOV     := $(CHECKOV_VENV)/bin/checkov
 
 ENV         ?= staging
 BRANCH      ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
-IMAGE_TAG   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+# The tag CI pushes for a commit (.github/workflows: `:${{ github.sha }}`, the full SHA).
+IMAGE_TAG   ?= $(shell git rev-parse HEAD 2>/dev/null)
+# YES=1: no confirmation prompt (deploy and destroy pass --yes).
+YES         ?=
+YES_FLAG    := $(if $(filter 1 yes true,$(YES)),--yes)
 PYTEST_ARGS ?=
 # Three workers on two cores: much of the suite waits on the emulator's waiters, not the CPU.
 TEST_WORKERS ?= 3
@@ -58,11 +62,11 @@ demo: $(STAMP) ## The whole lifecycle on the local AWS emulator, narrated
 plan: $(STAMP) ## Plan ENV (BRANCH, IMAGE_TAG default to the current git branch and commit)
 	$(DEPLOYTOOL) plan --env "$(ENV)" --branch "$(BRANCH)" --image-tag "$(IMAGE_TAG)"
 
-deploy: $(STAMP) ## Deploy ENV (BRANCH, IMAGE_TAG default to the current git branch and commit)
-	$(DEPLOYTOOL) deploy --env "$(ENV)" --branch "$(BRANCH)" --image-tag "$(IMAGE_TAG)"
+deploy: $(STAMP) ## Deploy ENV (BRANCH, IMAGE_TAG default to the current git branch and commit; YES=1: no prompt)
+	$(DEPLOYTOOL) deploy --env "$(ENV)" --branch "$(BRANCH)" --image-tag "$(IMAGE_TAG)" $(YES_FLAG)
 
-destroy: $(STAMP) ## Destroy the branch environment of BRANCH in ENV
-	$(DEPLOYTOOL) destroy --env "$(ENV)" --branch "$(BRANCH)"
+destroy: $(STAMP) ## Destroy the branch environment of BRANCH in ENV (YES=1: no prompt)
+	$(DEPLOYTOOL) destroy --env "$(ENV)" --branch "$(BRANCH)" $(YES_FLAG)
 
 cleanup: $(STAMP) ## Destroy expired or orphaned branch environments of ENV
 	$(DEPLOYTOOL) cleanup --env "$(ENV)"

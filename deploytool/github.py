@@ -1,7 +1,11 @@
 """Pull request comments that are updated in place instead of piling up.
 
 ``upsert_comment`` finds the comment carrying a hidden marker (``<!-- deploytool:<marker> -->``)
-among all comments of a pull request and edits it, or creates it when there is none. GitHub's
+among all comments of a pull request and edits it, or creates it when there is none. Only a comment
+the token's own user wrote is edited: anyone can paste the marker into a comment of theirs, and a
+token with write access may edit other people's comments. The token's user comes from ``GET /user``;
+GitHub Actions' ``GITHUB_TOKEN`` (an installation token) is refused there (HTTP 403, "Resource not
+accessible by integration") and writes as the ``github-actions[bot]`` bot, which is matched then. GitHub's
 rate limits are honoured (bounded waits); permission and not-found errors become ``DeployError``
 with what to fix. The token is only ever sent in the Authorization header: it never appears in
 messages or logs.
@@ -28,6 +32,9 @@ MAX_COMMENT_CHARS = 65_536
 """GitHub rejects comment bodies longer than this."""
 
 DEFAULT_API_URL = "https://api.github.com"
+ACTIONS_BOT = "github-actions[bot]"
+"""The author of what GitHub Actions' ``GITHUB_TOKEN`` writes (a user of type ``Bot``)."""
+_INTEGRATION_REFUSED = "Resource not accessible by integration"
 _RESERVED_FOR_NOTE = 300
 _SECONDARY_LIMIT_WAIT_S = 60.0
 _MAX_ATTEMPTS = 5
@@ -47,6 +54,24 @@ class CommentResult:
     action: Literal["created", "updated"]
     comment_id: int
     url: str
+
+
+@dataclass(frozen=True)
+class Author:
+    """Whose comments may be edited: a login, and whether it must be a bot account."""
+
+    login: str
+    bot: bool = False
+
+    @classmethod
+    def named(cls, login: str) -> Author:
+        return cls(login, bot=login.endswith("[bot]"))
+
+    def wrote(self, comment: dict[str, Any]) -> bool:
+        user = comment.get("user")
+        if not isinstance(user, dict) or user.get("login") != self.login:
+            return False
+        return not self.bot or user.get("type") == "Bot"
 
 
 def marker_tag(marker: str) -> str:
@@ -88,10 +113,12 @@ def upsert_comment(
     max_wait_s: float = 60.0,
     timeout_s: float = 30.0,
     per_page: int = 100,
+    author: str | None = None,
 ) -> CommentResult:
     """Create or update the pull request comment identified by ``marker``; never posts a duplicate.
 
-    All pages of comments are searched; the first (oldest) comment carrying the marker is edited.
+    All pages of comments are searched; the first (oldest) comment carrying the marker and written by
+    ``author`` (default: the token's own user, see the module docstring) is edited.
     Rate-limited requests (403/429 with ``X-RateLimit-Remaining: 0`` + ``X-RateLimit-Reset``, or
     ``Retry-After``) are retried after the reset if that is at most ``max_wait_s`` away; otherwise,
     and for 401/403/404/422, a ``DeployError`` says what to fix.
@@ -106,7 +133,7 @@ def upsert_comment(
         raise DeployError("no GitHub token: set GITHUB_TOKEN")
     text = render_body(marker, body)
     with _Api(repo, pr, token=token, api_url=api_url, max_wait_s=max_wait_s, timeout_s=timeout_s) as api:
-        existing = api.find_comment(marker_tag(marker), per_page=per_page)
+        existing = api.find_comment(marker_tag(marker), Author.named(author) if author else None, per_page=per_page)
         if existing is not None:
             updated = api.update_comment(int(existing["id"]), text)
             if updated is not None:
@@ -166,16 +193,33 @@ class _Api:
     def __exit__(self, *_: object) -> None:
         self._client.close()
 
-    def find_comment(self, tag: str, *, per_page: int) -> dict[str, Any] | None:
+    def find_comment(self, tag: str, author: Author | None, *, per_page: int) -> dict[str, Any] | None:
+        """The oldest comment carrying ``tag`` written by ``author`` (None: the token's user)."""
         url: str | None = f"/repos/{self.repo}/issues/{self.pr}/comments?per_page={per_page}"
         while url is not None:
             response = self._call("GET", url, what="list the comments")
             comments: list[dict[str, Any]] = response.json()
-            match = next((c for c in comments if tag in str(c.get("body") or "")), None)
-            if match is not None:
-                return match
+            for comment in comments:
+                if tag in str(comment.get("body") or ""):
+                    author = author or self.token_author()  # asked only once a marker turns up
+                    if author.wrote(comment):
+                        return comment
+                    log.info("comment %s carries the marker but is not by %s: left alone", comment.get("id"), author)
             url = self._next_page(response)
         return None
+
+    def token_author(self) -> Author:
+        """Who the token writes as: ``GET /user``, or the Actions bot for an installation token."""
+        response = self._call("GET", "/user", what="identify the token's user", allow={403})
+        if response.status_code == httpx.codes.FORBIDDEN:
+            if _INTEGRATION_REFUSED.lower() not in _github_message(response).lower():
+                raise DeployError(self._error_message(response, "identify the token's user"))
+            return Author(ACTIONS_BOT, bot=True)
+        document = response.json()
+        login = document.get("login") if isinstance(document, dict) else None
+        if not isinstance(login, str) or not login:
+            raise DeployError("GitHub API answered GET /user without a login; pass the comment author (--author)")
+        return Author(login, bot=document.get("type") == "Bot")
 
     def update_comment(self, comment_id: int, text: str) -> dict[str, Any] | None:
         """The updated comment, or None if it no longer exists."""

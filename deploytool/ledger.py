@@ -3,6 +3,11 @@
 Each record is its own S3 object under ``<prefix>/<env>/<workspace>/`` (keys sort by time), so two
 runs never overwrite each other and nothing needs a read-modify-write. ``history`` prints them as
 JSON lines. The newest successful, verified record of a workspace is its *last known good* release.
+
+Next to a branch environment's records, ``<prefix>/<env>/<workspace>.branch.json`` names the branch
+the workspace belongs to (written once, by the first deploy, with a conditional put; deleted by the
+destroy). Two branches can share a workspace (``feature/x`` and ``feature-x``, see
+``deploytool.naming``); this record lets the second one be refused instead of replacing the first.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from deploytool.errors import DeployError
 
@@ -132,12 +139,14 @@ class Ledger:
         self.write(record)
 
     def _keys(self, env: str, workspace: str | None) -> Iterator[str]:
-        prefix = f"{self.prefix}/{env}/" + (f"{workspace}/" if workspace else "")
+        base = f"{self.prefix}/{env}/"
+        prefix = base + (f"{workspace}/" if workspace else "")
         paginator = self.s3.get_paginator("list_objects_v2")
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
-                    yield obj["Key"]
+                    if "/" in obj["Key"][len(base) :]:  # records only, not the branch records beside them
+                        yield obj["Key"]
         except self.s3.exceptions.NoSuchBucket as exc:
             raise DeployError(
                 f"state bucket {self.bucket} does not exist; run `deploytool bootstrap` for this environment"
@@ -176,3 +185,63 @@ class Ledger:
                     return record.extra.get("restored_image") or record.image_before
                 return record.image_after
         return None
+
+    # -- which branch a workspace belongs to ---------------------------------------------------------------
+    def _branch_key(self, env: str, workspace: str) -> str:
+        return f"{self.prefix}/{env}/{workspace}{BRANCH_SUFFIX}"
+
+    def branch_of(self, env: str, workspace: str) -> str | None:
+        """The branch recorded as the owner of ``workspace`` (None: none recorded)."""
+        key = self._branch_key(env, workspace)
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise DeployError(f"cannot read s3://{self.bucket}/{key}: {_error_code(exc)}") from exc
+        branch = json.loads(body).get("branch")
+        return str(branch) if branch else None
+
+    def claim_branch(self, env: str, workspace: str, branch: str) -> str:
+        """Record ``branch`` as the owner of ``workspace`` unless one is recorded; the owner either way.
+
+        The write is conditional (``If-None-Match: *``), so of two first deploys racing for one
+        workspace exactly one becomes its owner.
+        """
+        key = self._branch_key(env, workspace)
+        body = {"env": env, "workspace": workspace, "branch": branch, "time": now(), "actor": actor()}
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=json.dumps(body, sort_keys=True).encode(),
+                ContentType="application/json",
+                ServerSideEncryption="AES256",
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            if _error_code(exc) not in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise DeployError(f"cannot write s3://{self.bucket}/{key}: {_error_code(exc)}") from exc
+            owner = self.branch_of(env, workspace)
+            if owner is None:
+                raise DeployError(
+                    f"another run is recording the branch of {workspace} (s3://{self.bucket}/{key}); try again"
+                ) from exc
+            return owner
+        return branch
+
+    def forget_branch(self, env: str, workspace: str) -> None:
+        """Delete the branch record of ``workspace`` (no error when there is none)."""
+        key = self._branch_key(env, workspace)
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            raise DeployError(f"cannot delete s3://{self.bucket}/{key}: {_error_code(exc)}") from exc
+
+
+BRANCH_SUFFIX = ".branch.json"
+"""Suffix of the object, beside a workspace's records, that names the branch the workspace belongs to."""
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "error"))

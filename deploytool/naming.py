@@ -25,7 +25,8 @@ What this guarantees: a plain slug never contains ``--`` and a hashed slug alway
 two kinds never meet. Two distinct branches can share a slug only when
 
 1. both are plain and differ only in using ``/`` or ``-`` at the same separator positions
-   (``feature/x`` and ``feature-x``) — the price of keeping plain names readable; or
+   (``feature/x`` and ``feature-x``) — the price of keeping plain names readable (the first to
+   deploy owns the workspace, the other is refused: ``deploytool.stackops.check_branch``); or
 2. both are hashed, share the same readable head and their 24-bit hashes collide (about one in
    16 million for a given pair).
 
@@ -72,7 +73,6 @@ _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-
 
 
 def short_hash(text: str, length: int = HASH_LEN) -> str:
@@ -253,8 +253,8 @@ def names_for(env: str, branch: str | None, domain: str, *, project: str = "theo
 def names_for_workspace(env: str, workspace: str, domain: str) -> Names:
     """The names of the branch environment in app workspace ``<env>-<slug>``, without its branch.
 
-    For callers that know a branch environment only by its workspace (the janitor: the branch is
-    not recorded anywhere). Every name derives from the slug, so they are the names ``names_for``
+    For callers that know a branch environment only by its workspace (the janitor, which lists
+    workspaces, not branches). Every name derives from the slug, so they are the names ``names_for``
     gave the branch.
     """
     validate_env(env)

@@ -54,6 +54,33 @@ def deployed_image(target: Target, workspace: str) -> str | None:
     return tag or target.ledger().current_image(target.env, workspace)
 
 
+def _not_yours(target: Target, names: naming.Names, owner: str) -> DeployError:
+    return DeployError(
+        f"branch {names.branch!r} maps to {names.workspace}, which belongs to branch {owner!r}: destroy that "
+        f"environment first (`deploytool destroy --env {target.env} --branch {owner}`) or rename {names.branch!r}"
+    )
+
+
+def check_branch(target: Target, names: naming.Names) -> None:
+    """Refuse a branch whose workspace belongs to another branch (``feature/x`` vs ``feature-x``).
+
+    Environments without branches have nothing to check."""
+    if names.branch is None:
+        return
+    owner = target.ledger().branch_of(target.env, names.workspace)
+    if owner is not None and owner != names.branch:
+        raise _not_yours(target, names, owner)
+
+
+def claim_branch(target: Target, names: naming.Names) -> None:
+    """Before a branch environment is changed: record its branch (first deploy), or refuse another branch."""
+    if names.branch is None:
+        return
+    owner = target.ledger().claim_branch(target.env, names.workspace, names.branch)
+    if owner != names.branch:
+        raise _not_yours(target, names, owner)
+
+
 @dataclass
 class PlanResult:
     stack: Stack
@@ -85,7 +112,9 @@ def plan_stack(
     names = target.names(branch) if stack_name == "app" else None
     if image_tag:
         naming.validate_image_tag(image_tag)  # before Terraform runs: init would create the workspace
-    stack = open_stack(target, stack_name, names)
+    stack = open_stack(target, stack_name, names)  # checks the toolchain
+    if names is not None:
+        check_branch(target, names)  # before Terraform runs, likewise
     stack.prepare()
     if stack_name == "platform":
         context = platform_context(target)
@@ -120,6 +149,7 @@ def apply_app(
     """Plan and apply the app stack of ``names`` with ``image_tag``; the plan and the outputs after it."""
     progress(f"planning {names.workspace} with image {image_tag}")
     result = plan_stack(target, "app", branch=names.branch, image_tag=image_tag, environment=environment, extra=extra)
+    claim_branch(target, names)
     progress(f"applying: {result.summary.headline()}")
     result.stack.runner.apply(result.planfile, discard=True)
     return result, AppOutputs(stack_outputs(result.stack))
@@ -142,11 +172,15 @@ def apply_stack(
     own_plan = planfile is None
     if planfile is not None:
         stack = open_stack(target, stack_name, names)
+        if names is not None:
+            check_branch(target, names)
         stack.prepare()
         summary_counts = counts(summaries.summarize(stack.runner.show_json(planfile)))
     else:
         result = plan_stack(target, stack_name, branch=branch, image_tag=image_tag)
         stack, planfile, summary_counts = result.stack, result.planfile, counts(result.summary)
+    if names is not None:
+        claim_branch(target, names)
     progress(f"applying {target.env}/{stack_name} ({stack.workspace})")
     record = Record(
         env=target.env,
@@ -185,15 +219,22 @@ def destroy_workspace(target: Target, workspace: str, *, reason: str = "", progr
 def _destroy(
     target: Target, stack_name: StackName, names: naming.Names | None, *, progress: Progress, reason: str = ""
 ) -> str:
+    ledger = target.ledger()
+    if names is not None and names.branch is not None:
+        owner = ledger.branch_of(target.env, names.workspace)
+        if owner is not None and owner != names.branch:
+            return f"{names.workspace} belongs to branch {owner!r}, not {names.branch!r}; nothing to do"
     stack = open_stack(target, stack_name, names)
     stack.prepare(create_workspace=False) if stack.workspace == "default" else _prepare_existing(stack)
     if stack.workspace != "default" and not stack.exists():
+        if stack_name == "app":
+            ledger.forget_branch(target.env, stack.workspace)
         return f"{stack.workspace} does not exist (already destroyed); nothing to do"
     before = deployed_image(target, stack.workspace) if stack_name == "app" else None
     record = Record(env=target.env, workspace=stack.workspace, stack=stack_name, action="destroy", image_before=before)
     if reason:
         record.extra["reason"] = reason
-    with target.ledger().recording(record):
+    with ledger.recording(record):
         if stack_name == "platform":
             # First, so no app deploy starts against a platform that is going away.
             delete_platform_outputs(target.clients()("s3"), target.layout)
@@ -204,6 +245,7 @@ def _destroy(
             stack.runner.destroy(var_files=var_files)
         if stack.workspace != "default":
             stack.runner.delete_workspace(stack.workspace)
+            ledger.forget_branch(target.env, stack.workspace)
         if stack_name == "app" and names is not None:
             for service in _service_names(target, names):
                 target.runtime.stop(service)

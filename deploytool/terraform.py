@@ -138,12 +138,15 @@ class Runner:
         ]
         for thread in threads:
             thread.start()
-        previous = _forward_termination(proc)
+        stopper = _Stopper(proc, lambda: "".join(chunks["stdout"] + chunks["stderr"]))
+        previous = _forward_termination(stopper)
         try:
             code = proc.wait()
         except KeyboardInterrupt:
-            # The terminal sent SIGINT to Terraform too; give it time to stop cleanly and release the lock.
-            _interrupt(proc)
+            # Ctrl-C at a terminal reaches the whole process group, Terraform included: another SIGINT
+            # from here would be its second, "exit immediately, whatever the state". Give it time to
+            # stop cleanly and release the lock.
+            stopper.stop(presumed=_same_process_group(proc))
             raise
         finally:
             _restore(previous)
@@ -297,17 +300,54 @@ class Runner:
 
 # -- signals -------------------------------------------------------------------------------------
 _Handler = Callable[[int, FrameType | None], Any] | int | None
+ACKNOWLEDGED = "Interrupt received"
+"""What Terraform (and OpenTofu) print when their first SIGINT arrives."""
+GRACE_S = 60.0
+"""How long Terraform gets to stop after its SIGINT before it is killed."""
+UNACKNOWLEDGED_S = 10.0
+"""A SIGINT presumed delivered (with the process group) that Terraform has not acknowledged in this
+long was not delivered (sent to this process alone): send it."""
 
 
-def _interrupt(proc: subprocess.Popen[str], grace_s: float = 60.0) -> None:
-    """Ask Terraform to stop (SIGINT: it finishes the current call and releases the lock)."""
-    if not _exited(proc):
-        proc.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + grace_s
-    while not _exited(proc) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if not _exited(proc):
-        proc.kill()
+class _Stopper:
+    """Asks Terraform to stop with one SIGINT, never two: Terraform takes a second SIGINT as
+    "exit immediately", which can leave the state unsaved and the lock held."""
+
+    def __init__(self, proc: subprocess.Popen[str], output: Callable[[], str]) -> None:
+        self.proc = proc
+        self.output = output
+        self.delivered = False
+
+    def interrupt(self) -> None:
+        """SIGINT to Terraform, unless it already has one."""
+        if not self.delivered and not _exited(self.proc):
+            self.proc.send_signal(signal.SIGINT)
+        self.delivered = True
+
+    def stop(self, *, presumed: bool = False) -> None:
+        """Interrupt Terraform (``presumed``: it got the SIGINT this process got) and wait for it to
+        exit; kill it after ``GRACE_S``."""
+        unconfirmed = presumed and not self.delivered
+        if not presumed:
+            self.interrupt()
+        self.delivered = True
+        started = time.monotonic()
+        while not _exited(self.proc) and time.monotonic() - started < GRACE_S:
+            if unconfirmed and time.monotonic() - started > UNACKNOWLEDGED_S:
+                unconfirmed = False
+                if ACKNOWLEDGED not in self.output() and not _exited(self.proc):
+                    self.proc.send_signal(signal.SIGINT)
+            time.sleep(0.1)
+        if not _exited(self.proc):
+            self.proc.kill()
+
+
+def _same_process_group(proc: subprocess.Popen[str]) -> bool:
+    """True when ``proc`` is in this process's group (a terminal's Ctrl-C reaches both)."""
+    try:
+        return os.getpgid(proc.pid) == os.getpgrp()
+    except (OSError, AttributeError):
+        return False
 
 
 def _exited(proc: subprocess.Popen[str]) -> bool:
@@ -326,13 +366,14 @@ def _exited(proc: subprocess.Popen[str]) -> bool:
         return True
 
 
-def _forward_termination(proc: subprocess.Popen[str]) -> _Handler:
-    """On SIGTERM, let Terraform stop gracefully before this process exits."""
+def _forward_termination(stopper: _Stopper) -> _Handler:
+    """On SIGTERM (sent to this process, not to Terraform), let Terraform stop gracefully (one SIGINT)
+    before this process exits."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        _interrupt(proc)
+        stopper.stop()
         raise DeployError(
             "interrupted by SIGTERM; Terraform was asked to stop and release the state lock. "
             "Re-run the same command to converge; if the lock is still held, use deploytool force-unlock",

@@ -2,11 +2,17 @@
 
 Implements what comment upserts use:
 
+- ``GET /user``: the token's user; for an installation token (the default token, standing in for
+  GitHub Actions' ``GITHUB_TOKEN``) 403 "Resource not accessible by integration", as GitHub answers
 - ``GET /repos/{owner}/{repo}`` (clients that look the repository up first)
 - ``GET|POST /repos/{owner}/{repo}/issues/{number}/comments`` (``per_page``/``page`` + ``Link``)
 - ``GET|PATCH /repos/{owner}/{repo}/issues/comments/{id}``
 
-Requests need ``Authorization: Bearer <token>`` (or ``token <token>``). Faults can be queued for
+Requests need ``Authorization: Bearer <token>`` (or ``token <token>``). Every comment has an
+author (``user``): a comment created through the API is written by the token's user
+(``github-actions[bot]``, type ``Bot``, for the default token; see ``add_token`` for users), one
+seeded with ``add_comment`` by ``octocat`` unless told otherwise. As on GitHub, a token that may
+write comments may also edit other people's. Faults can be queued for
 the next requests: primary rate limit (403 + ``X-RateLimit-Remaining: 0`` + ``X-RateLimit-Reset``),
 secondary rate limit (403/429 + ``Retry-After``), 403, 404, 502.
 
@@ -28,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+ACTIONS_BOT_LOGIN = "github-actions[bot]"
+ACTIONS_BOT_ID = 41898282
 FaultKind = Literal["rate_limit", "secondary_rate_limit", "too_many_requests", "forbidden", "not_found", "server_error"]
 MAX_BODY = 65_536
 
@@ -59,8 +67,13 @@ class GitHubStub:
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Token -> the user it writes as; ``installation: True`` marks a token GET /user refuses."""
 
     def __post_init__(self) -> None:
+        self.users.setdefault(
+            self.token, {"login": ACTIONS_BOT_LOGIN, "id": ACTIONS_BOT_ID, "type": "Bot", "installation": True}
+        )
         self._lock = threading.Lock()
         self._next_id = 1_000
         self._server: _Server | None = None
@@ -99,9 +112,16 @@ class GitHubStub:
         with self._lock:
             self.comments.setdefault((repo, number), [])
 
-    def add_comment(self, repo: str, number: int, body: str, *, user: str = "octocat") -> dict[str, Any]:
+    def add_token(self, token: str, login: str, *, user_type: str = "User", installation: bool = False) -> None:
+        """Accept ``token`` as ``login``'s (a personal access token unless ``installation``)."""
         with self._lock:
-            return self._create(repo, number, body, user)
+            self.users[token] = {"login": login, "id": _user_id(login), "type": user_type, "installation": installation}
+
+    def add_comment(
+        self, repo: str, number: int, body: str, *, user: str = "octocat", user_type: str = "User"
+    ) -> dict[str, Any]:
+        with self._lock:
+            return self._create(repo, number, body, {"login": user, "id": _user_id(user), "type": user_type})
 
     def fail_next(
         self, count: int = 1, kind: FaultKind = "rate_limit", *, wait_s: float = 1.0, methods: set[str] | None = None
@@ -121,7 +141,7 @@ class GitHubStub:
 
     # --- internals --------------------------------------------------------------------------------
 
-    def _create(self, repo: str, number: int, body: str, user: str) -> dict[str, Any]:
+    def _create(self, repo: str, number: int, body: str, user: dict[str, Any]) -> dict[str, Any]:
         self._next_id += 1
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         comment = {
@@ -131,10 +151,11 @@ class GitHubStub:
             "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{self._next_id}",
             "issue_url": f"{self.url}/repos/{repo}/issues/{number}",
             "body": body,
-            "user": {"login": user, "id": 1, "type": "User"},
+            "user": {k: user[k] for k in ("login", "id", "type")},
             "created_at": now,
             "updated_at": now,
-            "author_association": "MEMBER",
+            "author_association": "MEMBER" if user["type"] == "User" else "NONE",
+            "performed_via_github_app": None,
         }
         self.comments.setdefault((repo, number), []).append(comment)
         return comment
@@ -158,12 +179,25 @@ class GitHubStub:
         self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], payload: Any
     ) -> _Reply:
         auth = headers.get("authorization", "")
-        if auth not in (f"Bearer {self.token}", f"token {self.token}"):
+        scheme, _, token = auth.partition(" ")
+        user = self.users.get(token) if scheme in ("Bearer", "token") else None
+        if user is None:
             return _Reply(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
         fault = self._take_fault(method)
         if fault is not None:
             return _fault_reply(fault)
 
+        if path == "/user" and method == "GET":
+            if user["installation"]:
+                return _Reply(
+                    403,
+                    {
+                        "message": "Resource not accessible by integration",
+                        "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+                        "status": "403",
+                    },
+                )
+            return _Reply(200, {k: user[k] for k in ("login", "id", "type")})
         if match := _ISSUE_COMMENTS.match(path):
             key = (match["repo"], int(match["number"]))
             if key not in self.comments:
@@ -174,7 +208,7 @@ class GitHubStub:
                 body = _comment_body(payload)
                 if isinstance(body, _Reply):
                     return body
-                return _Reply(201, self._create(key[0], key[1], body, "github-actions[bot]"))
+                return _Reply(201, self._create(key[0], key[1], body, user))
         elif match := _COMMENT.match(path):
             comment = next(
                 (
@@ -223,6 +257,10 @@ class _Reply:
     status: int
     document: Any
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def _user_id(login: str) -> int:
+    return ACTIONS_BOT_ID if login == ACTIONS_BOT_LOGIN else 1_000_000 + sum(map(ord, login))
 
 
 def _not_found() -> _Reply:

@@ -17,7 +17,7 @@ import click
 
 from deploytool import __version__
 from deploytool.config import load_config
-from deploytool.errors import DeployError, ExitCode
+from deploytool.errors import DeployError, ExitCode, aws_error_message
 from deploytool.ledger import Record
 from deploytool.stack import STACKS, Target, resolve_target
 
@@ -84,7 +84,10 @@ def reporting_failures(output: str) -> Iterator[None]:
 
 
 class Main(click.Group):
-    """Top-level group: user errors as one line; anything unexpected as one line unless --debug."""
+    """Top-level group: user errors as one line; anything unexpected as one line unless --debug.
+
+    AWS errors a user can fix (credentials, region, permissions) are user errors: the line says what
+    to do (``deploytool.errors.aws_error_message``)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -92,13 +95,18 @@ class Main(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except DeployError as exc:
-            raise CommandError(exc.message, exc.exit_code) from exc
+            hint = aws_error_message(exc.__cause__) if exc.__cause__ is not None else None
+            message = exc.message if hint is None or hint in exc.message else f"{exc.message}: {hint}"
+            raise CommandError(message, exc.exit_code) from exc
         except KeyboardInterrupt:
             err("interrupted")
             raise SystemExit(130) from None
         except Exception as exc:
             if ctx.params.get("debug") or (ctx.obj or {}).get("debug"):
                 traceback.print_exc()
+            hint = aws_error_message(exc)
+            if hint is not None:
+                raise CommandError(hint, ExitCode.ERROR) from exc
             raise CommandError(
                 f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback)", ExitCode.ERROR
             ) from exc

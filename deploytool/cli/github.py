@@ -27,10 +27,15 @@ def github_cmd() -> None:
 @click.option("--marker", required=True, help="Key of the comment to update (one per environment).")
 @click.option("--body-file", required=True, type=click.File("r"), help="Markdown body ('-' for stdin).")
 @click.option("--api-url", envvar="GITHUB_API_URL", default="https://api.github.com", show_default=True)
-def github_comment_cmd(repo: str, pr: int, marker: str, body_file: Any, api_url: str) -> None:
-    """Create or update the PR comment carrying MARKER (token from GITHUB_TOKEN)."""
+@click.option(
+    "--author",
+    metavar="LOGIN",
+    help="Only update a comment LOGIN wrote (default: the token's user; github-actions[bot] for Actions' token).",
+)
+def github_comment_cmd(repo: str, pr: int, marker: str, body_file: Any, api_url: str, author: str | None) -> None:
+    """Create or update the PR comment carrying MARKER that the token's user wrote (token from GITHUB_TOKEN)."""
     token = os.environ.get("GITHUB_TOKEN", "")
     if not token:
         raise DeployError("GITHUB_TOKEN is not set")
-    result = github_mod.upsert_comment(repo, pr, marker, body_file.read(), token=token, api_url=api_url)
+    result = github_mod.upsert_comment(repo, pr, marker, body_file.read(), token=token, api_url=api_url, author=author)
     err(f"{result.action} comment {result.comment_id}: {result.url}")

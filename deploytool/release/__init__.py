@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deploytool import naming
 from deploytool.release.bluegreen import BlueGreen
 from deploytool.release.outcome import DeployOutcome, Strategy
 from deploytool.release.rolling import Rolling
 from deploytool.stack import Target
-from deploytool.stackops import PlanResult, Progress, plan_stack, quiet
+from deploytool.stackops import PlanResult, Progress, check_branch, plan_stack, quiet
 
 
 def strategy_for(
@@ -37,7 +38,11 @@ def deploy_release(
     health_url: str | None = None,
     progress: Progress = quiet,
 ) -> DeployOutcome:
-    """Deploy ``image_tag`` with the environment's strategy; verified, restored on failure."""
+    """Deploy ``image_tag`` with the environment's strategy; verified, restored on failure.
+
+    A branch whose workspace belongs to another branch is refused before anything is recorded."""
+    naming.validate_image_tag(image_tag)
+    check_branch(target, target.names(branch))
     strategy = strategy_for(target, branch, health_url=health_url, progress=progress)
     return strategy.deploy(image_tag, environment=environment, rollback=rollback)
 
@@ -80,6 +85,9 @@ def rollback_release(
     progress: Progress = quiet,
 ) -> DeployOutcome:
     """Blue-green: switch back to the previous colour; rolling: re-apply the last known good tag."""
+    if to is not None:
+        naming.validate_image_tag(to)
+    check_branch(target, target.names(branch))
     return strategy_for(target, branch, health_url=health_url, progress=progress).rollback(to)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from deploytool import bootstrap, naming, release, stackops
-from deploytool.errors import RollbackFailedError, RolledBackError
+from deploytool.errors import DeployError, RollbackFailedError, RolledBackError
 from deploytool.localrun import LocalRuntime
 from deploytool.stack import Stack
 
@@ -97,9 +97,17 @@ def test_two_branches_never_collide_and_destroy_is_isolated(
     assert [h for h in hosts if h in ours] == ours
     assert len({r["Priority"] for r in rules}) == len(rules)
 
+    # Each workspace is recorded as its branch's; a branch with the same slug is refused before
+    # Terraform runs (feature/new-api-endpoint and feature-new-api-endpoint share a workspace).
+    ledger, env = local_target.ledger(), local_target.env
+    assert {b: ledger.branch_of(env, local_target.names(b).workspace) for b in branches} == {b: b for b in branches}
+    with pytest.raises(DeployError, match=r"maps to local-feature-new-api-endpoint, which belongs to branch"):
+        stackops.plan_stack(local_target, "app", branch="feature-new-api-endpoint", image_tag="v1")
+
     # Destroy the long one (and its workspace): the other is intact and has nothing to do.
     message = stackops.destroy(local_target, LONG_BRANCH)
     assert "destroyed" in message
+    assert ledger.branch_of(env, local_target.names(LONG_BRANCH).workspace) is None
     assert "does not exist" in stackops.destroy(local_target, LONG_BRANCH)  # idempotent
     long_service = local_target.names(LONG_BRANCH).service
     left = ecs.describe_services(cluster=cluster, services=[long_service])["services"]

@@ -336,6 +336,8 @@ def test_build_roles_push_to_the_one_repository_and_do_nothing_else(roles: dict[
     ("workspaces/staging-feature-x/staging/app/terraform.tfstate.tflock", True),
     ("staging/app/terraform.tfstate", True),
     ("deploy-history/staging/staging-feature-x/20250101T000000Z-1.json", True),
+    # The record of the branch a workspace belongs to (deploytool/ledger.py), beside its history.
+    ("deploy-history/staging/staging-feature-x.branch.json", True),
     # The platform's state (database master password) is never written by the staging role.
     ("staging/platform/terraform.tfstate", False),
     ("env:/staging-feature-x/staging/app/terraform.tfstate", False),
@@ -358,6 +360,7 @@ def test_staging_state_access(staging: Roles, action: str, key: str, allowed: bo
     ("staging/app/terraform.tfstate", False),
     ("workspaces/staging-feature-x/staging/app/terraform.tfstate", False),
     ("deploy-history/staging/staging-feature-x/20250101T000000Z-1.json", False),
+    ("deploy-history/staging/staging-feature-x.branch.json", False),
 ])
 def test_production_state_access(production: Roles, action: str, key: str, allowed: bool) -> None:
     assert allows(production.policy("deploy"), action, s3(key)) is allowed

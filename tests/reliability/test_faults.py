@@ -9,6 +9,7 @@ it makes), never by timing.
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import subprocess
 import sys
@@ -123,6 +124,108 @@ def test_sigterm_returns_as_soon_as_terraform_has_stopped(tmp_path: Path) -> Non
     assert "Interrupt received." in output  # Terraform was asked to stop gracefully
     assert output.strip().splitlines()[-1].startswith("Error: interrupted by SIGTERM")
     assert elapsed < 10, f"took {elapsed:.1f} s to return after Terraform stopped"
+
+
+# A Terraform stand-in that counts the SIGINTs it gets (a second one is Terraform's "exit at once").
+COUNTING_TERRAFORM = """
+import signal, sys, time
+from pathlib import Path
+
+count = Path(sys.argv[1])
+seen = 0
+
+def interrupted(*_):
+    global seen
+    seen += 1
+    count.write_text(str(seen))
+    if seen == 1:
+        print("Interrupt received.", flush=True)
+        print("Please wait for Terraform to exit or data loss may occur.", flush=True)
+
+signal.signal(signal.SIGINT, interrupted)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+print("module.service.aws_ecs_task_definition.this: Creating...", flush=True)
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline and seen == 0:
+    time.sleep(0.05)
+time.sleep(2)  # finishing the current call and saving state: a second SIGINT would land here
+print("Error: execution halted", file=sys.stderr, flush=True)
+sys.exit(1)
+"""
+
+INTERRUPTED_DRIVER = """
+import signal, sys
+from pathlib import Path
+from deploytool import terraform
+from deploytool.errors import DeployError
+from deploytool.terraform import Runner
+from deploytool.toolchain import Engine
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever started us
+terraform.UNACKNOWLEDGED_S = 2.0
+root = Path(sys.argv[1])
+engine = Engine("fake", (sys.executable, "-c", sys.argv[2], str(root / "sigints")))
+try:
+    Runner(root=root, data_dir=root / "data", engine=engine).apply(root / "plan")
+except KeyboardInterrupt:
+    print("Error: interrupted", file=sys.stderr, flush=True)
+    sys.exit(130)
+except DeployError as exc:
+    print(f"Error: {exc.message}", file=sys.stderr, flush=True)
+    sys.exit(exc.exit_code)
+"""
+
+
+def interrupt_run(tmp_path: Path, send: Any) -> tuple[int, str, float]:
+    """Start the driver in its own process group (a terminal's foreground job), wait for the
+    stand-in to be applying, ``send(driver)``; its exit code, the SIGINTs the stand-in saw, seconds."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(INTERRUPTED_DRIVER), str(tmp_path), textwrap.dedent(COUNTING_TERRAFORM)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "Creating..." in line:
+            break
+    started = time.monotonic()
+    send(proc)
+    _, rest = proc.communicate(timeout=90)
+    no_traceback(rest)
+    count = tmp_path / "sigints"
+    return proc.returncode, count.read_text() if count.exists() else "0", time.monotonic() - started
+
+
+def test_ctrl_c_reaches_terraform_once(tmp_path: Path) -> None:
+    """Ctrl-C at a terminal signals the whole foreground process group, Terraform included: the tool
+    must not send Terraform a second SIGINT (its "exit immediately, state or not")."""
+    code, sigints, elapsed = interrupt_run(tmp_path, lambda proc: os.killpg(proc.pid, signal.SIGINT))
+    assert code == 130
+    assert sigints == "1"
+    assert elapsed < 10, f"{elapsed:.1f} s: the tool waited for Terraform, not for a timeout"
+
+
+def test_sigterm_to_the_tool_alone_reaches_terraform_as_one_sigint(tmp_path: Path) -> None:
+    def twice(proc: subprocess.Popen[str]) -> None:
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)  # a supervisor that insists
+
+    code, sigints, _ = interrupt_run(tmp_path, twice)
+    assert code == 1
+    assert sigints == "1"
+
+
+def test_sigint_to_the_tool_alone_still_reaches_terraform(tmp_path: Path) -> None:
+    """``kill -INT <tool>`` reaches the tool only: Terraform never acknowledges an interrupt, so the
+    tool sends it the one SIGINT it did not get."""
+    code, sigints, elapsed = interrupt_run(tmp_path, lambda proc: proc.send_signal(signal.SIGINT))
+    assert code == 130
+    assert sigints == "1"
+    assert elapsed < 15
 
 
 # What Terraform prints when the AWS API is still gone when it saves state (recorded from a run

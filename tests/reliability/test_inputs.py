@@ -158,6 +158,7 @@ class FakeLedger(Ledger):
 
     def __init__(self) -> None:
         self.written: list[Record] = []
+        self.branches: dict[tuple[str, str], str] = {}
 
     def write(self, record: Record) -> str:
         self.written.append(record)
@@ -171,6 +172,15 @@ class FakeLedger(Ledger):
 
     def last_known_good(self, env: str, workspace: str, *, exclude: str | None = None) -> Record | None:
         return None
+
+    def branch_of(self, env: str, workspace: str) -> str | None:
+        return self.branches.get((env, workspace))
+
+    def claim_branch(self, env: str, workspace: str, branch: str) -> str:
+        return self.branches.setdefault((env, workspace), branch)
+
+    def forget_branch(self, env: str, workspace: str) -> None:
+        self.branches.pop((env, workspace), None)
 
 
 @pytest.fixture()
@@ -304,6 +314,7 @@ def test_fuzzed_deploy_reaches_apply_only_with_valid_input(cli: SimpleNamespace,
     """``deploy`` with any branch and tag: bad input stops before Terraform runs; valid input gets as
     far as the apply, where the fake stops it (no apply is ever real here)."""
     cli.fake.reset()
+    cli.ledger.branches.clear()  # each example is a first deploy
     cli.fake.allow_apply = True
 
     def stop(self: Runner, plan: Path, **_: object) -> None:
@@ -539,6 +550,7 @@ def test_malicious_branch_cannot_inject_anywhere(cli: SimpleNamespace, branch: s
 
     # A deploy of it (verification stubbed) applies the saved plan from the data root
     cli.fake.reset()
+    cli.ledger.branches.clear()  # each example is a first deploy
     cli.fake.allow_apply = True
     with pytest.MonkeyPatch.context() as mp:
         verdict = Verdict((CheckResult("http.basic", "pass", "stub"),))

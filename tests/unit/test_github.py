@@ -11,7 +11,7 @@ import pytest
 
 from deploytool.errors import DeployError
 from deploytool.github import MAX_COMMENT_CHARS, CommentResult, marker_tag, render_body, upsert_comment
-from tests.githubstub import GitHubStub
+from tests.githubstub import ACTIONS_BOT_LOGIN, GitHubStub
 
 REPO = "acme/theobroma-geo-api"
 PR = 42
@@ -24,6 +24,16 @@ def stub() -> Iterator[GitHubStub]:
     with GitHubStub() as stub:
         stub.add_pull_request(REPO, PR)
         yield stub
+
+
+def add_own_comment(stub: GitHubStub, body: str) -> dict[str, object]:
+    """A comment an earlier run wrote with the stub's token (GitHub Actions' bot)."""
+    return stub.add_comment(REPO, PR, body, user=ACTIONS_BOT_LOGIN, user_type="Bot")
+
+
+def listings(stub: GitHubStub) -> list[str]:
+    """The pages of comments listed (GET /user aside)."""
+    return [r.query.get("page", ["1"])[0] for r in stub.calls("GET") if r.path.endswith("/comments")]
 
 
 def upsert(stub: GitHubStub, body: str, **kwargs: object) -> CommentResult:
@@ -56,10 +66,50 @@ def test_other_comments_are_untouched(stub: GitHubStub) -> None:
     ]
 
 
+def test_a_marker_comment_someone_else_wrote_is_left_alone(stub: GitHubStub) -> None:
+    # A reviewer quoting the plan comment copies its hidden marker; the Actions token may edit it.
+    quoted = stub.add_comment(REPO, PR, f"> {TAG}\n> Plan: 3 to add\n\nwhy 3?", user="octocat")
+    first = upsert(stub, "Plan: 3 to add")
+    second = upsert(stub, "Plan: 4 to add")
+    assert (first.action, second.action) == ("created", "updated")
+    assert first.comment_id != quoted["id"] and second.comment_id == first.comment_id
+    assert stub.bodies(REPO, PR) == [f"> {TAG}\n> Plan: 3 to add\n\nwhy 3?", f"{TAG}\nPlan: 4 to add"]
+    assert not [r for r in stub.calls("PATCH") if r.path.endswith(f"/{quoted['id']}")]
+    # GitHub refuses GET /user to the Actions token; its comments are github-actions[bot]'s.
+    assert [r.status for r in stub.calls("GET") if r.path == "/user"] == [403, 403]
+
+
+def test_a_personal_token_edits_only_its_own_users_comment(stub: GitHubStub) -> None:
+    stub.add_token("ghp_alice0123456789", "alice")
+    add_own_comment(stub, f"{TAG}\nwritten by the workflow")
+    stub.add_comment(REPO, PR, f"{TAG}\nbob's copy", user="bob")
+    mine = stub.add_comment(REPO, PR, f"{TAG}\nalice's", user="alice")
+    result = upsert_comment(REPO, PR, MARKER, "alice again", token="ghp_alice0123456789", api_url=stub.url)
+    assert (result.action, result.comment_id) == ("updated", mine["id"])
+    assert stub.bodies(REPO, PR) == [f"{TAG}\nwritten by the workflow", f"{TAG}\nbob's copy", f"{TAG}\nalice again"]
+    assert [r.status for r in stub.calls("GET") if r.path == "/user"] == [200]
+
+
+def test_an_app_token_names_its_bot(stub: GitHubStub) -> None:
+    stub.add_token("ghs_app0123456789", "deploy-app[bot]", user_type="Bot", installation=True)
+    add_own_comment(stub, f"{TAG}\nby the Actions bot")
+    ours = stub.add_comment(REPO, PR, f"{TAG}\nby the app", user="deploy-app[bot]", user_type="Bot")
+    token = "ghs_app0123456789"
+    result = upsert_comment(REPO, PR, MARKER, "new", token=token, api_url=stub.url, author="deploy-app[bot]")
+    assert (result.action, result.comment_id) == ("updated", ours["id"])
+    assert not [r for r in stub.calls("GET") if r.path == "/user"]
+
+
+def test_no_user_lookup_when_no_comment_carries_the_marker(stub: GitHubStub) -> None:
+    stub.add_comment(REPO, PR, "LGTM")
+    upsert(stub, "plan")
+    assert [r.path for r in stub.calls()] == [f"/repos/{REPO}/issues/{PR}/comments"] * 2
+
+
 def test_comment_on_page_two_of_three_is_found(stub: GitHubStub) -> None:
     for i in range(35):
         stub.add_comment(REPO, PR, f"chatter {i}")
-    ours = stub.add_comment(REPO, PR, f"{TAG}\nold plan")
+    ours = add_own_comment(stub, f"{TAG}\nold plan")
     for i in range(30):
         stub.add_comment(REPO, PR, f"more chatter {i}")
 
@@ -68,18 +118,17 @@ def test_comment_on_page_two_of_three_is_found(stub: GitHubStub) -> None:
     assert result.action == "updated"
     assert result.comment_id == ours["id"]
     assert len(stub.bodies(REPO, PR)) == 66
-    pages = [r.query.get("page", ["1"])[0] for r in stub.calls("GET")]
-    assert pages == ["1", "2"]
+    assert listings(stub) == ["1", "2"]
     assert not stub.calls("POST")
 
 
 def test_marker_on_the_last_page_is_found(stub: GitHubStub) -> None:
     for i in range(5):
         stub.add_comment(REPO, PR, f"chatter {i}")
-    ours = stub.add_comment(REPO, PR, f"{TAG}\nold")
+    ours = add_own_comment(stub, f"{TAG}\nold")
     result = upsert(stub, "new", per_page=2)
     assert (result.action, result.comment_id) == ("updated", ours["id"])
-    assert len(stub.calls("GET")) == 3
+    assert listings(stub) == ["1", "2", "3"]
 
 
 def test_primary_rate_limit_is_waited_out_then_succeeds(stub: GitHubStub) -> None:
@@ -101,7 +150,7 @@ def test_rate_limit_on_create_is_retried_without_duplicates(stub: GitHubStub) ->
 
 
 def test_secondary_rate_limit_with_retry_after_is_retried(stub: GitHubStub) -> None:
-    stub.add_comment(REPO, PR, f"{TAG}\nold")
+    add_own_comment(stub, f"{TAG}\nold")
     stub.fail_next(1, "secondary_rate_limit", wait_s=1, methods={"PATCH"})
     result = upsert(stub, "new")
     assert result.action == "updated"
