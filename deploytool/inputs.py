@@ -59,6 +59,8 @@ def image_repository_uri(target: Target) -> str:
     try:
         return str(ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryUri"])
     except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "RepositoryNotFoundException":
+            raise  # access denied, expired credentials...: not a missing repository
         raise DeployError(f"ECR repository {name} not found; run `deploytool bootstrap --env {target.env}`") from exc
 
 
