@@ -400,6 +400,27 @@ class EnvironmentSettings(SettingsModel):
         return self
 
 
+TOOL_ONLY_KEYS: dict[str, str] = {
+    "ttl": "the janitor's idle limit; deploytool destroys branch environments, Terraform never reads it",
+    "emulator": "where deploytool points the provider (a generated override), not a resource attribute",
+    "bake_minutes": "how long deploytool waits before `finalize` scales the old colour down",
+    "health.base_url": "where verification sends its requests",
+    "health.paths.detailed": "verification's detailed health request; the target group checks paths.basic",
+    "health.paths.metrics": "verification's metrics request",
+    "health.request_timeout_seconds": "verification's per-request timeout",
+    "health.timeout_seconds": "verification's overall budget",
+    "health.interval_seconds": "verification's first backoff",
+    "health.max_interval_seconds": "verification's longest backoff",
+    "health.consecutive_passes": "verification's passes in a row",
+    "health.require_version": "verification compares the reported version with the tag",
+    "health.required_components": "verification's required components of /health/detailed",
+    "smoke": "verification's smoke requests",
+}
+"""Settings keys (dotted, under ``[environments.<name>]``) that configure deploytool itself and never
+reach Terraform, each with the reason. Every other key is rendered into a root's tfvars (a test renders
+every environment and checks both)."""
+
+
 class Config(SettingsModel):
     """The whole ``deploy.toml``: ``[project]`` and ``[environments.<name>]`` tables."""
 

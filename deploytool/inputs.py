@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from deploytool import bootstrap as boot
 from deploytool import naming
+from deploytool.config import EnvironmentSettings, ProjectSettings
 from deploytool.errors import DeployError
 from deploytool.stack import Target
 from deploytool.state import PlatformOutputs, platform_outputs
@@ -72,12 +73,19 @@ def platform_context(target: Target) -> dict[str, Any]:
             f"the database secret {boot.db_secret_name(target)} does not exist; "
             f"run `deploytool bootstrap --env {target.env}` first"
         ) from exc
-    secret_arns = sorted(v for v in target.settings.secrets.values() if ":secretsmanager:" in v)
+    return platform_template_context(target.env, target.settings, target.config.project, secret_arn)
+
+
+def platform_template_context(
+    env: str, settings: EnvironmentSettings, project: ProjectSettings, db_secret_arn: str
+) -> dict[str, Any]:
+    """The platform template's inputs from the settings and the database secret's ARN (no AWS calls)."""
+    secret_arns = sorted(v for v in settings.secrets.values() if ":secretsmanager:" in v)
     return {
-        "env": target.env,
-        "settings": target.settings,
-        "project": target.config.project,
-        "db_secret_arn": secret_arn,
+        "env": env,
+        "settings": settings,
+        "project": project,
+        "db_secret_arn": db_secret_arn,
         "task_secret_arns": secret_arns,
     }
 
@@ -92,22 +100,50 @@ def app_context(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An app template's inputs for ``image_tag`` (``extra`` adds strategy inputs, e.g. the colours)."""
-    container_env = {**target.settings.environment, **(environment or {})}
-    if target.settings.strategy != "blue-green":
-        container_env["APP_VERSION"] = image_tag  # blue-green roots set it per colour
     platform = platform if platform is not None else platform_outputs(target)  # a clear error when not deployed
     priority = None
     if target.settings.branch_environments:
         priority = listener_priority(target, platform.listener_arn, names.host, names.workspace)
+    return app_template_context(
+        target.env,
+        target.settings,
+        target.config.project,
+        names,
+        image_tag,
+        image_repository=image_repository_uri(target),
+        platform=platform.for_app(),
+        listener_priority=priority,
+        environment=environment,
+        extra=extra,
+    )
+
+
+def app_template_context(
+    env: str,
+    settings: EnvironmentSettings,
+    project: ProjectSettings,
+    names: naming.Names,
+    image_tag: str,
+    *,
+    image_repository: str,
+    platform: dict[str, Any],
+    listener_priority: int | None,
+    environment: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An app template's inputs from the settings and the values looked up in AWS (no AWS calls)."""
+    container_env = {**settings.environment, **(environment or {})}
+    if settings.strategy != "blue-green":
+        container_env["APP_VERSION"] = image_tag  # blue-green roots set it per colour
     return {
         **(extra or {}),
-        "env": target.env,
-        "settings": target.settings,
-        "project": target.config.project,
+        "env": env,
+        "settings": settings,
+        "project": project,
         "names": names,
         "image_tag": image_tag,
-        "image_repository": image_repository_uri(target),
-        "platform": platform.for_app(),
-        "listener_priority": priority,
+        "image_repository": image_repository,
+        "platform": platform,
+        "listener_priority": listener_priority,
         "container_environment": container_env,
     }

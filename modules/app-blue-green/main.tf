@@ -75,6 +75,7 @@ module "service" {
   enable_autoscaling       = local.release.autoscaling.enabled
   autoscaling_min_capacity = local.scaling[each.key].min
   autoscaling_max_capacity = local.scaling[each.key].max
+  autoscaling_cpu_target   = local.release.autoscaling.cpu_target
 }
 
 # The database admits the platform's tasks security group; the service module gives each service its

@@ -53,6 +53,7 @@ module "service" {
   enable_autoscaling       = local.release.autoscaling.enabled
   autoscaling_min_capacity = local.release.autoscaling.min
   autoscaling_max_capacity = local.release.autoscaling.max
+  autoscaling_cpu_target   = local.release.autoscaling.cpu_target
 }
 
 # The database admits the platform's tasks security group; the service module gives each service its

@@ -406,9 +406,10 @@ variable "autoscaling_max_capacity" {
 }
 
 variable "autoscaling_cpu_target" {
-  description = "Average CPU utilisation (percent) the autoscaler aims at."
+  description = "Average CPU utilisation (percent) the autoscaler aims at (null: the default)."
   type        = number
   default     = 70
+  nullable    = false
 
   validation {
     condition     = var.autoscaling_cpu_target > 0 && var.autoscaling_cpu_target <= 100

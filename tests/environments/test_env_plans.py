@@ -190,7 +190,6 @@ def _production_app_vars(platform: dict[str, Any], active: str, **extra: Any) ->
         "green_environment": {},
     }
     tf_vars = _app_vars("production", platform, names, colors=colors)
-    tf_vars["release"]["autoscaling"] = {"enabled": True, "min": 2, "max": 10}
     tf_vars["release"].update(extra)
     return tf_vars
 
@@ -504,9 +503,6 @@ def test_production_plan_weights_and_test_route(production_plans: dict[str, Plan
         assert container["image"] == f"{IMAGE_REPOSITORY}:{tag}"
         assert container["logConfiguration"]["options"]["awslogs-stream-prefix"] == f"theobroma-production-{color}"
         assert {"name": "DEPLOY_COLOR", "value": color} in container["environment"]
-        target = plan.after(f'module.app.module.service["{color}"].aws_appautoscaling_target.this[0]')
-        expected = (2, 10) if color == active else (0, 1)
-        assert (target["min_capacity"], target["max_capacity"]) == expected
 
 
 @pytest.mark.parametrize(
@@ -547,6 +543,24 @@ def test_staging_app_rejects_bad_input(
     result = tf_root(STAGING_APP).plan_raw(_staging_app_vars(platform, names, **override))
     assert result.code != 0
     assert message in " ".join(result.output.split())
+
+
+def test_production_autoscaling_from_deploy_toml(production_plans: dict[str, Planned]) -> None:
+    """deploy.toml's production autoscaling reaches both colours: CPU target tracking at 70 %, the active
+    colour between 2 and 10 tasks, the idle one held at its count."""
+    for active, plan in production_plans.items():
+        for color in ("blue", "green"):
+            service = f'module.app.module.service["{color}"]'
+            target = plan.after(f"{service}.aws_appautoscaling_target.this[0]")
+            expected = (2, 10) if color == active else (0, 1)
+            assert (target["min_capacity"], target["max_capacity"]) == expected, (active, color)
+            assert target["scalable_dimension"] == "ecs:service:DesiredCount"
+            policy = plan.after(f"{service}.aws_appautoscaling_policy.cpu[0]")
+            assert policy["policy_type"] == "TargetTrackingScaling"
+            (tracking,) = policy["target_tracking_scaling_policy_configuration"]
+            assert tracking["target_value"] == 70
+            (metric,) = tracking["predefined_metric_specification"]
+            assert metric["predefined_metric_type"] == "ECSServiceAverageCPUUtilization"
 
 
 # ---------------------------------------------------------------------------------------------------
