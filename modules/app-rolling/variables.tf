@@ -18,6 +18,8 @@ variable "platform" {
     db_name                 = string
     db_secret_arn           = string
     db_security_group_id    = string
+    alb_arn_suffix          = string
+    sns_topic_arn           = string
   })
 }
 
