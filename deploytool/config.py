@@ -48,7 +48,8 @@ CONFIG_ENV_VAR = "DEPLOYTOOL_CONFIG"
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_REPOSITORY = re.compile(r"(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
+# An ECR repository name (CreateRepository's pattern): lowercase components, optionally namespaced by "/".
+_ECR_REPOSITORY = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _S3_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*")
 _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
@@ -90,8 +91,10 @@ class ProjectSettings(SettingsModel):
     Keys:
         name: project name, prefix of shared resource names (``theobroma``).
         service: the deployed service's name (``geo-api``).
-        image_repository: the container image repository, an ECR repository name
-            (``theobroma-geo-api``) or a full registry path (``ghcr.io/org/geo-api``).
+        image_repository: the ECR repository of the service's images, by name (``theobroma-geo-api``),
+            in each environment's account and region. Only ECR: ``deploy`` looks the repository and the
+            tag up in ECR, and the task execution role pulls from it with IAM; a registry path
+            (``ghcr.io/org/geo-api``, a full ECR URI) is an error.
         state_bucket: S3 bucket holding Terraform state and the deploy history; users override it.
         ledger_prefix: key prefix of the deploy history in the state bucket (``deploy-history``).
         github_repository: ``OWNER/NAME`` allowed to assume the deploy role through GitHub OIDC;
@@ -123,8 +126,14 @@ class ProjectSettings(SettingsModel):
     @field_validator("image_repository")
     @classmethod
     def _repository(cls, value: str) -> str:
-        if len(value) > 256 or not _REPOSITORY.fullmatch(value):
-            raise ValueError("must be a repository name such as theobroma-geo-api (lowercase, no tag)")
+        first, slash, _ = value.partition("/")
+        # Docker reads a first component with a '.' or ':' (or "localhost") as a registry host.
+        registry = slash and ("." in first or ":" in first or first == "localhost")
+        if registry or not 2 <= len(value) <= 256 or not _ECR_REPOSITORY.fullmatch(value):
+            raise ValueError(
+                "must be the name of an ECR repository such as theobroma-geo-api (lowercase, no tag), "
+                f"not a registry path: deploytool deploys only from ECR, got {value!r}"
+            )
         return value
 
     @field_validator("state_bucket")
