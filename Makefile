@@ -13,7 +13,9 @@ CHECKOV     := $(CHECKOV_VENV)/bin/checkov
 
 ENV         ?= staging
 BRANCH      ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
-IMAGE_TAG   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+# The tag CI pushes for this commit: the environment's image_tag_prefix (deploy.toml) + the full SHA.
+IMAGE_TAG_PREFIX ?= $(shell $(PYTHON) -c 'import tomllib; print(tomllib.load(open("deploy.toml", "rb"))["environments"].get("$(ENV)", {}).get("image_tag_prefix", ""))' 2>/dev/null)
+IMAGE_TAG   ?= $(IMAGE_TAG_PREFIX)$(shell git rev-parse HEAD 2>/dev/null)
 PYTEST_ARGS ?=
 # Three workers on two cores: much of the suite waits on the emulator's waiters, not the CPU.
 TEST_WORKERS ?= 3

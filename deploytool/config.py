@@ -54,6 +54,7 @@ _S3_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*")
 _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
 _ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
+_TAG_PREFIX = re.compile(r"[a-z0-9][a-z0-9._-]{0,30}-")
 _CERT_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
 _DB_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
 _SECRET_REF = re.compile(r"arn:aws[a-z-]*:(?:secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+|/?[A-Za-z0-9_.\-/]+")
@@ -288,6 +289,12 @@ class EnvironmentSettings(SettingsModel):
             and booleans are converted). Names that look secret are rejected: use ``secrets``.
         secrets: container environment variables read from Secrets Manager or SSM Parameter
             Store: variable name -> secret ARN, parameter ARN or parameter name.
+        image_tag_prefix: the prefix of the image tags built for this environment (``prod-``,
+            ``staging-``; the workflows push ``<prefix><commit SHA>``); ``deploy`` refuses another
+            tag. Empty: any tag. The registry's lifecycle rules go by these prefixes.
+        image_retention: how long the registry keeps the images of ``image_tag_prefix``:
+            ``"forever"`` (never expire) or a number N (keep the newest N, expire older ones).
+            Tags without a configured prefix never expire.
     """
 
     region: str
@@ -307,6 +314,8 @@ class EnvironmentSettings(SettingsModel):
     bake_minutes: int = Field(default=0, ge=0, le=24 * 60)
     environment: dict[str, str] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict)
+    image_tag_prefix: str = ""
+    image_retention: Literal["forever"] | int = "forever"
 
     _name: str = PrivateAttr(default="")
 
@@ -344,6 +353,23 @@ class EnvironmentSettings(SettingsModel):
             return parse_duration(value)
         if value is not None and not isinstance(value, timedelta):
             raise ValueError("must be a duration string such as 7d")
+        return value
+
+    @field_validator("image_tag_prefix")
+    @classmethod
+    def _tag_prefix(cls, value: str) -> str:
+        if value and not _TAG_PREFIX.fullmatch(value):
+            raise ValueError(
+                f"must be empty or a tag prefix such as prod- (lowercase letters, digits, '.', '_', '-', "
+                f"ending in '-', at most 32 characters), got {value!r}"
+            )
+        return value
+
+    @field_validator("image_retention")
+    @classmethod
+    def _retention(cls, value: str | int) -> str | int:
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise ValueError('must be "forever" or a number of images >= 1')
         return value
 
     @field_validator("cpu")
@@ -424,6 +450,8 @@ TOOL_ONLY_KEYS: dict[str, str] = {
     "health.require_version": "verification compares the reported version with the tag",
     "health.required_components": "verification's required components of /health/detailed",
     "smoke": "verification's smoke requests",
+    "image_tag_prefix": "deploy refuses tags without it; the registry's lifecycle rules (bootstrap) go by it",
+    "image_retention": "the registry's lifecycle rule for image_tag_prefix, set by bootstrap",
 }
 """Settings keys (dotted, under ``[environments.<name>]``) that configure deploytool itself and never
 reach Terraform, each with the reason. Every other key is rendered into a root's tfvars (a test renders

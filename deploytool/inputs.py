@@ -63,6 +63,46 @@ def image_repository_uri(target: Target) -> str:
         raise DeployError(f"ECR repository {name} not found; run `deploytool bootstrap --env {target.env}`") from exc
 
 
+def require_image(target: Target, ref: str, *, deploy: bool = True) -> None:
+    """Refuse ``ref`` (a tag, or a ``sha256:`` digest) unless the image is in the ECR repository.
+
+    For a deploy (``deploy=True``) the image must also carry one of the environment's own tags
+    (``image_tag_prefix``): the registry keeps images by those prefixes, so an environment never
+    runs an image another environment's retention may expire. A rollback only needs the image.
+    """
+    ecr = target.clients()("ecr")
+    name = target.config.project.image_repository
+    image_id = {"imageDigest": ref} if naming.is_image_digest(ref) else {"imageTag": ref}
+    try:
+        details = ecr.describe_images(repositoryName=name, imageIds=[image_id])["imageDetails"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ImageNotFoundException":
+            raise DeployError(
+                f"image {ref} is not in the ECR repository {name}: push it first (the build job pushes "
+                f"{name}:{ref}) or pick an image that is there (`aws ecr describe-images --repository-name {name}`)"
+            ) from exc
+        if code == "RepositoryNotFoundException":
+            raise DeployError(
+                f"ECR repository {name} not found; run `deploytool bootstrap --env {target.env}`"
+            ) from exc
+        raise DeployError(f"cannot look image {ref} up in the ECR repository {name}: {code or exc}") from exc
+    prefix = target.settings.image_tag_prefix
+    if not deploy or not prefix:
+        return
+    tags = sorted({tag for detail in details for tag in detail.get("imageTags", [])})
+    if not any(tag.startswith(prefix) for tag in tags):
+        raise DeployError(
+            f"image {ref} is not an image built for {target.env} (its tags: {', '.join(tags) or 'none'}): "
+            f"{target.env} deploys only images tagged {prefix}*, which the registry keeps "
+            f"({_retention(target.settings.image_retention)})"
+        )
+
+
+def _retention(retention: str | int) -> str:
+    return "never expire" if retention == "forever" else f"the newest {retention}"
+
+
 def platform_context(target: Target) -> dict[str, Any]:
     """The platform template's inputs."""
     sm = target.clients()("secretsmanager")

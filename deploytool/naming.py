@@ -74,7 +74,6 @@ _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
-
 def short_hash(text: str, length: int = HASH_LEN) -> str:
     """The first ``length`` hex digits of the SHA-256 of ``text`` (stable across runs and hosts)."""
     data = text.encode("utf-8", "surrogatepass")
@@ -160,6 +159,11 @@ def validate_domain(domain: str) -> str:
             f"invalid domain {domain!r}: use DNS labels of a-z, 0-9 and '-' joined by '.' (e.g. staging.example.com)"
         )
     return candidate
+
+
+def is_image_digest(ref: str) -> bool:
+    """Whether ``ref`` is an image digest (``sha256:<64 hex>``) rather than a tag."""
+    return bool(_IMAGE_DIGEST.fullmatch(ref))
 
 
 def validate_image_tag(tag: str) -> str:
