@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
+from botocore.exceptions import ClientError
 
 from deploytool.emulator import HOST, free_port
 from deploytool.errors import DeployError
@@ -82,13 +83,18 @@ def push_stand_in_image(target: Target, tag: str) -> str:
     )
     digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
     ecr = target.clients()("ecr")
-    with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):
-        ecr.put_image(
-            repositoryName=target.config.project.image_repository,
-            imageManifest=manifest,
-            imageTag=tag,
-            imageDigest=digest,
-        )
+    name = target.config.project.image_repository
+    try:
+        ecr.put_image(repositoryName=name, imageManifest=manifest, imageTag=tag, imageDigest=digest)
+    except ClientError as exc:
+        # The tag is there already (tags are immutable): the registry holds it, which is all a deploy needs.
+        if exc.response.get("Error", {}).get("Code") not in (
+            "ImageAlreadyExistsException",
+            "ImageTagAlreadyExistsException",
+        ):
+            raise DeployError(f"cannot push {tag} to the emulator's ECR repository {name}: {exc}") from exc
+        (detail,) = ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": tag}])["imageDetails"]
+        return str(detail["imageDigest"])
     return digest
 
 

@@ -18,6 +18,7 @@ from deploytool import inputs
 from deploytool.config import load_config
 from deploytool.errors import DeployError, RollbackFailedError
 from deploytool.health import CheckResult, Verdict
+from deploytool.localrun import push_stand_in_image
 from deploytool.release import rolling
 from deploytool.release.bluegreen import BlueGreen
 from deploytool.release.outcome import DeployOutcome
@@ -150,3 +151,17 @@ def test_automatic_rollback_to_an_expired_image_fails_and_says_so(ecr: Any) -> N
 
 def _failing() -> Verdict:
     return Verdict((CheckResult("http.basic", "fail", "503"),))
+
+
+def test_stand_in_images_go_to_the_emulator_only_and_pushing_twice_is_fine(ecr: Any) -> None:
+    local = target(ecr, "local")
+    local.local = True
+    with pytest.raises(DeployError, match="is not in the ECR repository"):
+        inputs.require_image(local, "v9")
+    first = push_stand_in_image(local, "v9")
+    assert push_stand_in_image(local, "v9") == first
+    inputs.require_image(local, "v9")
+    on_aws = target(ecr, "staging")
+    on_aws.local = False
+    with pytest.raises(DeployError, match="emulator only"):
+        push_stand_in_image(on_aws, "staging-v9")
