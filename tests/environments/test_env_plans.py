@@ -570,6 +570,10 @@ def test_production_plan_weights_and_test_route(production_plans: dict[str, Plan
         ({"test_listener_priority": 100, "listener_priority": 100}, "must be lower than listener_priority"),
         ({"target_group_name_prefix": "theobroma-production-abcdef"}, "must be 1-26 characters"),
         ({"test_route_token": "*"}, "test_route_token must be"),
+        (
+            {"autoscaling": {"enabled": True, "min": 2, "max": 10, "cpu_target": 101}},
+            "autoscaling cpu_target must be a percentage above 0 and at most 100",
+        ),
     ],
 )
 def test_production_app_rejects_bad_input(
@@ -588,6 +592,10 @@ def test_production_app_rejects_bad_input(
         ({"image_tag": "latest tag"}, "image_tag must be a Docker tag"),
         ({"host": "Staging_Feature.example.com"}, "host must be a lowercase DNS name"),
         ({"container_environment": {"PGPASSWORD": "x"}}, "Passwords never go into plain environment variables"),
+        (
+            {"autoscaling": {"enabled": True, "min": 1, "max": 2, "cpu_target": 0}},
+            "autoscaling cpu_target must be a percentage above 0 and at most 100",
+        ),
     ],
 )
 def test_staging_app_rejects_bad_input(
