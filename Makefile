@@ -13,8 +13,9 @@ CHECKOV     := $(CHECKOV_VENV)/bin/checkov
 
 ENV         ?= staging
 BRANCH      ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
-# The tag CI pushes for a commit (.github/workflows: `:${{ github.sha }}`, the full SHA).
-IMAGE_TAG   ?= $(shell git rev-parse HEAD 2>/dev/null)
+# The tag CI pushes for this commit: the environment's image_tag_prefix (deploy.toml) + the full SHA.
+IMAGE_TAG_PREFIX ?= $(shell $(PYTHON) -c 'import tomllib; print(tomllib.load(open("deploy.toml", "rb"))["environments"].get("$(ENV)", {}).get("image_tag_prefix", ""))' 2>/dev/null)
+IMAGE_TAG   ?= $(IMAGE_TAG_PREFIX)$(shell git rev-parse HEAD 2>/dev/null)
 # YES=1: no confirmation prompt (deploy and destroy pass --yes).
 YES         ?=
 YES_FLAG    := $(if $(filter 1 yes true,$(YES)),--yes)

@@ -224,6 +224,7 @@ def bench_overhead(s: Session, runs: int, report: Report) -> None:
 def bench_lifecycle(s: Session, runs: int, report: Report) -> None:
     from deploytool import release, stackops
     from deploytool.errors import RolledBackError
+    from deploytool.localrun import push_stand_in_image
 
     section("2. Branch environment: create, image-tag deploy (verified), destroy")
     target = s.target
@@ -234,6 +235,8 @@ def bench_lifecycle(s: Session, runs: int, report: Report) -> None:
     rollback_s: list[float] = []
     detect_s: list[float] = []
     rollback_profiles: list[dict[str, float]] = []
+    for tag in ("life-b", "life-broken"):
+        push_stand_in_image(target, tag)  # deploy refuses a tag not in ECR; CI's build job pushes it
     for i in range(1, runs + 1):
         branch = f"bench/lifecycle-{i}"
 

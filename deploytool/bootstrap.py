@@ -15,10 +15,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from deploytool.config import Config
 from deploytool.errors import DeployError
 from deploytool.stack import Target
 
-KEEP_IMAGES = 30
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_"
 
 
@@ -99,8 +99,53 @@ def ensure_state_bucket(s3: Any, bucket: str, region: str, *, require_tls: bool 
     return created
 
 
-def ensure_repository(ecr: Any, name: str, keep: int = KEEP_IMAGES) -> tuple[str, bool]:
-    """Scan on push, immutable tags, keep the last ``keep`` images. Returns (URI, created)."""
+def lifecycle_policy(config: Config) -> dict[str, Any]:
+    """The image repository's lifecycle policy, from each environment's image tag prefix and retention.
+
+    The repository is shared by every environment of the account, so each prefix has its own rule:
+    a prefix kept for a number N gets "expire all but the newest N images tagged PREFIX*"; a prefix
+    kept ``forever`` gets no rule, and neither do tags without a configured prefix nor untagged
+    images: an image no rule selects never expires (and there is no ``any`` rule that could reach
+    it). A prefix kept forever must not start with a counted one, or that rule would select it.
+    """
+    forever: set[str] = set()
+    counted: dict[str, int] = {}
+    for settings in config.environments.values():
+        prefix, retention = settings.image_tag_prefix, settings.image_retention
+        if not prefix:
+            continue
+        if retention == "forever":
+            forever.add(prefix)
+        elif counted.setdefault(prefix, retention) != retention:
+            raise DeployError(f"image_tag_prefix {prefix!r} is kept for {counted[prefix]} and {retention} images")
+    for prefix in sorted(forever):
+        if prefix in counted:
+            raise DeployError(f"image_tag_prefix {prefix!r} is kept both forever and for {counted[prefix]} images")
+        shadowing = sorted(p for p in counted if prefix.startswith(p))
+        if shadowing:
+            raise DeployError(
+                f"images tagged {prefix}* are kept forever, but the rule for {shadowing[0]}* selects them"
+            )
+    rules = [
+        {
+            "rulePriority": priority,
+            "description": f"keep the newest {keep} images tagged {prefix}*",
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPrefixList": [prefix],
+                "countType": "imageCountMoreThan",
+                "countNumber": keep,
+            },
+            "action": {"type": "expire"},
+        }
+        for priority, (prefix, keep) in enumerate(sorted(counted.items()), 1)
+    ]
+    return {"rules": rules}
+
+
+def ensure_repository(ecr: Any, name: str, lifecycle: dict[str, Any]) -> tuple[str, bool]:
+    """Scan on push, immutable tags, the lifecycle policy ``lifecycle`` (none when it has no rules).
+    Returns (URI, created)."""
     created = False
     try:
         repo = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
@@ -115,17 +160,14 @@ def ensure_repository(ecr: Any, name: str, keep: int = KEEP_IMAGES) -> tuple[str
         )["repository"]
         created = True
     ecr.put_image_scanning_configuration(repositoryName=name, imageScanningConfiguration={"scanOnPush": True})
-    lifecycle = {
-        "rules": [
-            {
-                "rulePriority": 1,
-                "description": f"keep the last {keep} images",
-                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep},
-                "action": {"type": "expire"},
-            }
-        ]
-    }
-    ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=json.dumps(lifecycle))
+    if lifecycle["rules"]:
+        ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=json.dumps(lifecycle))
+    else:
+        try:
+            ecr.delete_lifecycle_policy(repositoryName=name)
+        except ClientError as exc:
+            if _code(exc) != "LifecyclePolicyNotFoundException":
+                raise DeployError(f"cannot use ECR repository {name}: {_code(exc) or exc}") from exc
     return str(repo["repositoryUri"]), created
 
 
@@ -152,7 +194,9 @@ def bootstrap(target: Target) -> BootstrapResult:
     created = []
     if ensure_state_bucket(clients("s3"), target.state_bucket, target.settings.region, require_tls=not target.local):
         created.append(f"s3://{target.state_bucket}")
-    uri, made = ensure_repository(clients("ecr"), target.config.project.image_repository)
+    uri, made = ensure_repository(
+        clients("ecr"), target.config.project.image_repository, lifecycle_policy(target.config)
+    )
     if made:
         created.append(uri)
     secret_arn, made = ensure_db_secret(clients("secretsmanager"), db_secret_name(target))

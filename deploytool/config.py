@@ -48,11 +48,13 @@ CONFIG_ENV_VAR = "DEPLOYTOOL_CONFIG"
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_REPOSITORY = re.compile(r"(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
+# An ECR repository name (CreateRepository's pattern): lowercase components, optionally namespaced by "/".
+_ECR_REPOSITORY = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _S3_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*")
 _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
 _ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
+_TAG_PREFIX = re.compile(r"[a-z0-9][a-z0-9._-]{0,30}-")
 _CERT_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
 _DB_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
 _SECRET_REF = re.compile(r"arn:aws[a-z-]*:(?:secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+|/?[A-Za-z0-9_.\-/]+")
@@ -90,8 +92,10 @@ class ProjectSettings(SettingsModel):
     Keys:
         name: project name, prefix of shared resource names (``theobroma``).
         service: the deployed service's name (``geo-api``).
-        image_repository: the container image repository, an ECR repository name
-            (``theobroma-geo-api``) or a full registry path (``ghcr.io/org/geo-api``).
+        image_repository: the ECR repository of the service's images, by name (``theobroma-geo-api``),
+            in each environment's account and region. Only ECR: ``deploy`` looks the repository and the
+            tag up in ECR, and the task execution role pulls from it with IAM; a registry path
+            (``ghcr.io/org/geo-api``, a full ECR URI) is an error.
         state_bucket: S3 bucket holding Terraform state and the deploy history; users override it.
         ledger_prefix: key prefix of the deploy history in the state bucket (``deploy-history``).
         github_repository: ``OWNER/NAME`` allowed to assume the deploy role through GitHub OIDC;
@@ -123,8 +127,14 @@ class ProjectSettings(SettingsModel):
     @field_validator("image_repository")
     @classmethod
     def _repository(cls, value: str) -> str:
-        if len(value) > 256 or not _REPOSITORY.fullmatch(value):
-            raise ValueError("must be a repository name such as theobroma-geo-api (lowercase, no tag)")
+        first, slash, _ = value.partition("/")
+        # Docker reads a first component with a '.' or ':' (or "localhost") as a registry host.
+        registry = slash and ("." in first or ":" in first or first == "localhost")
+        if registry or not 2 <= len(value) <= 256 or not _ECR_REPOSITORY.fullmatch(value):
+            raise ValueError(
+                "must be the name of an ECR repository such as theobroma-geo-api (lowercase, no tag), "
+                f"not a registry path: deploytool deploys only from ECR, got {value!r}"
+            )
         return value
 
     @field_validator("state_bucket")
@@ -296,6 +306,12 @@ class EnvironmentSettings(SettingsModel):
             and booleans are converted). Names that look secret are rejected: use ``secrets``.
         secrets: container environment variables read from Secrets Manager or SSM Parameter
             Store: variable name -> secret ARN, parameter ARN or parameter name.
+        image_tag_prefix: the prefix of the image tags built for this environment (``prod-``,
+            ``staging-``; the workflows push ``<prefix><commit SHA>``); ``deploy`` refuses another
+            tag. Empty: any tag. The registry's lifecycle rules go by these prefixes.
+        image_retention: how long the registry keeps the images of ``image_tag_prefix``:
+            ``"forever"`` (never expire) or a number N (keep the newest N, expire older ones).
+            Tags without a configured prefix never expire.
     """
 
     region: str
@@ -315,6 +331,8 @@ class EnvironmentSettings(SettingsModel):
     bake_minutes: int = Field(default=0, ge=0, le=24 * 60)
     environment: dict[str, str] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict)
+    image_tag_prefix: str = ""
+    image_retention: Literal["forever"] | int = "forever"
 
     _name: str = PrivateAttr(default="")
 
@@ -352,6 +370,23 @@ class EnvironmentSettings(SettingsModel):
             return parse_duration(value)
         if value is not None and not isinstance(value, timedelta):
             raise ValueError("must be a duration string such as 7d")
+        return value
+
+    @field_validator("image_tag_prefix")
+    @classmethod
+    def _tag_prefix(cls, value: str) -> str:
+        if value and not _TAG_PREFIX.fullmatch(value):
+            raise ValueError(
+                f"must be empty or a tag prefix such as prod- (lowercase letters, digits, '.', '_', '-', "
+                f"ending in '-', at most 32 characters), got {value!r}"
+            )
+        return value
+
+    @field_validator("image_retention")
+    @classmethod
+    def _retention(cls, value: str | int) -> str | int:
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise ValueError('must be "forever" or a number of images >= 1')
         return value
 
     @field_validator("cpu")
@@ -415,6 +450,29 @@ class EnvironmentSettings(SettingsModel):
         if both:
             raise ValueError(f"{', '.join(both)} set in both environment and secrets")
         return self
+
+
+TOOL_ONLY_KEYS: dict[str, str] = {
+    "ttl": "the janitor's idle limit; deploytool destroys branch environments, Terraform never reads it",
+    "emulator": "where deploytool points the provider (a generated override), not a resource attribute",
+    "bake_minutes": "how long deploytool waits before `finalize` scales the old colour down",
+    "health.base_url": "where verification sends its requests",
+    "health.paths.detailed": "verification's detailed health request; the target group checks paths.basic",
+    "health.paths.metrics": "verification's metrics request",
+    "health.request_timeout_seconds": "verification's per-request timeout",
+    "health.timeout_seconds": "verification's overall budget",
+    "health.interval_seconds": "verification's first backoff",
+    "health.max_interval_seconds": "verification's longest backoff",
+    "health.consecutive_passes": "verification's passes in a row",
+    "health.require_version": "verification compares the reported version with the tag",
+    "health.required_components": "verification's required components of /health/detailed",
+    "smoke": "verification's smoke requests",
+    "image_tag_prefix": "deploy refuses tags without it; the registry's lifecycle rules (bootstrap) go by it",
+    "image_retention": "the registry's lifecycle rule for image_tag_prefix, set by bootstrap",
+}
+"""Settings keys (dotted, under ``[environments.<name>]``) that configure deploytool itself and never
+reach Terraform, each with the reason. Every other key is rendered into a root's tfvars (a test renders
+every environment and checks both)."""
 
 
 class Config(SettingsModel):

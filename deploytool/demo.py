@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from deploytool import bootstrap, plansummary, release, stackops
+from deploytool import bootstrap, localrun, plansummary, release, stackops
 from deploytool import emulator as emu
 from deploytool.config import load_config
 from deploytool.errors import DeployError, ExitCode
@@ -143,6 +143,7 @@ def _deploy(
 ) -> str:
     if env:
         say(f"   release {tag} makes the database mandatory but its configuration drops DATABASE_URL")
+    localrun.push_stand_in_image(target, tag)  # what CI's build job does; deploy refuses a tag not in ECR
     out = release.deploy_release(target, BRANCH, tag, environment=env, progress=lambda m: say("   " + m))
     result.url = out.url
     return f"{tag} verified at {out.url} (local stand-in)"

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from deploytool import bootstrap as boot
 from deploytool import naming
+from deploytool.config import EnvironmentSettings, ProjectSettings
 from deploytool.errors import DeployError
 from deploytool.stack import Target
 from deploytool.state import PlatformOutputs, platform_outputs
@@ -64,6 +65,46 @@ def image_repository_uri(target: Target) -> str:
         raise DeployError(f"ECR repository {name} not found; run `deploytool bootstrap --env {target.env}`") from exc
 
 
+def require_image(target: Target, ref: str, *, deploy: bool = True) -> None:
+    """Refuse ``ref`` (a tag, or a ``sha256:`` digest) unless the image is in the ECR repository.
+
+    For a deploy (``deploy=True``) the image must also carry one of the environment's own tags
+    (``image_tag_prefix``): the registry keeps images by those prefixes, so an environment never
+    runs an image another environment's retention may expire. A rollback only needs the image.
+    """
+    ecr = target.clients()("ecr")
+    name = target.config.project.image_repository
+    image_id = {"imageDigest": ref} if naming.is_image_digest(ref) else {"imageTag": ref}
+    try:
+        details = ecr.describe_images(repositoryName=name, imageIds=[image_id])["imageDetails"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ImageNotFoundException":
+            raise DeployError(
+                f"image {ref} is not in the ECR repository {name}: push it first (the build job pushes "
+                f"{name}:{ref}) or pick an image that is there (`aws ecr describe-images --repository-name {name}`)"
+            ) from exc
+        if code == "RepositoryNotFoundException":
+            raise DeployError(
+                f"ECR repository {name} not found; run `deploytool bootstrap --env {target.env}`"
+            ) from exc
+        raise DeployError(f"cannot look image {ref} up in the ECR repository {name}: {code or exc}") from exc
+    prefix = target.settings.image_tag_prefix
+    if not deploy or not prefix:
+        return
+    tags = sorted({tag for detail in details for tag in detail.get("imageTags", [])})
+    if not any(tag.startswith(prefix) for tag in tags):
+        raise DeployError(
+            f"image {ref} is not an image built for {target.env} (its tags: {', '.join(tags) or 'none'}): "
+            f"{target.env} deploys only images tagged {prefix}*, which the registry keeps "
+            f"({_retention(target.settings.image_retention)})"
+        )
+
+
+def _retention(retention: str | int) -> str:
+    return "never expire" if retention == "forever" else f"the newest {retention}"
+
+
 def platform_context(target: Target) -> dict[str, Any]:
     """The platform template's inputs."""
     sm = target.clients()("secretsmanager")
@@ -74,12 +115,19 @@ def platform_context(target: Target) -> dict[str, Any]:
             f"the database secret {boot.db_secret_name(target)} does not exist; "
             f"run `deploytool bootstrap --env {target.env}` first"
         ) from exc
-    secret_arns = sorted(v for v in target.settings.secrets.values() if ":secretsmanager:" in v)
+    return platform_template_context(target.env, target.settings, target.config.project, secret_arn)
+
+
+def platform_template_context(
+    env: str, settings: EnvironmentSettings, project: ProjectSettings, db_secret_arn: str
+) -> dict[str, Any]:
+    """The platform template's inputs from the settings and the database secret's ARN (no AWS calls)."""
+    secret_arns = sorted(v for v in settings.secrets.values() if ":secretsmanager:" in v)
     return {
-        "env": target.env,
-        "settings": target.settings,
-        "project": target.config.project,
-        "db_secret_arn": secret_arn,
+        "env": env,
+        "settings": settings,
+        "project": project,
+        "db_secret_arn": db_secret_arn,
         "task_secret_arns": secret_arns,
     }
 
@@ -94,22 +142,50 @@ def app_context(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An app template's inputs for ``image_tag`` (``extra`` adds strategy inputs, e.g. the colours)."""
-    container_env = {**target.settings.environment, **(environment or {})}
-    if target.settings.strategy != "blue-green":
-        container_env["APP_VERSION"] = image_tag  # blue-green roots set it per colour
     platform = platform if platform is not None else platform_outputs(target)  # a clear error when not deployed
     priority = None
     if target.settings.branch_environments:
         priority = listener_priority(target, platform.listener_arn, names.host, names.workspace)
+    return app_template_context(
+        target.env,
+        target.settings,
+        target.config.project,
+        names,
+        image_tag,
+        image_repository=image_repository_uri(target),
+        platform=platform.for_app(),
+        listener_priority=priority,
+        environment=environment,
+        extra=extra,
+    )
+
+
+def app_template_context(
+    env: str,
+    settings: EnvironmentSettings,
+    project: ProjectSettings,
+    names: naming.Names,
+    image_tag: str,
+    *,
+    image_repository: str,
+    platform: dict[str, Any],
+    listener_priority: int | None,
+    environment: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An app template's inputs from the settings and the values looked up in AWS (no AWS calls)."""
+    container_env = {**settings.environment, **(environment or {})}
+    if settings.strategy != "blue-green":
+        container_env["APP_VERSION"] = image_tag  # blue-green roots set it per colour
     return {
         **(extra or {}),
-        "env": target.env,
-        "settings": target.settings,
-        "project": target.config.project,
+        "env": env,
+        "settings": settings,
+        "project": project,
         "names": names,
         "image_tag": image_tag,
-        "image_repository": image_repository_uri(target),
-        "platform": platform.for_app(),
-        "listener_priority": priority,
+        "image_repository": image_repository,
+        "platform": platform,
+        "listener_priority": listener_priority,
         "container_environment": container_env,
     }

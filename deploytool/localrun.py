@@ -16,6 +16,7 @@ database that does not exist fails for real.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
+from botocore.exceptions import ClientError
 
 from deploytool.emulator import HOST, free_port
 from deploytool.errors import DeployError
@@ -55,6 +57,45 @@ class LocalTask:
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+
+def push_stand_in_image(target: Target, tag: str) -> str:
+    """Put ``tag`` in the emulator's ECR repository as a manifest of its own, and return its digest.
+
+    The local stand-in runs the reference service from source, so no image is built; but ``deploy``
+    refuses a tag the registry does not hold, exactly as on AWS, so the demo and the tests push one
+    first, as CI's build job does. Idempotent; refused outside the emulator.
+    """
+    if not target.local:
+        raise DeployError("stand-in images are pushed to the emulator only; on AWS the build job pushes images")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": len(tag),
+                "digest": "sha256:" + hashlib.sha256(tag.encode()).hexdigest(),
+            },
+            "layers": [],
+        },
+        sort_keys=True,
+    )
+    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    ecr = target.clients()("ecr")
+    name = target.config.project.image_repository
+    try:
+        ecr.put_image(repositoryName=name, imageManifest=manifest, imageTag=tag, imageDigest=digest)
+    except ClientError as exc:
+        # The tag is there already (tags are immutable): the registry holds it, which is all a deploy needs.
+        if exc.response.get("Error", {}).get("Code") not in (
+            "ImageAlreadyExistsException",
+            "ImageTagAlreadyExistsException",
+        ):
+            raise DeployError(f"cannot push {tag} to the emulator's ECR repository {name}: {exc}") from exc
+        (detail,) = ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": tag}])["imageDetails"]
+        return str(detail["imageDigest"])
+    return digest
 
 
 def service_dir(target: Target) -> Path:
@@ -239,4 +280,3 @@ class LocalRuntime:
 
     def running(self) -> list[LocalTask]:
         return [t for t in (self.task(p.stem) for p in self.dir.glob("*.json")) if t is not None]
-

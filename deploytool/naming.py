@@ -162,6 +162,11 @@ def validate_domain(domain: str) -> str:
     return candidate
 
 
+def is_image_digest(ref: str) -> bool:
+    """Whether ``ref`` is an image digest (``sha256:<64 hex>``) rather than a tag."""
+    return bool(_IMAGE_DIGEST.fullmatch(ref))
+
+
 def validate_image_tag(tag: str) -> str:
     """Return ``tag`` if it is a Docker image tag or a ``sha256:<64 hex>`` digest.
 

@@ -52,6 +52,8 @@ APP_PLATFORM_ATTRIBUTES = (
     "db_name",
     "db_secret_arn",
     "db_security_group_id",
+    "alb_arn_suffix",
+    "sns_topic_arn",
 )
 """The platform outputs an app stack is given: the attributes of the app compositions' typed
 ``platform`` variable (``modules/app-rolling``, ``modules/app-blue-green``; a test holds them equal)."""

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from deploytool import emulator as emu
-from deploytool import toolchain
+from deploytool import localrun, naming, toolchain
 from deploytool.cli.base import (
     emit,
     err,
     main,
+    make_target,
 )
 from deploytool.errors import DeployError
 
@@ -98,3 +100,20 @@ def emulator_decisions(denied: bool) -> None:
     for decision in emu.read_decisions():
         if not denied or decision["decision"] == "denied":
             click.echo(json.dumps(decision, sort_keys=True))
+
+
+@emulator_cmd.command("push-image")
+@click.option("--env", "env", required=True, envvar="DEPLOYTOOL_ENV", help="Environment from deploy.toml.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="DEPLOYTOOL_CONFIG",
+    help="deploy.toml to use (default: found upwards from the current directory).",
+)
+@click.option("--image-tag", required=True, help="The tag to put in the emulator's ECR repository.")
+def emulator_push_image(env: str, config_path: Path | None, image_tag: str) -> None:
+    """Put a stand-in image under IMAGE_TAG in the emulator's ECR repository (what CI's build job pushes
+    on AWS; `deploy` refuses a tag the registry does not hold). Emulator only; prints its digest."""
+    target = make_target(env, True, config_path, None, "0s")
+    click.echo(localrun.push_stand_in_image(target, naming.validate_image_tag(image_tag)))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from deploytool import naming
+from deploytool import inputs, naming
 from deploytool.errors import DeployError, RollbackFailedError, RolledBackError
 from deploytool.health import Verdict
 from deploytool.ledger import Record
@@ -149,6 +149,7 @@ class BlueGreen:
         """The sequence in the module docstring. Production never points at an unverified colour, so
         ``rollback`` has no effect here: a failing release is never left serving."""
         naming.validate_image_tag(image_tag)
+        inputs.require_image(self.target, image_tag)
         desired = self.target.settings.desired_count
         before = current_colors(self.target, self.workspace)
         record = Record(
@@ -297,6 +298,7 @@ class BlueGreen:
                 f"the idle colour {prev} does not run the last known good release; "
                 f"deploy it again with `deploytool deploy --env {self.target.env} --image-tag TAG`"
             )
+        inputs.require_image(self.target, prev_tag, deploy=False)  # scaling the colour up pulls it again
         record = Record(
             env=self.target.env,
             workspace=self.workspace,

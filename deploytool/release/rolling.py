@@ -10,7 +10,7 @@ that ran before. ECS's deployment circuit breaker guards the rollout itself on A
 
 from __future__ import annotations
 
-from deploytool import naming
+from deploytool import inputs, naming
 from deploytool.errors import DeployError, RollbackFailedError, RolledBackError
 from deploytool.ledger import Record
 from deploytool.release.outcome import DeployOutcome
@@ -65,6 +65,7 @@ class Rolling:
     ) -> DeployOutcome:
         """Deploy ``image_tag``, verify it, and roll back to the last known good release on failure."""
         naming.validate_image_tag(image_tag)
+        inputs.require_image(self.target, image_tag)
         workspace = self.names.workspace
         record = Record(
             env=self.target.env,
@@ -107,6 +108,15 @@ class Rolling:
                 f"again, or remove it with `{destroy}`",
                 result=outcome.to_dict(),
             )
+        try:
+            inputs.require_image(self.target, restore_tag, deploy=False)
+        except DeployError as exc:
+            outcome.outcome = "rollback_failed"
+            raise RollbackFailedError(
+                f"{workspace}: {tag} failed verification ({failed}) and cannot be rolled back to {restore_tag}: "
+                f"{exc.message}. The failing release is still deployed at {outcome.url}",
+                result=outcome.to_dict(),
+            ) from exc
         restored = self.restore(
             restore_tag,
             environment=(good.extra.get("environment") if good else None) or {},
@@ -159,9 +169,8 @@ class Rolling:
                 raise DeployError(f"{self.names.workspace}: no earlier verified release to roll back to; pass --to TAG")
             to = good.image_after
             environment = good.extra.get("environment") or {}
-        out = self.restore(
-            naming.validate_image_tag(to), environment=environment, reason=f"rollback requested from {current}"
-        )
+        inputs.require_image(self.target, naming.validate_image_tag(to), deploy=False)
+        out = self.restore(to, environment=environment, reason=f"rollback requested from {current}")
         if out.outcome != "success":
             raise RollbackFailedError(
                 f"{self.names.workspace}: rollback to {to} failed verification ({out.verdict.summary()})",

@@ -75,6 +75,13 @@ module "service" {
   enable_autoscaling       = local.release.autoscaling.enabled
   autoscaling_min_capacity = local.scaling[each.key].min
   autoscaling_max_capacity = local.scaling[each.key].max
+  autoscaling_cpu_target   = local.release.autoscaling.cpu_target
+
+  # Each colour's target group is created here, so its alarm is too (the platform cannot know it).
+  unhealthy_hosts_alarm = {
+    load_balancer_arn_suffix = local.platform.alb_arn_suffix
+    alarm_actions            = [local.platform.sns_topic_arn]
+  }
 }
 
 # The database admits the platform's tasks security group; the service module gives each service its

@@ -18,6 +18,8 @@ variable "platform" {
     db_name                 = string
     db_secret_arn           = string
     db_security_group_id    = string
+    alb_arn_suffix          = string
+    sns_topic_arn           = string
   })
 }
 
@@ -44,9 +46,10 @@ variable "release" {
     container_secrets        = map(string)
     db_password_json_key     = string
     autoscaling = object({
-      enabled = bool
-      min     = number
-      max     = number
+      enabled    = bool
+      min        = number
+      max        = number
+      cpu_target = number
     })
     health_check_path = string
     create_dns_record = bool
@@ -102,6 +105,11 @@ variable "release" {
   validation {
     condition     = var.release.autoscaling.min >= 1 && var.release.autoscaling.max >= var.release.autoscaling.min
     error_message = "The autoscaling min must be at least 1 (the active colour serves production) and max at least min."
+  }
+
+  validation {
+    condition     = !var.release.autoscaling.enabled || (try(var.release.autoscaling.cpu_target > 0 && var.release.autoscaling.cpu_target <= 100, false))
+    error_message = "With autoscaling enabled, the autoscaling cpu_target must be a percentage above 0 and at most 100."
   }
 
   validation {

@@ -53,6 +53,13 @@ module "service" {
   enable_autoscaling       = local.release.autoscaling.enabled
   autoscaling_min_capacity = local.release.autoscaling.min
   autoscaling_max_capacity = local.release.autoscaling.max
+  autoscaling_cpu_target   = local.release.autoscaling.cpu_target
+
+  # The platform cannot know a branch's target group: the branch alarms on its own.
+  unhealthy_hosts_alarm = {
+    load_balancer_arn_suffix = local.platform.alb_arn_suffix
+    alarm_actions            = [local.platform.sns_topic_arn]
+  }
 }
 
 # The database admits the platform's tasks security group; the service module gives each service its

@@ -90,3 +90,31 @@ resource "aws_route53_record" "this" {
     }
   }
 }
+
+################################################################################
+# Unhealthy targets alarm: the target group exists only here, so its alarm does too
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "unhealthy_hosts" {
+  count = var.unhealthy_hosts_alarm != null ? 1 : 0
+
+  alarm_name          = "${var.name}-unhealthy-hosts"
+  alarm_description   = "Unhealthy targets in the target group of ${var.name}"
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "UnHealthyHostCount"
+  statistic           = "Maximum"
+  period              = var.unhealthy_hosts_alarm.period
+  evaluation_periods  = var.unhealthy_hosts_alarm.evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.unhealthy_hosts_alarm.threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.unhealthy_hosts_alarm.alarm_actions
+  ok_actions          = var.unhealthy_hosts_alarm.alarm_actions
+
+  dimensions = {
+    LoadBalancer = var.unhealthy_hosts_alarm.load_balancer_arn_suffix
+    TargetGroup  = aws_lb_target_group.this.arn_suffix
+  }
+
+  tags = var.tags
+}

@@ -77,3 +77,8 @@ output "autoscaling_policy_arn" {
   description = "ARN of the CPU target-tracking policy, or null when autoscaling is off."
   value       = try(aws_appautoscaling_policy.cpu[0].arn, null)
 }
+
+output "unhealthy_hosts_alarm_arn" {
+  description = "ARN of the target group's unhealthy-host alarm, or null without one."
+  value       = try(aws_cloudwatch_metric_alarm.unhealthy_hosts[0].arn, null)
+}

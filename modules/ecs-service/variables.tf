@@ -406,9 +406,10 @@ variable "autoscaling_max_capacity" {
 }
 
 variable "autoscaling_cpu_target" {
-  description = "Average CPU utilisation (percent) the autoscaler aims at."
+  description = "Average CPU utilisation (percent) the autoscaler aims at (null: the default)."
   type        = number
   default     = 70
+  nullable    = false
 
   validation {
     condition     = var.autoscaling_cpu_target > 0 && var.autoscaling_cpu_target <= 100
@@ -426,4 +427,25 @@ variable "autoscaling_scale_out_cooldown" {
   description = "Seconds after a scale-out before another scale-out."
   type        = number
   default     = 60
+}
+
+################################################################################
+# Alarm
+################################################################################
+
+variable "unhealthy_hosts_alarm" {
+  description = "An alarm on the target group's unhealthy targets (CloudWatch `UnHealthyHostCount` above `threshold` for `evaluation_periods` of `period` seconds), notifying `alarm_actions`; `load_balancer_arn_suffix` (`app/NAME/ID`) is the load balancer the metric is reported for. Null: no alarm."
+  type = object({
+    load_balancer_arn_suffix = string
+    alarm_actions            = list(string)
+    threshold                = optional(number, 0)
+    period                   = optional(number, 60)
+    evaluation_periods       = optional(number, 3)
+  })
+  default = null
+
+  validation {
+    condition     = var.unhealthy_hosts_alarm == null || can(regex("^app/[^/]+/[^/]+$", var.unhealthy_hosts_alarm.load_balancer_arn_suffix))
+    error_message = "The unhealthy_hosts_alarm load_balancer_arn_suffix must look like app/NAME/ID."
+  }
 }

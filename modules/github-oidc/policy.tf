@@ -171,6 +171,21 @@ data "aws_iam_policy_document" "deploy" {
     resources = ["${local.arn_prefix.alarm}:TargetTracking-service/${local.cluster_name}/${var.service_name_prefix}*"]
   }
 
+  # Each service's stack alarms on its own target group's unhealthy hosts (modules/ecs-service); the
+  # platform's alarms (named after the platform, never ending so) stay out of reach.
+  statement {
+    sid = "ServiceUnhealthyHostAlarms"
+    actions = [
+      "cloudwatch:DescribeAlarms",
+      "cloudwatch:PutMetricAlarm",
+      "cloudwatch:DeleteAlarms",
+      "cloudwatch:ListTagsForResource",
+      "cloudwatch:TagResource",
+      "cloudwatch:UntagResource",
+    ]
+    resources = ["${local.arn_prefix.alarm}:${var.service_name_prefix}*-unhealthy-hosts"]
+  }
+
   statement {
     sid       = "AutoscalingServiceLinkedRole"
     actions   = ["iam:CreateServiceLinkedRole"]

@@ -42,7 +42,8 @@ locals {
     pull_requests = false
   }
 
-  # Blue-green services are known in advance and get alarms; branch services come and go.
+  # Blue-green services are known in advance and get alarms; branch services come and go. Target groups
+  # belong to the app stacks, which alarm on their unhealthy hosts themselves (ecs-service).
   monitored_service_names = local.settings.strategy == "blue-green" ? [for c in ["blue", "green"] : "${local.service_name_prefix}-${c}"] : []
 }
 

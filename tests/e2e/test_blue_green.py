@@ -8,6 +8,7 @@ import pytest
 
 from deploytool import release
 from deploytool.errors import RolledBackError
+from deploytool.localrun import push_stand_in_image
 from deploytool.state import app_outputs
 
 pytestmark = pytest.mark.apply
@@ -49,48 +50,52 @@ def test_blue_green_switches_only_to_verified_releases(
         assert outputs is not None
         return outputs.to_dict()
 
+    # What the production build job pushes (production deploys only prod-* images that are in ECR).
+    for tag in ("prod-rel-a", "prod-rel-b", "prod-rel-c"):
+        push_stand_in_image(target, tag)
+
     # First release goes to blue, which serves 100 %.
-    first = release.deploy_release(target, None, "rel-a")
+    first = release.deploy_release(target, None, "prod-rel-a")
     assert first.outcome == "success"
     out = stack_outputs()
     assert weights(elbv2, out["production_rule_arn"]) == {"blue": 100, "green": 0}
-    assert image(ecs, cluster, out["blue_service_name"]) == "rel-a"
+    assert image(ecs, cluster, out["blue_service_name"]) == "prod-rel-a"
 
     # A good release is staged on green, checked through the test route, then switched to.
-    second = release.deploy_release(target, None, "rel-b")
+    second = release.deploy_release(target, None, "prod-rel-b")
     assert second.outcome == "success"
     out = stack_outputs()
     assert out["active_color"] == "green"
     assert weights(elbv2, out["production_rule_arn"]) == {"blue": 0, "green": 100}
-    assert image(ecs, cluster, out["green_service_name"]) == "rel-b"
-    assert image(ecs, cluster, out["blue_service_name"]) == "rel-a"  # kept up for the bake period
+    assert image(ecs, cluster, out["green_service_name"]) == "prod-rel-b"
+    assert image(ecs, cluster, out["blue_service_name"]) == "prod-rel-a"  # kept up for the bake period
     assert idle_route_target(elbv2, out["test_rule_arn"]).endswith("-blue")  # test route -> idle colour
 
     # Rollback switches back to blue, which still runs the last known good release.
     back = release.rollback_release(target, None)
-    assert back.image_after == "rel-a"
+    assert back.image_after == "prod-rel-a"
     out = stack_outputs()
     assert out["active_color"] == "blue"
     assert weights(elbv2, out["production_rule_arn"]) == {"blue": 100, "green": 0}
 
     # A broken release is staged on green, fails through the test route, and is never switched to.
     with pytest.raises(RolledBackError) as caught:
-        release.deploy_release(target, None, "rel-c", environment=BROKEN)
+        release.deploy_release(target, None, "prod-rel-c", environment=BROKEN)
     assert caught.value.exit_code == 3
     assert "listener was never switched" in caught.value.message
     out = stack_outputs()
     assert out["active_color"] == "blue"
     assert weights(elbv2, out["production_rule_arn"]) == {"blue": 100, "green": 0}
-    assert image(ecs, cluster, out["blue_service_name"]) == "rel-a"
+    assert image(ecs, cluster, out["blue_service_name"]) == "prod-rel-a"
 
     history = [
         (r.action, r.image_after, r.outcome) for r in target.ledger().records(target.env, "default") if r.stack == "app"
     ]
     assert history == [
-        ("deploy", "rel-a", "success"),
-        ("deploy", "rel-b", "success"),
-        ("rollback", "rel-a", "success"),
-        ("deploy", "rel-c", "rolled_back"),
+        ("deploy", "prod-rel-a", "success"),
+        ("deploy", "prod-rel-b", "success"),
+        ("rollback", "prod-rel-a", "success"),
+        ("deploy", "prod-rel-c", "rolled_back"),
     ]
 
     # finalize scales the idle colour down.

@@ -18,7 +18,7 @@ import pytest
 
 from deploytool import bootstrap, naming, release, stackops
 from deploytool.errors import DeployError, RollbackFailedError, RolledBackError
-from deploytool.localrun import LocalRuntime
+from deploytool.localrun import LocalRuntime, push_stand_in_image
 from deploytool.stack import Stack
 
 pytestmark = pytest.mark.apply
@@ -130,6 +130,8 @@ def test_failed_release_rolls_back_to_the_last_good_one(
     ecs = emulator.client("ecs")
     cluster = local_platform["cluster_name"]
 
+    for tag in ("release-a", "release-b"):
+        push_stand_in_image(local_target, tag)
     good = release.deploy_release(local_target, branch, "release-a")
     assert good.outcome == "success"
     assert service_image(ecs, cluster, names.service).endswith(":release-a")
@@ -165,6 +167,7 @@ def test_failed_release_rolls_back_to_the_last_good_one(
 
 def test_first_deploy_that_fails_has_nothing_to_roll_back_to(local_target: Any, local_platform: dict[str, Any]) -> None:
     branch = "feature/first-broken"
+    push_stand_in_image(local_target, "v1")
     with pytest.raises(RollbackFailedError) as caught:
         release.deploy_release(local_target, branch, "v1", environment=BROKEN)
     assert caught.value.exit_code == 4

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from deploytool import release, stackops
 from deploytool.cli import main
+from deploytool.localrun import push_stand_in_image
 from deploytool.troubleshoot.diagnose import diagnose
 from deploytool.troubleshoot.findings import Diagnosis, Finding
 from deploytool.troubleshoot.locate import app_outputs, locate
@@ -31,25 +32,12 @@ TAG = "v1"
 MISSING_TAG = "v404-not-pushed"
 # What the emulator cannot answer: no task runs there and no target is registered.
 EMULATOR_UNAVAILABLE = {"ecs.running", "alb.targets"}
-MANIFEST = json.dumps(
-    {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": 1469,
-            "digest": "sha256:" + "1" * 64,
-        },
-        "layers": [],
-    }
-)
 
 
 @pytest.fixture(scope="module")
 def deployed(local_platform: dict[str, Any], local_target: Any, emulator: Any) -> Iterator[dict[str, Any]]:
     """The branch deployed with image ``v1``, whose manifest is in the emulator's ECR (no image is built here)."""
-    repository = local_target.config.project.image_repository
-    emulator.client("ecr").put_image(repositoryName=repository, imageManifest=MANIFEST, imageTag=TAG)
+    push_stand_in_image(local_target, TAG)
     outcome = release.deploy_release(local_target, BRANCH, TAG)
     assert outcome.outcome == "success", outcome.verdict.summary()
     outputs = app_outputs(local_target, outcome.workspace)

@@ -190,7 +190,6 @@ def _production_app_vars(platform: dict[str, Any], active: str, **extra: Any) ->
         "green_environment": {},
     }
     tf_vars = _app_vars("production", platform, names, colors=colors)
-    tf_vars["release"]["autoscaling"] = {"enabled": True, "min": 2, "max": 10}
     tf_vars["release"].update(extra)
     return tf_vars
 
@@ -469,6 +468,60 @@ def test_every_ecs_service_has_the_circuit_breaker_with_rollback(
         ]
 
 
+def _resource_config(plan: Planned, address: str) -> dict[str, Any]:
+    """The configuration of the resource at ``address`` (``module.a.module.b["k"].type.name[0]``)."""
+    parts = re.sub(r"\[[^\]]*\]", "", address).split(".")
+    node = plan.json["configuration"]["root_module"]
+    while parts[0] == "module":
+        node = node["module_calls"][parts[1]]["module"]
+        parts = parts[2:]
+    (resource,) = [r for r in node["resources"] if r["address"] == ".".join(parts)]
+    return dict(resource)
+
+
+def test_every_target_group_has_an_unhealthy_hosts_alarm(
+    long_branch_plan: Planned, production_plans: dict[str, Planned], platform: dict[str, Any]
+) -> None:
+    """The unhealthy-host alarm of each service's target group, branch services included: the app stack
+    that creates the target group alarms on it, to the platform's alarm topic."""
+    for plan in (long_branch_plan, *production_plans.values()):
+        groups = [rc["address"] for rc in plan.by_type("aws_lb_target_group")]
+        alarms = {rc["address"]: rc for rc in plan.by_type("aws_cloudwatch_metric_alarm")}
+        assert len(groups) == (1 if plan is long_branch_plan else 2)
+        for group in groups:
+            module = group.rsplit(".aws_lb_target_group.", 1)[0]
+            address = f"{module}.aws_cloudwatch_metric_alarm.unhealthy_hosts[0]"
+            assert address in alarms, f"no unhealthy-host alarm for {group}"
+            alarm = alarms[address]["change"]["after"]
+            assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/ApplicationELB", "UnHealthyHostCount")
+            assert (alarm["comparison_operator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
+            assert alarm["alarm_actions"] == [platform["sns_topic_arn"]]
+            assert alarm["ok_actions"] == [platform["sns_topic_arn"]]
+            # The dimensions hold the target group's ARN suffix, known after apply (the production apply
+            # test reads them back): the load balancer the platform gives, the target group made here.
+            assert alarms[address]["change"]["after_unknown"]["dimensions"] is True
+            assert _resource_config(plan, address)["expressions"]["dimensions"]["references"] == [
+                "var.unhealthy_hosts_alarm.load_balancer_arn_suffix",
+                "var.unhealthy_hosts_alarm",
+                "aws_lb_target_group.this.arn_suffix",
+                "aws_lb_target_group.this",
+            ]
+            call = _module_call_config(plan, module)["expressions"]["unhealthy_hosts_alarm"]
+            assert "local.platform.alb_arn_suffix" in call["references"]
+
+
+def _module_call_config(plan: Planned, module: str) -> dict[str, Any]:
+    """The configuration of the module call ``module`` (``module.a.module.b["k"]``)."""
+    parts = re.sub(r"\[[^\]]*\]", "", module).split(".")
+    node = plan.json["configuration"]["root_module"]
+    call: dict[str, Any] = {}
+    while parts:
+        call = node["module_calls"][parts[1]]
+        node = call["module"]
+        parts = parts[2:]
+    return call
+
+
 # ---------------------------------------------------------------------------------------------------
 # Production app stack (blue-green)
 # ---------------------------------------------------------------------------------------------------
@@ -504,9 +557,6 @@ def test_production_plan_weights_and_test_route(production_plans: dict[str, Plan
         assert container["image"] == f"{IMAGE_REPOSITORY}:{tag}"
         assert container["logConfiguration"]["options"]["awslogs-stream-prefix"] == f"theobroma-production-{color}"
         assert {"name": "DEPLOY_COLOR", "value": color} in container["environment"]
-        target = plan.after(f'module.app.module.service["{color}"].aws_appautoscaling_target.this[0]')
-        expected = (2, 10) if color == active else (0, 1)
-        assert (target["min_capacity"], target["max_capacity"]) == expected
 
 
 @pytest.mark.parametrize(
@@ -520,6 +570,10 @@ def test_production_plan_weights_and_test_route(production_plans: dict[str, Plan
         ({"test_listener_priority": 100, "listener_priority": 100}, "must be lower than listener_priority"),
         ({"target_group_name_prefix": "theobroma-production-abcdef"}, "must be 1-26 characters"),
         ({"test_route_token": "*"}, "test_route_token must be"),
+        (
+            {"autoscaling": {"enabled": True, "min": 2, "max": 10, "cpu_target": 101}},
+            "autoscaling cpu_target must be a percentage above 0 and at most 100",
+        ),
     ],
 )
 def test_production_app_rejects_bad_input(
@@ -538,6 +592,10 @@ def test_production_app_rejects_bad_input(
         ({"image_tag": "latest tag"}, "image_tag must be a Docker tag"),
         ({"host": "Staging_Feature.example.com"}, "host must be a lowercase DNS name"),
         ({"container_environment": {"PGPASSWORD": "x"}}, "Passwords never go into plain environment variables"),
+        (
+            {"autoscaling": {"enabled": True, "min": 1, "max": 2, "cpu_target": 0}},
+            "autoscaling cpu_target must be a percentage above 0 and at most 100",
+        ),
     ],
 )
 def test_staging_app_rejects_bad_input(
@@ -547,6 +605,24 @@ def test_staging_app_rejects_bad_input(
     result = tf_root(STAGING_APP).plan_raw(_staging_app_vars(platform, names, **override))
     assert result.code != 0
     assert message in " ".join(result.output.split())
+
+
+def test_production_autoscaling_from_deploy_toml(production_plans: dict[str, Planned]) -> None:
+    """deploy.toml's production autoscaling reaches both colours: CPU target tracking at 70 %, the active
+    colour between 2 and 10 tasks, the idle one held at its count."""
+    for active, plan in production_plans.items():
+        for color in ("blue", "green"):
+            service = f'module.app.module.service["{color}"]'
+            target = plan.after(f"{service}.aws_appautoscaling_target.this[0]")
+            expected = (2, 10) if color == active else (0, 1)
+            assert (target["min_capacity"], target["max_capacity"]) == expected, (active, color)
+            assert target["scalable_dimension"] == "ecs:service:DesiredCount"
+            policy = plan.after(f"{service}.aws_appautoscaling_policy.cpu[0]")
+            assert policy["policy_type"] == "TargetTrackingScaling"
+            (tracking,) = policy["target_tracking_scaling_policy_configuration"]
+            assert tracking["target_value"] == 70
+            (metric,) = tracking["predefined_metric_specification"]
+            assert metric["predefined_metric_type"] == "ECSServiceAverageCPUUtilization"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -576,6 +652,17 @@ def test_production_flip_applied(tf_root: MakeRoot, emulator: Emulator, platform
         blue_tg, green_tg = out["blue_target_group_arn"], out["green_target_group_arn"]
         assert _weights(elb, out["production_rule_arn"]) == {blue_tg: 100, green_tg: 0}
         assert _forward_target(elb, out["test_rule_arn"]) == green_tg
+        cloudwatch = emulator.client("cloudwatch")
+        for color in ("blue", "green"):
+            (alarm,) = cloudwatch.describe_alarms(AlarmNames=[f"theobroma-production-{color}-unhealthy-hosts"])[
+                "MetricAlarms"
+            ]
+            suffix = out[f"{color}_target_group_arn"].split(":", 5)[5]
+            assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+                "LoadBalancer": platform["alb_arn_suffix"],
+                "TargetGroup": suffix,
+            }
+            assert alarm["AlarmActions"] == [platform["sns_topic_arn"]]
         services = ecs.describe_services(cluster=platform["cluster_arn"], services=[out["blue_service_name"]])
         assert services["services"][0]["taskDefinition"] == out["blue_task_definition_arn"]
 

@@ -407,6 +407,28 @@ def test_only_production_publishes_the_failure_alert(staging: Roles, production:
     assert not allows(production.policy("build"), "sns:Publish", ALERT_TOPIC)
 
 
+ALARM = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm"
+ALARM_ACTIONS = ("cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms")
+
+
+@pytest.mark.parametrize("action", ALARM_ACTIONS)
+def test_deploy_roles_manage_their_services_unhealthy_host_alarms_only(
+    staging: Roles, production: Roles, action: str
+) -> None:
+    """The app stacks alarm on their target groups' unhealthy hosts; the platform's alarms stay out of reach."""
+    assert allows(staging.policy("deploy"), action, f"{ALARM}:staging-feature-x-unhealthy-hosts")
+    assert allows(production.policy("deploy"), action, f"{ALARM}:theobroma-production-blue-unhealthy-hosts")
+    for plan, name in [
+        (production, "theobroma-production-alb-5xx-count"),
+        (production, "theobroma-production-unhealthy-hosts-0"),
+        (production, "theobroma-production-theobroma-production-blue-cpu-high"),
+        (staging, "theobroma-staging-db-cpu-high"),
+        (staging, "theobroma-production-blue-unhealthy-hosts"),
+    ]:
+        assert not allows(plan.policy("deploy"), action, f"{ALARM}:{name}"), name
+    assert not allows(staging.policy("build"), action, f"{ALARM}:staging-feature-x-unhealthy-hosts")
+
+
 VPC = f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc/vpc-0123456789abcdef0"
 GROUP = f"arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/sg-0123456789abcdef0"
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from deploytool.localrun import push_stand_in_image
 from tests.conftest import REPO, Emulator
 from tests.reliability.faultproxy import FaultProxy
 
@@ -211,6 +212,9 @@ def faults(fault_env: FaultEnv) -> Iterator[FaultEnv]:
 @pytest.fixture(scope="session")
 def fault_branch(fault_env: FaultEnv) -> Iterator[str]:
     """One branch environment, applied once, that fault tests move from image to image."""
+    # The tags the fault tests deploy, in the registry as CI's build job would leave them.
+    for tag in ("f0", "outage-1", "term-1", "kill-1", "race-win", "race-lose", "good-a", "bad-b"):
+        push_stand_in_image(fault_env.target, tag)
     done = fault_env.run("apply", "--env", ENV, "--branch", FAULT_BRANCH, "--image-tag", "f0", "--yes")
     assert done.code == 0, str(done)
     try:

@@ -205,6 +205,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNames
     )
     monkeypatch.setattr(inputs, "platform_outputs", lambda target: platform)
     monkeypatch.setattr(inputs, "image_repository_uri", lambda target: REPOSITORY)
+    # The registry holds every image these runs name (its refusals are tested in tests/unit/test_image_refusal.py).
+    monkeypatch.setattr(inputs, "require_image", lambda target, ref, deploy=True: None)
     monkeypatch.setattr(inputs, "listener_priority", lambda *a: 1234)
     monkeypatch.setattr(stackops, "app_outputs", lambda target, workspace: None)  # no deployed state
     yield SimpleNamespace(runner=CliRunner(), fake=fake, ledger=ledger, data_root=data_root)

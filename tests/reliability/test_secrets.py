@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from deploytool import plansummary
+from deploytool.localrun import push_stand_in_image
 from deploytool.stack import Stack
 from tests.conftest import REPO, Emulator
 from tests.githubstub import GitHubStub
@@ -78,6 +79,8 @@ def test_no_secret_in_anything_a_lifecycle_prints_or_writes(
     evidence = Evidence()
     target = ["--env", "local", "--branch", BRANCH]
 
+    for tag in ("s1", "s2"):
+        push_stand_in_image(local_target, tag)  # what CI's build job does: deploy refuses a tag not in ECR
     with GitHubStub() as github:
         github.add_pull_request(GITHUB_REPO, PR)
         assert cli(evidence, "deploy", *target, "--image-tag", "s1", "--yes").returncode == 0

@@ -418,3 +418,29 @@ def test_config_model_is_usable_in_memory() -> None:
     config = Config.model_validate({"environments": {"qa": {"region": "eu-west-1", "domain": "qa.example.com"}}})
     assert config.environment("qa").cluster == "theobroma-qa"
     assert config.environment("qa").name == "qa"
+
+
+# --- the image repository: an ECR repository, because deploy always asks ECR ------------------
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "ghcr.io/theobroma/geo-api",
+        "docker.io/theobroma/geo-api",
+        "localhost:5000/geo-api",
+        "localhost/geo-api",
+        "registry.example.com:443/geo-api",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/theobroma-geo-api",
+    ],
+)
+def test_image_repository_outside_ecr_is_refused(repository: str) -> None:
+    message = config_error(f'[project]\nimage_repository = "{repository}"\n' + MINIMAL)
+    assert message.startswith("deploy.toml: project.image_repository: must be the name of an ECR repository")
+    assert "not a registry path" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("repository", ["theobroma-geo-api", "theobroma/geo-api", "team_a/geo.api", "a1"])
+def test_ecr_repository_names_are_accepted(repository: str) -> None:
+    config = parse_config(f'[project]\nimage_repository = "{repository}"\n' + MINIMAL)
+    assert config.project.image_repository == repository

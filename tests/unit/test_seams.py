@@ -181,7 +181,7 @@ def test_platform_outputs_read_the_document_never_the_state(monkeypatch: pytest.
 
 
 def test_app_is_given_only_the_declared_platform_attributes() -> None:
-    full = {name: name for name in APP_PLATFORM_ATTRIBUTES} | {"vpc_cidr_block": "x", "sns_topic_arn": "y"}
+    full = {name: name for name in APP_PLATFORM_ATTRIBUTES} | {"vpc_cidr_block": "x", "db_instance_identifier": "y"}
     assert PlatformOutputs(full).for_app() == {name: name for name in APP_PLATFORM_ATTRIBUTES}
     partial = {k: v for k, v in full.items() if k != "db_secret_arn"}
     with pytest.raises(DeployError, match="lack db_secret_arn; apply the platform stack again"):

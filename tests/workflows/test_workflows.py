@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+from deploytool.config import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / ".github" / "workflows"
 FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
 AWS_CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials@"
 # Context values an outsider controls (branch names, titles, bodies): never inside `run:`.
@@ -209,7 +212,7 @@ def test_staging_deploy_job_builds_pushes_and_deploys_on_push() -> None:
     build = next(step for step in steps(deploy) if "docker/build-push-action@" in str(step.get("uses")))
     assert build["with"]["push"] is True
     assert build["with"]["context"] == "examples/geo-api"
-    assert build["with"]["tags"].endswith(":${{ github.sha }}")
+    assert build["with"]["tags"].endswith(":${{ env.IMAGE_TAG }}")
     scripts = " ".join(run_scripts(deploy))
     assert "deploytool deploy --env staging" in scripts and "--yes" in scripts
     assert "gh pr list" in scripts and "--head" in scripts
@@ -464,3 +467,25 @@ def test_checkouts_do_not_persist_the_token() -> None:
             for step in steps(job):
                 if str(step.get("uses", "")).startswith("actions/checkout@"):
                     assert step.get("with", {}).get("persist-credentials") is False, f"{name}:{job_name}"
+
+
+@pytest.mark.parametrize(
+    ("workflow", "env", "job_names"),
+    [
+        ("deploy-staging.yml", "staging", ("plan", "deploy")),
+        ("deploy-production.yml", "production", ("build", "deploy")),
+    ],
+)
+def test_images_are_tagged_with_their_environments_prefix(workflow: str, env: str, job_names: tuple[str, ...]) -> None:
+    """The registry keeps images by the tag prefixes of deploy.toml (production's never expire), and
+    deploy refuses an image without its environment's prefix: each workflow pushes and deploys
+    ``<prefix><commit SHA>``."""
+    prefix = load_config(REPO / "deploy.toml").environment(env).image_tag_prefix
+    assert prefix
+    for name in job_names:
+        job = jobs(load(workflow))[name]
+        tag = job["env"]["IMAGE_TAG"]
+        assert tag.startswith(prefix) and tag.removeprefix(prefix).startswith("${{ github"), (name, tag)
+        for step in steps(job):
+            if "docker/build-push-action@" in str(step.get("uses")):
+                assert step["with"]["tags"].endswith(":${{ env.IMAGE_TAG }}"), name
