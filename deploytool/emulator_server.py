@@ -1,7 +1,7 @@
 """The emulator's server: moto's own server, patched in-process before it serves.
 
 Run as ``python -m deploytool.emulator_server`` with the arguments ``python -m moto.server`` takes.
-Two patches, both inert until IAM enforcement is switched on (``POST /moto-api/reset-auth`` with
+Three patches, all inert until IAM enforcement is switched on (``POST /moto-api/reset-auth`` with
 body ``0``, see :func:`deploytool.emulator.enforce_iam`):
 
 - Resource matching. moto derives the request's resource ARN for S3 (bucket and object ARNs), for
@@ -9,6 +9,9 @@ body ``0``, see :func:`deploytool.emulator.enforce_iam`):
   ``*``, which a statement scoped to an ARN pattern never matches, so moto would deny what AWS
   allows. Exactly that case - the resource moto could not determine - is taken to match any
   statement ``Resource``; derived ARNs are still compared exactly.
+- Action names. moto names the action after the SigV4 signing name of the request, which for a few
+  services is not IAM's service prefix (CloudWatch signs as ``monitoring``): those are renamed to the
+  prefix IAM policies use (``cloudwatch:PutMetricAlarm``), as AWS evaluates them.
 - Decisions. Every authorization decision (principal ARN, action, resource, allowed or denied) is
   appended as one JSON line to the file named by ``DEPLOYTOOL_EMULATOR_DECISIONS``, so a caller can
   name the action a role lacked (the AWS SDKs of JSON-protocol services cannot parse moto's XML
@@ -28,6 +31,8 @@ from typing import Any
 DECISIONS_ENV = "DEPLOYTOOL_EMULATOR_DECISIONS"
 # What moto passes as the resource when it could not derive the request's ARN.
 UNDETERMINED_RESOURCE = "*"
+# SigV4 signing names that differ from the service's prefix in IAM actions.
+IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
 
 _WRITE_LOCK = threading.Lock()
 
@@ -77,6 +82,9 @@ def patch_moto() -> None:
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         try:
             original_init(self, *args, **kwargs)
+            service, _, name = str(self._action).partition(":")
+            if service in IAM_PREFIX:
+                self._action = f"{IAM_PREFIX[service]}:{name}"
         except Exception as exc:  # an unknown access key or a bad session token
             _record(
                 {

@@ -154,3 +154,27 @@ def test_identity_policy_conditions_are_not_evaluated(iam_emulator: IamEmulator)
     )
     as_role = iam_emulator.client("ssm", iam_emulator.assume(tagged_only))
     assert as_role.get_parameter(Name="/theobroma/untagged")["Parameter"]["Value"] == "x"
+
+
+def test_cloudwatch_actions_carry_iams_prefix_not_the_signing_name(iam_emulator: IamEmulator) -> None:
+    """CloudWatch signs as ``monitoring``; IAM policies (and AWS) name its actions ``cloudwatch:``."""
+    alarms = iam_emulator.role("alarms", [{"Effect": "Allow", "Action": "cloudwatch:PutMetricAlarm", "Resource": "*"}])
+    cloudwatch = iam_emulator.client("cloudwatch", iam_emulator.assume(alarms))
+    mark = iam_emulator.mark()
+    cloudwatch.put_metric_alarm(
+        AlarmName="iam-unhealthy-hosts",
+        Namespace="AWS/ApplicationELB",
+        MetricName="UnHealthyHostCount",
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    with pytest.raises(ClientError):
+        cloudwatch.delete_alarms(AlarmNames=["iam-unhealthy-hosts"])
+    ours = [d for d in iam_emulator.since(mark) if f":assumed-role/{_name(alarms)}/" in str(d["principal"])]
+    assert [(d["action"], d["decision"]) for d in ours] == [
+        ("cloudwatch:PutMetricAlarm", "allowed"),
+        ("cloudwatch:DeleteAlarms", "denied"),
+    ]
