@@ -23,24 +23,6 @@ data "aws_iam_policy_document" "deploy" {
   }
 
   statement {
-    sid       = "EcsCluster"
-    actions   = ["ecs:DescribeClusters"]
-    resources = [var.cluster_arn]
-  }
-
-  statement {
-    sid       = "EcsListServicesInCluster"
-    actions   = ["ecs:ListServices"]
-    resources = ["*"]
-
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [var.cluster_arn]
-    }
-  }
-
-  statement {
     sid = "EcsTaskDefinitionTags"
     actions = [
       "ecs:TagResource",
@@ -78,7 +60,7 @@ data "aws_iam_policy_document" "deploy" {
 
   statement {
     sid       = "StateBucketList"
-    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    actions   = ["s3:ListBucket"]
     resources = [local.state_bucket_arn]
   }
 
@@ -101,8 +83,8 @@ data "aws_iam_policy_document" "deploy" {
     }
   }
 
-  # deploytool looks the repository up (inputs.image_repository_uri) and its troubleshooting reads
-  # the release's image; pushing is the build role's.
+  # deploytool looks the repository up (inputs.image_repository_uri) and refuses a tag that is not
+  # in it (DescribeImages) before deploying or rolling back; pushing is the build role's.
   statement {
     sid       = "ImageRepositoryRead"
     actions   = ["ecr:DescribeRepositories", "ecr:DescribeImages"]
@@ -133,19 +115,6 @@ data "aws_iam_policy_document" "deploy" {
         values   = ["ecs-tasks.amazonaws.com"]
       }
     }
-  }
-
-  statement {
-    sid = "ReadServiceLogs"
-    actions = [
-      "logs:DescribeLogStreams",
-      "logs:GetLogEvents",
-      "logs:FilterLogEvents",
-    ]
-    resources = [
-      "${local.arn_prefix.logs}:log-group:${var.log_group_prefix}*",
-      "${local.arn_prefix.logs}:log-group:${var.log_group_prefix}*:log-stream:*",
-    ]
   }
 
   statement {
@@ -316,10 +285,6 @@ data "aws_iam_policy_document" "deploy" {
       "ecs:DescribeTaskDefinition",
       "ecs:RegisterTaskDefinition",
       "ecs:DeregisterTaskDefinition",
-      "ecs:ListTaskDefinitions",
-      "elasticloadbalancing:DescribeLoadBalancers",
-      "elasticloadbalancing:DescribeLoadBalancerAttributes",
-      "elasticloadbalancing:DescribeListeners",
       "elasticloadbalancing:DescribeRules",
       "elasticloadbalancing:DescribeTargetGroups",
       "elasticloadbalancing:DescribeTargetGroupAttributes",
@@ -327,13 +292,9 @@ data "aws_iam_policy_document" "deploy" {
       "elasticloadbalancing:DescribeTags",
       "ec2:DescribeSecurityGroups",
       "ec2:DescribeSecurityGroupRules",
-      "ec2:DescribeSubnets",
-      "ec2:DescribeVpcs",
       "ec2:DescribeNetworkInterfaces",
       "application-autoscaling:DescribeScalableTargets",
       "application-autoscaling:DescribeScalingPolicies",
-      "application-autoscaling:DescribeScalingActivities",
-      "logs:DescribeLogGroups",
     ]
     resources = ["*"]
   }

@@ -198,12 +198,6 @@ variable "pass_role_arns" {
   default     = []
 }
 
-variable "log_group_prefix" {
-  description = "Log groups the role may read, by name prefix."
-  type        = string
-  default     = "/ecs/"
-}
-
 variable "route53_zone_ids" {
   description = "Hosted zones in which the role may change records (branch DNS names)."
   type        = list(string)
