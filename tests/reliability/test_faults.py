@@ -377,3 +377,37 @@ def test_rollback_to_a_release_that_is_now_unhealthy_exits_4_and_says_so(
         ("deploy", "bad-b", "failed"),
         ("rollback", "good-a", "failed"),
     ]
+
+
+# --- the deploy history cannot be written ----------------------------------------------------------------
+
+
+@pytest.mark.apply
+def test_a_failed_release_is_rolled_back_when_its_failure_cannot_be_recorded(
+    faults: FaultEnv, fault_branch: str
+) -> None:
+    """Release A verifies; then S3 refuses every write of a finished record to the deploy history
+    (PutObject under the history prefix, AccessDenied; the state backend and the start records go
+    through) and release B fails verification. B is still rolled back to A, the run exits 3 as a
+    rolled-back deploy does, and its message says the history is missing the run."""
+    names = faults.target.names(fault_branch)
+    args = ["deploy", "--env", ENV, "--branch", fault_branch, "--yes"]
+    good = faults.run(*args, "--image-tag", "ledger-good")
+    assert good.code == 0, str(good)
+
+    history = f"/{faults.target.state_bucket}/{faults.target.config.project.ledger_prefix}/{ENV}/{names.workspace}/"
+    refusal = faults.proxy.refuse(
+        lambda r: r.method == "PUT" and r.path.startswith(history) and b'"outcome": "in_progress"' not in r.body
+    )
+    broken = [f"--set-env={key}={value}" for key, value in BROKEN.items()]
+    bad = faults.run(*args, "--image-tag", "ledger-bad", *broken)
+
+    assert bad.code == 3, str(bad)
+    no_traceback(bad.stderr)
+    assert refusal.refused, "no history write was refused"
+    assert "rolled back to ledger-good, which verified healthy" in bad.last_line
+    assert "the deploy history could not be written" in bad.last_line
+    assert "warning: cannot write the deploy history" in bad.stderr
+    assert service_image(faults.emulator, faults.platform["cluster_name"], names.service) == "ledger-good"
+    assert state_image(faults.state(fault_branch)) == "ledger-good"
+    assert faults.lock(fault_branch) is None
