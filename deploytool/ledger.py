@@ -95,10 +95,13 @@ class Ledger:
     write_attempts = 4  # each one a boto3 call with its own retries of throttling and 5xx
     write_wait: wait_base = wait_exponential(multiplier=0.5, max=4)
 
-    def __init__(self, s3: Any, bucket: str, prefix: str = "deploy-history") -> None:
+    def __init__(
+        self, s3: Any, bucket: str, prefix: str = "deploy-history", *, redact: Callable[[str], str] | None = None
+    ) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self.redact = redact or (lambda text: text)  # applied to every record before it is stored
 
     def _key(self, record: Record) -> str:
         stamp = record.time.replace("-", "").replace(":", "").replace(".", "")
@@ -116,7 +119,7 @@ class Ledger:
     def write(self, record: Record) -> str:
         """Store ``record`` (a later write of the same record replaces the earlier one), retried with backoff."""
         key = self._key(record)
-        body = json.dumps(record.to_dict(), sort_keys=True).encode()
+        body = self.redact(json.dumps(record.to_dict(), sort_keys=True)).encode()
         try:
             for attempt in Retrying(stop=stop_after_attempt(self.write_attempts), wait=self.write_wait, reraise=True):
                 with attempt:

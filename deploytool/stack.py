@@ -13,7 +13,6 @@ import hashlib
 import os
 import shutil
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
@@ -24,6 +23,7 @@ from deploytool.aws import Clients
 from deploytool.config import Config, EnvironmentSettings
 from deploytool.errors import DeployError
 from deploytool.ledger import Ledger
+from deploytool.plansummary import Secrets
 from deploytool.render import backend_config_text
 from deploytool.runtime import Runtime, runtime_for
 from deploytool.state import StateLayout, read_outputs
@@ -79,6 +79,7 @@ class Target:
     engine: toolchain.Engine = field(default_factory=toolchain.resolve_engine)
     progress: IO[str] = field(default_factory=lambda: sys.stderr)
     lock_timeout: str = "0s"
+    secrets: Secrets = field(default_factory=Secrets, repr=False, compare=False)
     _runtime: Runtime | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -125,8 +126,14 @@ class Target:
     def clients(self) -> Clients:
         return Clients(self.settings.region, self.endpoint)
 
+    def redact(self, text: str) -> str:
+        """``text`` without any value a plan of this run marked sensitive."""
+        return self.secrets.redact(text)
+
     def ledger(self) -> Ledger:
-        return Ledger(self.clients()("s3"), self.state_bucket, self.config.project.ledger_prefix)
+        return Ledger(
+            self.clients()("s3"), self.state_bucket, self.config.project.ledger_prefix, redact=self.secrets.redact
+        )
 
     def names(self, branch: str | None) -> naming.Names:
         if self.settings.branch_environments:
@@ -167,12 +174,11 @@ def resolve_target(
 
 @dataclass
 class Stack:
-    """A root + workspace of a target, with its runner."""
+    """A root + workspace of a target, with its runner (which shares the target's ``secrets``)."""
 
     target: Target
     name: StackName
     workspace: str = "default"
-    redact: Callable[[str], str] = field(default_factory=lambda: _identity)
 
     def __post_init__(self) -> None:
         self.root = self.target.roots_dir / self.name
@@ -186,7 +192,7 @@ class Stack:
             env=self.target.terraform_env(),
             lock_timeout=self.target.lock_timeout,
             progress=self.target.progress,
-            redact=self.redact,
+            secrets=self.target.secrets,
             context=f"{self.target.env}/{self.name}, workspace {self.workspace}",
         )
 
@@ -233,7 +239,3 @@ class Stack:
     def outputs(self) -> dict[str, object] | None:
         """This stack's outputs in its workspace, read from the state object (None: no state)."""
         return read_outputs(self.target.clients()("s3"), self.target.layout, self.name, self.workspace)
-
-
-def _identity(text: str) -> str:
-    return text

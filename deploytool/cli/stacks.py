@@ -128,6 +128,7 @@ def plan_cmd(
                 url=public_url(target, names) if names else None,
                 ttl=target.settings.ttl,
                 marker=target.env,
+                secrets=target.secrets.values,
             )
         )
     else:
@@ -182,7 +183,12 @@ def apply_cmd(
 @click.option("--image-tag", required=True, help="Image tag or sha256 digest to deploy.")
 @click.option("--no-rollback", is_flag=True, help="Leave a release that fails verification in place.")
 @click.option("--health-url", help="Base URL to verify instead of the environment's host.")
-@click.option("--set-env", multiple=True, metavar="KEY=VALUE", help="Extra plain container environment variable.")
+@click.option(
+    "--set-env",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra plain container environment variable (one that looks like a secret is refused: use [secrets]).",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (CI).")
 @output_option
 def deploy_cmd(

@@ -9,6 +9,8 @@ failure the strategy restores the last known good release -> ledger.
 
 from __future__ import annotations
 
+from deploytool.config import check_plain_environment
+from deploytool.errors import DeployError
 from deploytool.release.bluegreen import BlueGreen
 from deploytool.release.outcome import DeployOutcome, Strategy
 from deploytool.release.rolling import Rolling
@@ -35,7 +37,14 @@ def deploy_release(
     health_url: str | None = None,
     progress: Progress = quiet,
 ) -> DeployOutcome:
-    """Deploy ``image_tag`` with the environment's strategy; verified, restored on failure."""
+    """Deploy ``image_tag`` with the environment's strategy; verified, restored on failure.
+
+    ``environment`` (``--set-env``) adds plain variables; one that looks like a secret is refused
+    before anything runs, as it is in deploy.toml's ``environment`` table."""
+    try:
+        check_plain_environment(environment or {})
+    except ValueError as exc:
+        raise DeployError(f"--set-env {exc}") from exc
     strategy = strategy_for(target, branch, health_url=health_url, progress=progress)
     return strategy.deploy(image_tag, environment=environment, rollback=rollback)
 
