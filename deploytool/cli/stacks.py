@@ -189,6 +189,11 @@ def apply_cmd(
     metavar="KEY=VALUE",
     help="Extra plain container environment variable (one that looks like a secret is refused: use [secrets]).",
 )
+@click.option(
+    "--allow-older",
+    is_flag=True,
+    help="Deploy even if the image's commit is an ancestor of the running one (a manual rollback).",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (CI).")
 @output_option
 def deploy_cmd(
@@ -202,10 +207,15 @@ def deploy_cmd(
     no_rollback: bool,
     health_url: str | None,
     set_env: tuple[str, ...],
+    allow_older: bool,
     yes: bool,
     output: str,
 ) -> None:
-    """Deploy an image: plan, apply, verify, and roll back to the last known good release on failure."""
+    """Deploy an image: plan, apply, verify, and roll back to the last known good release on failure.
+
+    An image whose tag is a commit older than the running one (its ancestor in this checkout) is
+    refused: a build that finished late never replaces a newer release (--allow-older to force).
+    """
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"deploy {image_tag} to {env}{' ' + branch if branch else ''}?")
     with reporting_failures(output):
@@ -217,6 +227,7 @@ def deploy_cmd(
             environment=parse_assignments(set_env),
             health_url=health_url,
             progress=err,
+            allow_older=allow_older,
         )
     emit(
         result.to_dict()

@@ -9,8 +9,10 @@ failure the strategy restores the last known good release -> ledger.
 
 from __future__ import annotations
 
+from deploytool import naming
 from deploytool.config import check_plain_environment
 from deploytool.errors import DeployError
+from deploytool.ordering import refuse_older
 from deploytool.release.bluegreen import BlueGreen
 from deploytool.release.outcome import DeployOutcome, Strategy
 from deploytool.release.rolling import Rolling
@@ -36,16 +38,30 @@ def deploy_release(
     environment: dict[str, str] | None = None,
     health_url: str | None = None,
     progress: Progress = quiet,
+    allow_older: bool = False,
 ) -> DeployOutcome:
     """Deploy ``image_tag`` with the environment's strategy; verified, restored on failure.
 
     ``environment`` (``--set-env``) adds plain variables; one that looks like a secret is refused
-    before anything runs, as it is in deploy.toml's ``environment`` table."""
+    before anything runs, as it is in deploy.toml's ``environment`` table. A commit older than the
+    one that runs (``image_tag`` an ancestor of the running tag in the checkout) is refused unless
+    ``allow_older`` (see ``deploytool.ordering``)."""
+    naming.validate_image_tag(image_tag)  # before anything reads the state
     try:
         check_plain_environment(environment or {})
     except ValueError as exc:
         raise DeployError(f"--set-env {exc}") from exc
     strategy = strategy_for(target, branch, health_url=health_url, progress=progress)
+    if not allow_older:
+        command = f"deploytool deploy --env {target.env}" + (f" --branch {branch}" if branch else "")
+        refuse_older(
+            target.config.root,
+            image_tag,
+            strategy.running_image(),
+            where=target.env if branch is None else f"{target.env} {branch}",
+            command=f"{command} --image-tag {image_tag}",
+            progress=progress,
+        )
     return strategy.deploy(image_tag, environment=environment, rollback=rollback)
 
 

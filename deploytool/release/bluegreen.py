@@ -119,6 +119,11 @@ class BlueGreen:
         self.progress = progress
         self.ledger = target.ledger()
 
+    def running_image(self) -> str | None:
+        """The tag of the colour production points at."""
+        now = current_colors(self.target, self.workspace)
+        return now.tag(now.active_color) if now else None
+
     # -- one apply ------------------------------------------------------------------------------
     def apply(self, colors: Colors, what: str) -> AppOutputs:
         self.progress(

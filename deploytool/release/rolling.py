@@ -32,6 +32,9 @@ class Rolling:
         self.progress = progress
         self.ledger = target.ledger()
 
+    def running_image(self) -> str | None:
+        return deployed_image(self.target, self.names.workspace)
+
     def _release(self, record: Record, image_tag: str, environment: dict[str, str] | None) -> DeployOutcome:
         """Apply ``image_tag``, verify it, fill ``record`` in; the outcome (success or failed)."""
         result, app = apply_app(self.target, self.names, image_tag, environment=environment, progress=self.progress)
