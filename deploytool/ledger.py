@@ -26,6 +26,7 @@ from tenacity.wait import wait_base
 from deploytool.errors import DeployError
 
 Warn = Callable[[str], None]
+LOCKS = "locks"  # <prefix>/<env>/locks/<workspace>: the deploy locks, next to the records
 
 OUTCOMES = ("in_progress", "success", "failed", "rolled_back", "rollback_failed", "interrupted", "error")
 
@@ -172,6 +173,8 @@ class Ledger:
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
+                    if not workspace and obj["Key"][len(prefix) :].startswith(f"{LOCKS}/"):
+                        continue  # the deploy locks (deploytool.deploylock), not records
                     yield obj["Key"]
         except self.s3.exceptions.NoSuchBucket as exc:
             raise DeployError(

@@ -13,12 +13,13 @@ import hashlib
 import os
 import shutil
 import sys
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
+from deploytool import deploylock, naming, toolchain
 from deploytool import emulator as emu
-from deploytool import naming, toolchain
 from deploytool.aws import Clients
 from deploytool.config import Config, EnvironmentSettings
 from deploytool.errors import DeployError
@@ -129,6 +130,23 @@ class Target:
     def redact(self, text: str) -> str:
         """``text`` without any value a plan of this run marked sensitive."""
         return self.secrets.redact(text)
+
+    def deploy_lock(
+        self, branch: str | None, *, operation: str, release: str = ""
+    ) -> AbstractContextManager[dict[str, str]]:
+        """Hold the deploy lock of the app workspace of ``branch`` (see ``deploytool.deploylock``)."""
+        workspace = self.names(branch).workspace
+        unlock = f"deploytool force-unlock --env {self.env}" + (f" --branch {branch}" if branch else "")
+        return deploylock.deploy_lock(
+            self.clients()("s3"),
+            self.state_bucket,
+            self.config.project.ledger_prefix,
+            self.env,
+            workspace,
+            operation=operation,
+            release=release,
+            unlock=f"{unlock} --deploy-lock",
+        )
 
     def ledger(self) -> Ledger:
         return Ledger(

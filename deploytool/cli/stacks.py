@@ -316,6 +316,9 @@ def history_cmd(
 @branch_option
 @stack_option
 @click.option("--lock-id", required=True, help="The lock ID from the 'state is locked' message.")
+@click.option(
+    "--deploy-lock", is_flag=True, help="Release the deploy lock (from 'deploy ... is locked'), not a state lock."
+)
 def force_unlock_cmd(
     env: str,
     local: bool,
@@ -325,10 +328,14 @@ def force_unlock_cmd(
     branch: str | None,
     stack: StackName,
     lock_id: str,
+    deploy_lock: bool,
 ) -> None:
-    """Release a state lock left by a run that died (check that it really died first)."""
+    """Release a state lock (or a deploy lock) left by a run that died (check that it really died first)."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
-    stackops.force_unlock(target, stack, branch, lock_id)
+    if deploy_lock:
+        release.force_unlock_deploy(target, branch, lock_id)
+    else:
+        stackops.force_unlock(target, stack, branch, lock_id)
     err(f"lock {lock_id} released")
 
 

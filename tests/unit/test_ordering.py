@@ -7,6 +7,7 @@ as CI builds them.
 from __future__ import annotations
 
 import subprocess
+from contextlib import nullcontext
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -60,7 +61,10 @@ class FakeStrategy:
 def production(repo: Path, monkeypatch: pytest.MonkeyPatch, running: str | None) -> tuple[Any, FakeStrategy]:
     strategy = FakeStrategy(running)
     monkeypatch.setattr(release, "strategy_for", lambda *a, **k: strategy)
-    return SimpleNamespace(env="production", config=SimpleNamespace(root=repo)), strategy
+    target = SimpleNamespace(
+        env="production", config=SimpleNamespace(root=repo), deploy_lock=lambda *a, **k: nullcontext()
+    )
+    return target, strategy
 
 
 @pytest.mark.parametrize("short", [False, True], ids=["full-sha", "short-sha"])
