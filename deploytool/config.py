@@ -86,6 +86,21 @@ def looks_secret(name: str, value: str = "") -> bool:
     return bool(_URL_WITH_PASSWORD.search(value))
 
 
+def check_plain_environment(values: Mapping[str, str]) -> None:
+    """Plain container environment variables: valid names, and nothing that looks like a secret.
+
+    Plain values travel in tfvars, the task definition, plans and the deploy history, and
+    Terraform does not mark them sensitive, so no redaction could hide them: a secret goes in
+    ``[secrets]`` (a Secrets Manager or SSM reference) instead. Raises ``ValueError`` naming the
+    variable, never its value.
+    """
+    for key, item in values.items():
+        if not _ENV_VAR_NAME.fullmatch(key):
+            raise ValueError(f"{key!r} is not a valid environment variable name")
+        if looks_secret(key, item):
+            raise ValueError(f"{key} looks like a secret: move it to [secrets] (a Secrets Manager or SSM reference)")
+
+
 class ProjectSettings(SettingsModel):
     """``[project]``: settings shared by every environment.
 
@@ -406,13 +421,7 @@ class EnvironmentSettings(SettingsModel):
     @field_validator("environment")
     @classmethod
     def _plain_environment(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, item in value.items():
-            if not _ENV_VAR_NAME.fullmatch(key):
-                raise ValueError(f"{key!r} is not a valid environment variable name")
-            if looks_secret(key, item):
-                raise ValueError(
-                    f"{key} looks like a secret: move it to [secrets] (a Secrets Manager or SSM reference)"
-                )
+        check_plain_environment(value)
         return value
 
     @field_validator("secrets")

@@ -16,17 +16,23 @@ import getpass
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+from tenacity import Retrying, stop_after_attempt, wait_exponential
+from tenacity.wait import wait_base
 
 from deploytool.errors import DeployError
+
+Warn = Callable[[str], None]
+LOCKS = "locks"  # <prefix>/<env>/locks/<workspace>: the deploy locks, next to the records
 
 OUTCOMES = ("in_progress", "success", "failed", "rolled_back", "rollback_failed", "interrupted", "error")
 
@@ -45,6 +51,10 @@ def git_sha() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def now() -> str:
@@ -89,41 +99,65 @@ class Record:
 class Ledger:
     """Deploy records in S3 (``s3`` is a boto3 S3 client)."""
 
-    def __init__(self, s3: Any, bucket: str, prefix: str = "deploy-history") -> None:
+    write_attempts = 4  # each one a boto3 call with its own retries of throttling and 5xx
+    write_wait: wait_base = wait_exponential(multiplier=0.5, max=4)
+
+    def __init__(
+        self, s3: Any, bucket: str, prefix: str = "deploy-history", *, redact: Callable[[str], str] | None = None
+    ) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self.redact = redact or (lambda text: text)  # applied to every record before it is stored
 
     def _key(self, record: Record) -> str:
         stamp = record.time.replace("-", "").replace(":", "").replace(".", "")
         return f"{self.prefix}/{record.env}/{record.workspace}/{stamp}-{record.id}.json"
 
+    def _put(self, key: str, body: bytes) -> None:
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            ServerSideEncryption="AES256",
+        )
+
     def write(self, record: Record) -> str:
-        """Store ``record`` (a later write of the same record replaces the earlier one)."""
+        """Store ``record`` (a later write of the same record replaces the earlier one), retried with backoff."""
         key = self._key(record)
+        body = self.redact(json.dumps(record.to_dict(), sort_keys=True)).encode()
         try:
-            self.s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=json.dumps(record.to_dict(), sort_keys=True).encode(),
-                ContentType="application/json",
-                ServerSideEncryption="AES256",
-            )
+            for attempt in Retrying(stop=stop_after_attempt(self.write_attempts), wait=self.write_wait, reraise=True):
+                with attempt:
+                    self._put(key, body)
         except Exception as exc:
             raise DeployError(f"cannot write the deploy history to s3://{self.bucket}/{key}: {exc}") from exc
         return key
 
+    def try_write(self, record: Record, warn: Warn | None = None) -> str | None:
+        """``write``, but a failure is a warning: the key, or None when the record could not be stored."""
+        try:
+            return self.write(record)
+        except DeployError as exc:
+            (warn or _stderr)(f"warning: {exc.message} (the {record.action} goes on regardless)")
+            return None
+
     @contextmanager
-    def recording(self, record: Record) -> Iterator[Record]:
+    def recording(self, record: Record, *, warn: Warn | None = None) -> Iterator[Record]:
         """Record one run: written when it starts, and again when it ends, however it ends.
 
         The body sets ``record.outcome`` (and checks, message) as it learns them; a body that ends
         normally without setting it is a success. On an exception an outcome the body already set
         (``failed``, ``rolled_back``, ...) stands; otherwise the run was an ``error`` (or
         ``interrupted`` by Ctrl-C) and the exception's message is added to the record's.
+
+        Writing the history never decides what happens to the service: a write that fails after
+        its retries is a warning (``warn``, default stderr), the run goes on, and a user-facing
+        error the body raises keeps its exit code, its message saying that the record is missing.
         """
         started = time.monotonic()
-        self.write(record)
+        self.try_write(record, warn)
         try:
             yield record
         except BaseException as exc:
@@ -131,12 +165,13 @@ class Ledger:
                 record.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
                 record.message = (f"{record.message}; error: {exc}" if record.message else str(exc))[:500]
             record.duration_s = round(time.monotonic() - started, 2)
-            self.write(record)
+            if self.try_write(record, warn) is None and isinstance(exc, DeployError):
+                exc.message = f"{exc.message} (the deploy history could not be written: this run is not recorded)"
             raise
         if record.outcome == "in_progress":
             record.outcome = "success"
         record.duration_s = round(time.monotonic() - started, 2)
-        self.write(record)
+        self.try_write(record, warn)
 
     def _keys(self, env: str, workspace: str | None) -> Iterator[str]:
         base = f"{self.prefix}/{env}/"
@@ -145,8 +180,12 @@ class Ledger:
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
-                    if "/" in obj["Key"][len(base) :]:  # records only, not the branch records beside them
-                        yield obj["Key"]
+                    rest = obj["Key"][len(base) :]
+                    if "/" not in rest:
+                        continue  # the branch records beside the workspaces, not records
+                    if not workspace and rest.startswith(f"{LOCKS}/"):
+                        continue  # the deploy locks (deploytool.deploylock), not records
+                    yield obj["Key"]
         except self.s3.exceptions.NoSuchBucket as exc:
             raise DeployError(
                 f"state bucket {self.bucket} does not exist; run `deploytool bootstrap` for this environment"

@@ -4,7 +4,8 @@
 change, replace (delete + create, counted once) and destroy, the action per resource address, and
 container image changes of ECS task definitions. ``render_markdown`` turns a summary and the human
 ``terraform show`` text into a comment that fits GitHub's size limit. ``sensitive_values`` lists
-every value the plan marks sensitive and ``redact`` removes them from any text.
+every value the plan marks sensitive and ``redact`` removes them from any text; ``Secrets`` collects
+them over a run (every plan the run reads) and redacts everything the run prints, posts or records.
 
 Nothing here prints a planned attribute value except image tags, and those are masked when the
 plan marks them sensitive.
@@ -347,6 +348,29 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         return text
     pattern = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
     return pattern.sub(REDACTED, text)
+
+
+class Secrets:
+    """The sensitive values of every plan a run has read, and their redaction from any text.
+
+    One instance per run (a ``Target`` holds it): the Terraform runner learns from each plan JSON
+    it reads and redacts its streamed output and errors, the ledger redacts its records, the CLI
+    its lines. Values a plan does not mark sensitive cannot be known here: the settings refuse
+    secret-looking plain environment variables instead (``deploytool.config.check_plain_environment``).
+    """
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self.values: set[str] = {v for v in values if len(v) >= MIN_SECRET_LEN}
+
+    def learn(self, plan: Mapping[str, Any]) -> None:
+        """Add every value ``plan`` (``terraform show -json`` of a plan or of state) marks sensitive."""
+        state = {v for v in _state_values(plan.get("values")) if len(v) >= MIN_SECRET_LEN}
+        self.values |= sensitive_values(plan) | state
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.values) if self.values else text
+
+    __call__ = redact
 
 
 # --- markdown ------------------------------------------------------------------------------------

@@ -13,17 +13,18 @@ import hashlib
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
+from deploytool import deploylock, naming, toolchain
 from deploytool import emulator as emu
-from deploytool import naming, toolchain
 from deploytool.aws import Clients
 from deploytool.config import Config, EnvironmentSettings
 from deploytool.errors import DeployError
 from deploytool.ledger import Ledger
+from deploytool.plansummary import Secrets
 from deploytool.render import backend_config_text
 from deploytool.runtime import Runtime, runtime_for
 from deploytool.state import StateLayout, read_outputs
@@ -85,6 +86,7 @@ class Target:
     runtime_credentials: emu.Credentials | None = None
     # Where data dirs, rendered files and local tasks live (None: :func:`data_root`).
     data_dir: Path | None = None
+    secrets: Secrets = field(default_factory=Secrets, repr=False, compare=False)
     _runtime: Runtime | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -135,8 +137,31 @@ class Target:
         """Clients for the local stand-in of ECS (it plays AWS, not the caller)."""
         return Clients(self.settings.region, self.endpoint, self.runtime_credentials)
 
+    def redact(self, text: str) -> str:
+        """``text`` without any value a plan of this run marked sensitive."""
+        return self.secrets.redact(text)
+
+    def deploy_lock(
+        self, branch: str | None, *, operation: str, release: str = ""
+    ) -> AbstractContextManager[dict[str, str]]:
+        """Hold the deploy lock of the app workspace of ``branch`` (see ``deploytool.deploylock``)."""
+        workspace = self.names(branch).workspace
+        unlock = f"deploytool force-unlock --env {self.env}" + (f" --branch {branch}" if branch else "")
+        return deploylock.deploy_lock(
+            self.clients()("s3"),
+            self.state_bucket,
+            self.config.project.ledger_prefix,
+            self.env,
+            workspace,
+            operation=operation,
+            release=release,
+            unlock=f"{unlock} --deploy-lock",
+        )
+
     def ledger(self) -> Ledger:
-        return Ledger(self.clients()("s3"), self.state_bucket, self.config.project.ledger_prefix)
+        return Ledger(
+            self.clients()("s3"), self.state_bucket, self.config.project.ledger_prefix, redact=self.secrets.redact
+        )
 
     def names(self, branch: str | None) -> naming.Names:
         if self.settings.branch_environments:
@@ -186,12 +211,11 @@ def resolve_target(
 
 @dataclass
 class Stack:
-    """A root + workspace of a target, with its runner."""
+    """A root + workspace of a target, with its runner (which shares the target's ``secrets``)."""
 
     target: Target
     name: StackName
     workspace: str = "default"
-    redact: Callable[[str], str] = field(default_factory=lambda: _identity)
 
     def __post_init__(self) -> None:
         self.root = self.target.roots_dir / self.name
@@ -205,7 +229,7 @@ class Stack:
             env=self.target.terraform_env(),
             lock_timeout=self.target.lock_timeout,
             progress=self.target.progress,
-            redact=self.redact,
+            secrets=self.target.secrets,
             context=f"{self.target.env}/{self.name}, workspace {self.workspace}",
         )
 
@@ -262,7 +286,3 @@ class Stack:
     def outputs(self) -> dict[str, object] | None:
         """This stack's outputs in its workspace, read from the state object (None: no state)."""
         return read_outputs(self.target.clients()("s3"), self.target.layout, self.name, self.workspace)
-
-
-def _identity(text: str) -> str:
-    return text

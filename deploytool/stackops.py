@@ -190,7 +190,7 @@ def apply_stack(
         image_after=image_tag,
         plan=summary_counts,
     )
-    with target.ledger().recording(record):
+    with target.ledger().recording(record, warn=progress):
         stack.runner.apply(planfile, discard=own_plan)
         if stack_name == "platform":
             progress(f"publishing the platform's outputs to {target.layout.outputs_url('platform')}")
@@ -234,7 +234,7 @@ def _destroy(
     record = Record(env=target.env, workspace=stack.workspace, stack=stack_name, action="destroy", image_before=before)
     if reason:
         record.extra["reason"] = reason
-    with ledger.recording(record):
+    with ledger.recording(record, warn=progress):
         if stack_name == "platform":
             # First, so no app deploy starts against a platform that is going away.
             delete_platform_outputs(target.clients()("s3"), target.layout)

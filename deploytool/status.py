@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from deploytool.durations import format_age
 from deploytool.errors import DeployError
-from deploytool.ledger import Ledger, Record
+from deploytool.ledger import LOCKS, Ledger, Record
 from deploytool.stack import Target
 from deploytool.state import app_outputs
 
@@ -86,7 +86,7 @@ class LedgerIndex:
             for page in ledger.s3.get_paginator("list_objects_v2").paginate(Bucket=ledger.bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
                     ws, sep, _ = obj["Key"][len(base) :].partition("/")
-                    if sep:
+                    if sep and ws != LOCKS:  # the deploy locks are no records
                         self._keys.setdefault(ws, []).append(obj["Key"])
         except ClientError as exc:
             raise DeployError(

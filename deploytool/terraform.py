@@ -25,10 +25,9 @@ from typing import IO, Any
 
 from deploytool.durations import format_age
 from deploytool.errors import DeployError, StateLockedError
+from deploytool.plansummary import Secrets
 from deploytool.state import output_values
 from deploytool.toolchain import Engine
-
-Redactor = Callable[[str], str]
 
 
 class TerraformError(DeployError):
@@ -76,8 +75,9 @@ class Runner:
     """Runs Terraform for one root in one data directory.
 
     ``env`` is added to the process environment (CLI config, credentials, endpoints);
-    ``progress`` receives Terraform's streamed output (stderr by default); ``redact`` is applied to
-    every streamed line and to error messages.
+    ``progress`` receives Terraform's streamed output (stderr by default); ``secrets`` learns the
+    sensitive values of every plan read with ``show_json`` and is redacted from every streamed
+    line, the plan text and error messages (share one ``Secrets`` between the runners of a run).
     """
 
     root: Path
@@ -86,13 +86,16 @@ class Runner:
     env: Mapping[str, str] = field(default_factory=dict)
     lock_timeout: str = "0s"
     progress: IO[str] | None = None
-    redact: Redactor = field(default_factory=lambda: _identity)
+    secrets: Secrets = field(default_factory=Secrets)
     context: str = ""
 
     def __post_init__(self) -> None:
         if not self.root.is_dir():
             raise DeployError(f"Terraform root {self.root} does not exist")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def redact(self, text: str) -> str:
+        return self.secrets.redact(text)
 
     # -- process -------------------------------------------------------------------------------
     def _environ(self) -> dict[str, str]:
@@ -260,6 +263,7 @@ class Runner:
     def show_json(self, plan: Path | None = None) -> dict[str, Any]:
         args = ["show", "-json", "-no-color"] + ([str(plan)] if plan else [])
         data: dict[str, Any] = json.loads(self.run(args, stream=False).stdout or "{}")
+        self.secrets.learn(data)
         return data
 
     def show_text(self, plan: Path) -> str:
@@ -386,7 +390,3 @@ def _forward_termination(stopper: _Stopper) -> _Handler:
 def _restore(previous: _Handler) -> None:
     if previous is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, previous)
-
-
-def _identity(text: str) -> str:
-    return text

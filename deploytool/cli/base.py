@@ -33,9 +33,19 @@ Exit codes:
 """
 
 
+_TARGET_KEY = "deploytool.target"
+
+
+def redact(text: str) -> str:
+    """``text`` without the values the plans of this command's target marked sensitive."""
+    ctx = click.get_current_context(silent=True)
+    target = ctx.meta.get(_TARGET_KEY) if ctx is not None else None
+    return target.redact(text) if isinstance(target, Target) else text
+
+
 def err(message: str) -> None:
     """Progress/diagnostic line on stderr."""
-    click.echo(message, err=True)
+    click.echo(redact(message), err=True)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -56,12 +66,12 @@ def record_line(record: Record | None) -> str:
 def emit(data: Any, output: str = "text") -> None:
     """Data on stdout: JSON when asked, else the text form."""
     if output == "json":
-        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+        click.echo(redact(json.dumps(data, indent=2, sort_keys=True, default=str)))
     elif isinstance(data, str):
-        click.echo(data)
+        click.echo(redact(data))
     else:
         for key, value in data.items():
-            click.echo(f"{key}: {value}")
+            click.echo(redact(f"{key}: {value}"))
 
 
 class CommandError(click.ClickException):
@@ -97,7 +107,7 @@ class Main(click.Group):
         except DeployError as exc:
             hint = aws_error_message(exc.__cause__) if exc.__cause__ is not None else None
             message = exc.message if hint is None or hint in exc.message else f"{exc.message}: {hint}"
-            raise CommandError(message, exc.exit_code) from exc
+            raise CommandError(redact(message), exc.exit_code) from exc
         except KeyboardInterrupt:
             err("interrupted")
             raise SystemExit(130) from None
@@ -106,9 +116,10 @@ class Main(click.Group):
                 traceback.print_exc()
             hint = aws_error_message(exc)
             if hint is not None:
-                raise CommandError(hint, ExitCode.ERROR) from exc
+                raise CommandError(redact(hint), ExitCode.ERROR) from exc
             raise CommandError(
-                f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback)", ExitCode.ERROR
+                redact(f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback)"),
+                ExitCode.ERROR,
             ) from exc
 
 
@@ -157,9 +168,14 @@ def target_options(func: Any) -> Any:
 def make_target(
     env: str, local: bool, config_path: Path | None, terraform_bin: str | None, lock_timeout: str
 ) -> Target:
-    return resolve_target(
+    """The command's target; what the command prints from then on is redacted with its secrets."""
+    target = resolve_target(
         load_config(config_path), env, local=local, terraform_bin=terraform_bin, lock_timeout=lock_timeout
     )
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_TARGET_KEY] = target
+    return target
 
 
 def confirm_or_abort(yes: bool, question: str) -> None:

@@ -126,6 +126,7 @@ def plan_cmd(
                 url=public_url(target, names) if names else None,
                 ttl=target.settings.ttl,
                 marker=target.env,
+                secrets=target.secrets.values,
             )
         )
     else:
@@ -180,7 +181,17 @@ def apply_cmd(
 @click.option("--image-tag", required=True, help="Image tag or sha256 digest to deploy.")
 @click.option("--no-rollback", is_flag=True, help="Leave a release that fails verification in place.")
 @click.option("--health-url", help="Base URL to verify instead of the environment's host.")
-@click.option("--set-env", multiple=True, metavar="KEY=VALUE", help="Extra plain container environment variable.")
+@click.option(
+    "--set-env",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra plain container environment variable (one that looks like a secret is refused: use [secrets]).",
+)
+@click.option(
+    "--allow-older",
+    is_flag=True,
+    help="Deploy even if the image's commit is an ancestor of the running one (a manual rollback).",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (CI).")
 @output_option
 def deploy_cmd(
@@ -194,10 +205,15 @@ def deploy_cmd(
     no_rollback: bool,
     health_url: str | None,
     set_env: tuple[str, ...],
+    allow_older: bool,
     yes: bool,
     output: str,
 ) -> None:
-    """Deploy an image: plan, apply, verify, and roll back to the last known good release on failure."""
+    """Deploy an image: plan, apply, verify, and roll back to the last known good release on failure.
+
+    An image whose tag is a commit older than the running one (its ancestor in this checkout) is
+    refused: a build that finished late never replaces a newer release (--allow-older to force).
+    """
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"deploy {image_tag} to {env}{' ' + branch if branch else ''}?")
     with reporting_failures(output):
@@ -209,6 +225,7 @@ def deploy_cmd(
             environment=parse_assignments(set_env),
             health_url=health_url,
             progress=err,
+            allow_older=allow_older,
         )
     emit(
         result.to_dict()
@@ -297,6 +314,9 @@ def history_cmd(
 @branch_option
 @stack_option
 @click.option("--lock-id", required=True, help="The lock ID from the 'state is locked' message.")
+@click.option(
+    "--deploy-lock", is_flag=True, help="Release the deploy lock (from 'deploy ... is locked'), not a state lock."
+)
 def force_unlock_cmd(
     env: str,
     local: bool,
@@ -306,10 +326,14 @@ def force_unlock_cmd(
     branch: str | None,
     stack: StackName,
     lock_id: str,
+    deploy_lock: bool,
 ) -> None:
-    """Release a state lock left by a run that died (check that it really died first)."""
+    """Release a state lock (or a deploy lock) left by a run that died (check that it really died first)."""
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
-    stackops.force_unlock(target, stack, branch, lock_id)
+    if deploy_lock:
+        release.force_unlock_deploy(target, branch, lock_id)
+    else:
+        stackops.force_unlock(target, stack, branch, lock_id)
     err(f"lock {lock_id} released")
 
 

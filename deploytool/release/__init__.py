@@ -12,6 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from deploytool import naming
+from deploytool.config import check_plain_environment
+from deploytool.deploylock import lock_key, release_lock
+from deploytool.errors import DeployError
+from deploytool.ordering import refuse_older
 from deploytool.release.bluegreen import BlueGreen
 from deploytool.release.outcome import DeployOutcome, Strategy
 from deploytool.release.rolling import Rolling
@@ -37,14 +41,35 @@ def deploy_release(
     environment: dict[str, str] | None = None,
     health_url: str | None = None,
     progress: Progress = quiet,
+    allow_older: bool = False,
 ) -> DeployOutcome:
     """Deploy ``image_tag`` with the environment's strategy; verified, restored on failure.
 
-    A branch whose workspace belongs to another branch is refused before anything is recorded."""
-    naming.validate_image_tag(image_tag)
+    ``environment`` (``--set-env``) adds plain variables; one that looks like a secret is refused
+    before anything runs, as it is in deploy.toml's ``environment`` table. A commit older than the
+    one that runs (``image_tag`` an ancestor of the running tag in the checkout) is refused unless
+    ``allow_older`` (see ``deploytool.ordering``). The run holds the workspace's deploy lock from
+    its plan to its final verdict, rollback included (see ``deploytool.deploylock``). A branch whose
+    workspace belongs to another branch is refused before anything is recorded."""
+    naming.validate_image_tag(image_tag)  # before anything reads the state
+    try:
+        check_plain_environment(environment or {})
+    except ValueError as exc:
+        raise DeployError(f"--set-env {exc}") from exc
     check_branch(target, target.names(branch))
     strategy = strategy_for(target, branch, health_url=health_url, progress=progress)
-    return strategy.deploy(image_tag, environment=environment, rollback=rollback)
+    with target.deploy_lock(branch, operation="deploy", release=image_tag):
+        if not allow_older:
+            command = f"deploytool deploy --env {target.env}" + (f" --branch {branch}" if branch else "")
+            refuse_older(
+                target.config.root,
+                image_tag,
+                strategy.running_image(),
+                where=target.env if branch is None else f"{target.env} {branch}",
+                command=f"{command} --image-tag {image_tag}",
+                progress=progress,
+            )
+        return strategy.deploy(image_tag, environment=environment, rollback=rollback)
 
 
 def plan_release(
@@ -88,12 +113,23 @@ def rollback_release(
     if to is not None:
         naming.validate_image_tag(to)
     check_branch(target, target.names(branch))
-    return strategy_for(target, branch, health_url=health_url, progress=progress).rollback(to)
+    strategy = strategy_for(target, branch, health_url=health_url, progress=progress)
+    with target.deploy_lock(branch, operation="rollback", release=to or ""):
+        return strategy.rollback(to)
 
 
 def finalize(target: Target, *, progress: Progress = quiet) -> str:
     """Blue-green: scale the previous colour down after the bake period."""
-    return strategy_for(target, progress=progress).finalize()
+    strategy = strategy_for(target, progress=progress)
+    with target.deploy_lock(None, operation="finalize"):
+        return strategy.finalize()
+
+
+def force_unlock_deploy(target: Target, branch: str | None, lock_id: str) -> None:
+    """Remove the deploy lock ``lock_id`` of a run that died (refused when the lock is another one)."""
+    key = lock_key(target.config.project.ledger_prefix, target.env, target.names(branch).workspace)
+    if not release_lock(target.clients()("s3"), target.state_bucket, key, lock_id):
+        raise DeployError(f"no deploy lock with ID {lock_id} at s3://{target.state_bucket}/{key}; nothing released")
 
 
 __all__ = [
@@ -103,6 +139,7 @@ __all__ = [
     "Strategy",
     "deploy_release",
     "finalize",
+    "force_unlock_deploy",
     "plan_release",
     "rollback_release",
 ]

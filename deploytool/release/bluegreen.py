@@ -119,6 +119,11 @@ class BlueGreen:
         self.progress = progress
         self.ledger = target.ledger()
 
+    def running_image(self) -> str | None:
+        """The tag of the colour production points at."""
+        now = current_colors(self.target, self.workspace)
+        return now.tag(now.active_color) if now else None
+
     # -- one apply ------------------------------------------------------------------------------
     def apply(self, colors: Colors, what: str) -> AppOutputs:
         self.progress(
@@ -160,7 +165,7 @@ class BlueGreen:
             image_before=before.tag(before.active_color) if before else None,
             image_after=image_tag,
         )
-        with self.ledger.recording(record):
+        with self.ledger.recording(record, warn=self.progress):
             if before is None:
                 return self._first_deploy(record, image_tag, desired, environment or {})
             return self._switch(record, before, image_tag, desired, environment or {})
@@ -307,7 +312,7 @@ class BlueGreen:
             image_before=now.tag(now.active_color),
             image_after=prev_tag,
         )
-        with self.ledger.recording(record):
+        with self.ledger.recording(record, warn=self.progress):
             count = max(self.target.settings.desired_count, 1)
             back = Colors(**{**now.__dict__, "active_color": prev}).with_color(prev, count=count)
             outputs = self.apply(back, f"roll back: switch production to {prev}")
@@ -341,5 +346,5 @@ class BlueGreen:
             outcome="success",
             extra={"colors": done.__dict__},
         )
-        self.ledger.write(record)
+        self.ledger.try_write(record, self.progress)
         return f"{idle} scaled down; {now.active_color} serves {now.tag(now.active_color)}"

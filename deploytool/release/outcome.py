@@ -48,6 +48,10 @@ class Strategy(Protocol):
         (``rollback=False``: leave a failing release in place, where the strategy allows it)."""
         ...
 
+    def running_image(self) -> str | None:
+        """The image tag that serves now (None before the first deploy)."""
+        ...
+
     def rollback(self, to: str | None = None) -> DeployOutcome:
         """Go back to ``to`` or the last known good release, and verify it."""
         ...

@@ -32,6 +32,9 @@ class Rolling:
         self.progress = progress
         self.ledger = target.ledger()
 
+    def running_image(self) -> str | None:
+        return deployed_image(self.target, self.names.workspace)
+
     def _release(self, record: Record, image_tag: str, environment: dict[str, str] | None) -> DeployOutcome:
         """Apply ``image_tag``, verify it, fill ``record`` in; the outcome (success or failed)."""
         result, app = apply_app(self.target, self.names, image_tag, environment=environment, progress=self.progress)
@@ -76,12 +79,13 @@ class Rolling:
             image_after=image_tag,
             extra={"environment": environment or {}},
         )
-        with self.ledger.recording(record):
+        # Roll back first, record after: the outcome is written when the run ends, and a history
+        # that cannot be written never holds the rollback up (see ``Ledger.recording``).
+        with self.ledger.recording(record, warn=self.progress):
             outcome = self._release(record, image_tag, environment)
             if outcome.verdict.ok:
                 self.progress(f"verified: {outcome.verdict.summary()}")
                 return outcome
-            self.ledger.write(record)  # "failed" is on record while the rollback runs
             self.progress(f"verification failed: {outcome.verdict.summary()}")
             self._restore(record, outcome, rollback=rollback)
         return outcome  # not reached: _restore always raises
@@ -96,7 +100,11 @@ class Rolling:
                 result=outcome.to_dict(),
             )
         before = record.image_before
-        good = self.ledger.last_known_good(self.target.env, workspace, exclude=tag)
+        try:
+            good = self.ledger.last_known_good(self.target.env, workspace, exclude=tag)
+        except Exception as exc:  # an unreadable history: fall back to what ran before
+            self.progress(f"warning: cannot read the deploy history ({exc}); rolling back to the previous image")
+            good = None
         restore_tag = good.image_after if good else (before if before and before != tag else None)
         if restore_tag is None:
             outcome.outcome = "rollback_failed"
@@ -156,7 +164,7 @@ class Rolling:
             extra={"environment": environment or {}},
         )
         self.progress(f"rolling back {self.names.workspace} to {image_tag}")
-        with self.ledger.recording(record):
+        with self.ledger.recording(record, warn=self.progress):
             return self._release(record, image_tag, environment)
 
     def rollback(self, to: str | None = None) -> DeployOutcome:

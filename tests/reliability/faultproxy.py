@@ -8,6 +8,8 @@ forwards every request unchanged until a fault is armed:
   that request and every later one get their connection reset without an answer, until a
   request matches ``until``; that one and everything after it are forwarded again. The requests
   that met the outage never reach the emulator.
+* ``refuse(match, code)``: every request matching ``match`` is answered with an S3 error
+  (``AccessDenied``, 403, by default) and never reaches the emulator; the rest are forwarded.
 * ``hold(match)``: the first request matching ``match`` is kept waiting (the caller sees a slow
   AWS API) until the test releases it, forwarded or dropped.
 
@@ -80,6 +82,22 @@ class Hold:
 
 
 @dataclass
+class Refusal:
+    """Requests matching ``match`` answered with an S3 error; ``refused`` are the ones it answered."""
+
+    match: Matcher
+    status: int
+    code: str
+    refused: list[Request] = field(default_factory=list)
+
+    def answer(self) -> bytes:
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f"<Error><Code>{self.code}</Code><Message>refused by the fault proxy</Message></Error>"
+        ).encode()
+
+
+@dataclass
 class _Outage:
     trigger: Matcher
     until: Matcher
@@ -100,6 +118,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._outage: _Outage | None = None
         self._holds: list[Hold] = []
+        self._refusals: list[Refusal] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -140,6 +159,13 @@ class FaultProxy:
             self._outage = _Outage(trigger, until)
             return self._outage
 
+    def refuse(self, match: Matcher, *, status: int = 403, code: str = "AccessDenied") -> Refusal:
+        """Answer every request matching ``match`` with an S3 error (``code``, HTTP ``status``)."""
+        refusal = Refusal(match, status, code)
+        with self._lock:
+            self._refusals.append(refusal)
+        return refusal
+
     def hold(self, match: Matcher) -> Hold:
         """Keep the next request matching ``match`` waiting until ``Hold.release``."""
         hold = Hold(match)
@@ -152,6 +178,7 @@ class FaultProxy:
         with self._lock:
             holds, self._holds = self._holds, []
             self._outage = None
+            self._refusals = []
         for hold in holds:
             hold.release(forward=False)
 
@@ -177,12 +204,23 @@ class FaultProxy:
                 cut = outage.active
                 if cut:
                     outage.refused.append(request)
+            refusal = None if cut else next((r for r in self._refusals if r.match(request)), None)
+            if refusal is not None:
+                refusal.refused.append(request)
             hold = next((h for h in self._holds if not h.arrived.is_set() and h.match(request)), None)
-            if hold is not None and not cut:
+            if hold is not None and not cut and refusal is None:
                 hold.request = request
                 hold.arrived.set()
         if cut:
             _reset(handler)
+            return
+        if refusal is not None:
+            payload = refusal.answer()
+            handler.send_response(refusal.status)
+            handler.send_header("Content-Type", "application/xml")
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
             return
         if hold is not None:
             hold.released.wait(HOLD_LIMIT_S)

@@ -9,6 +9,7 @@ it makes), never by timing.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -401,8 +402,10 @@ def test_concurrent_deploys_one_proceeds_the_other_exits_5(
     faults: FaultEnv, fault_branch: str, local_target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two ``deploy`` runs of one workspace (two CI runners, each with its own data directory): the
-    first holds the state lock while it applies (its RegisterTaskDefinition call held at the proxy),
-    the second exits 5 naming the holder and the lock ID, and only the first changes the state."""
+    first holds the deploy lock, and the state lock while it applies (its RegisterTaskDefinition
+    call held at the proxy); the second exits 5 naming the deploy lock's holder and ID before it
+    runs Terraform, and only the first changes the state. (Two ``apply`` runs meet at the state
+    lock: ``tests/e2e/test_branch_lifecycle.py``.)"""
     rival_dir = tmp_path / "rival"
     monkeypatch.setenv("DEPLOYTOOL_DATA_DIR", str(rival_dir))
     rival_target = dataclasses.replace(local_target, endpoint=faults.proxy.endpoint)
@@ -415,8 +418,12 @@ def test_concurrent_deploys_one_proceeds_the_other_exits_5(
     first = faults.start("deploy", "--env", ENV, "--branch", fault_branch, "--image-tag", "race-win", "--yes")
     assert hold.arrived.wait(240), first.text()
     seen_before_race = len(faults.proxy.seen)
-    lock = faults.lock(fault_branch)
-    assert lock is not None
+    assert faults.lock(fault_branch) is not None
+    s3 = faults.emulator.client("s3")
+    deploy_key = (
+        f"{faults.target.config.project.ledger_prefix}/{ENV}/locks/{faults.target.names(fault_branch).workspace}"
+    )
+    lock = json.loads(s3.get_object(Bucket=faults.target.state_bucket, Key=deploy_key)["Body"].read())
 
     second = faults.run(
         "deploy", "--env", ENV, "--branch", fault_branch, "--image-tag", "race-lose", "--yes", data_dir=rival_dir
@@ -426,7 +433,7 @@ def test_concurrent_deploys_one_proceeds_the_other_exits_5(
 
     assert second.code == 5, str(second)
     no_traceback(second.stderr)
-    assert second.last_line.startswith("Error: state is locked")
+    assert second.last_line.startswith(f"Error: deploy of {ENV} "), second.last_line
     assert lock["Who"] in second.last_line and lock["ID"] in second.last_line
     assert winner.code == 0, str(winner)
     after = faults.state(fault_branch)
@@ -441,7 +448,7 @@ def test_concurrent_deploys_one_proceeds_the_other_exits_5(
     outcomes = {
         r.image_after: r.outcome for r in faults.records(fault_branch) if r.image_after in ("race-win", "race-lose")
     }
-    assert outcomes == {"race-win": "success", "race-lose": "error"}
+    assert outcomes == {"race-win": "success"}, "the loser was refused before it started"
 
 
 # --- the rollback target is itself unhealthy ------------------------------------------------------------
@@ -480,3 +487,71 @@ def test_rollback_to_a_release_that_is_now_unhealthy_exits_4_and_says_so(
         ("deploy", "bad-b", "failed"),
         ("rollback", "good-a", "failed"),
     ]
+
+
+# --- the deploy history cannot be written ----------------------------------------------------------------
+
+
+@pytest.mark.apply
+def test_a_failed_release_is_rolled_back_when_its_failure_cannot_be_recorded(
+    faults: FaultEnv, fault_branch: str
+) -> None:
+    """Release A verifies; then S3 refuses every write of a finished record to the deploy history
+    (PutObject under the history prefix, AccessDenied; the state backend and the start records go
+    through) and release B fails verification. B is still rolled back to A, the run exits 3 as a
+    rolled-back deploy does, and its message says the history is missing the run."""
+    names = faults.target.names(fault_branch)
+    args = ["deploy", "--env", ENV, "--branch", fault_branch, "--yes"]
+    good = faults.run(*args, "--image-tag", "ledger-good")
+    assert good.code == 0, str(good)
+
+    history = f"/{faults.target.state_bucket}/{faults.target.config.project.ledger_prefix}/{ENV}/{names.workspace}/"
+    refusal = faults.proxy.refuse(
+        lambda r: r.method == "PUT" and r.path.startswith(history) and b'"outcome": "in_progress"' not in r.body
+    )
+    broken = [f"--set-env={key}={value}" for key, value in BROKEN.items()]
+    bad = faults.run(*args, "--image-tag", "ledger-bad", *broken)
+
+    assert bad.code == 3, str(bad)
+    no_traceback(bad.stderr)
+    assert refusal.refused, "no history write was refused"
+    assert "rolled back to ledger-good, which verified healthy" in bad.last_line
+    assert "the deploy history could not be written" in bad.last_line
+    assert "warning: cannot write the deploy history" in bad.stderr
+    assert service_image(faults.emulator, faults.platform["cluster_name"], names.service) == "ledger-good"
+    assert state_image(faults.state(fault_branch)) == "ledger-good"
+    assert faults.lock(fault_branch) is None
+
+
+# --- a rival run arrives while a release is being verified ------------------------------------------------
+
+
+@pytest.mark.apply
+def test_a_rival_deploy_during_verification_exits_5_and_changes_nothing(faults: FaultEnv, fault_branch: str) -> None:
+    """Terraform's state lock is free while a release is verified; the deploy lock is not. The first
+    run's target-health check (the last of its verification) is held at the proxy; a second
+    ``deploy`` of the workspace then exits 5 naming the holder, the lock's age and ID, and never
+    plans; the first run finishes and the lock is gone."""
+    names = faults.target.names(fault_branch)
+    args = ["deploy", "--env", ENV, "--branch", fault_branch, "--yes"]
+    hold = faults.proxy.hold(api_call("DescribeTargetHealth"))
+    first = faults.start(*args, "--image-tag", "lock-first")
+    assert hold.arrived.wait(240), first.text()
+    serial = faults.state(fault_branch)["serial"]
+
+    rival = faults.run(*args, "--image-tag", "lock-rival")
+    hold.release()
+    winner = first.wait()
+
+    assert rival.code == 5, str(rival)
+    no_traceback(rival.stderr)
+    assert rival.last_line.startswith(f"Error: deploy of {ENV} {names.workspace} is locked by "), rival.last_line
+    assert "(deploy lock-first) since " in rival.last_line and " ago), lock ID " in rival.last_line
+    assert "--deploy-lock --lock-id " in rival.last_line
+    assert "planning" not in rival.stderr.split("Error:")[0], "the rival never planned"
+    assert winner.code == 0, str(winner)
+    assert faults.state(fault_branch)["serial"] == serial, "nothing applied after the first run's apply"
+    assert state_image(faults.state(fault_branch)) == "lock-first"
+    s3 = faults.emulator.client("s3")
+    locks = f"{faults.target.config.project.ledger_prefix}/{ENV}/locks/"
+    assert not s3.list_objects_v2(Bucket=faults.target.state_bucket, Prefix=locks).get("KeyCount")

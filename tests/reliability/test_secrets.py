@@ -1,5 +1,7 @@
-"""No secret leaves where it belongs: a whole branch lifecycle through the CLI, everything it wrote
-or printed collected and searched for the database password and the other secrets.
+"""No secret leaves where it belongs: a whole branch lifecycle and a production (blue-green)
+lifecycle through the CLI, everything they wrote or printed collected and searched for the
+database password and the other secrets. A secret passed with ``--set-env`` is refused, never
+deployed, so it is searched for too.
 
 The database password lives in the emulator's Secrets Manager (``theobroma/local/db-master-password``,
 made by ``bootstrap``). Terraform state legitimately holds it (the platform's database resource);
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.apply
 BRANCH = "reliability/secrets"
 GITHUB_REPO = "acme/geo-api"
 PR = 7
+SET_ENV_TOKEN = "tok-3b9e1d7c5a2f8e60"  # what a user might pass as --set-env API_TOKEN=...
 
 
 @dataclass
@@ -117,6 +120,11 @@ def test_no_secret_in_anything_a_lifecycle_prints_or_writes(
         # A release that fails verification: rolled back automatically (exit 3) ...
         broken = ["--set-env", "GEOAPI_REQUIRE_DATABASE=true", "--set-env", "DATABASE_URL="]
         assert cli(evidence, "deploy", *target, "--image-tag", "s2", *broken, "--yes").returncode == 3
+        # ... a secret passed as a plain variable is refused before anything runs ...
+        refused = cli(
+            evidence, "deploy", *target, "--image-tag", "s3", "--set-env", f"API_TOKEN={SET_ENV_TOKEN}", "--yes"
+        )
+        assert refused.returncode == 1 and "API_TOKEN looks like a secret" in refused.stderr, refused.stderr
         # ... an on-demand rollback with nothing left to go back to is an error message ...
         assert cli(evidence, "rollback", *target, "--yes").returncode == 1
         assert cli(evidence, "history", *target, "--output", "json").returncode == 0
@@ -154,7 +162,85 @@ def test_no_secret_in_anything_a_lifecycle_prints_or_writes(
     sensitive = plansummary.sensitive_values(platform_json)
     assert password in sensitive
 
-    secrets = {"the database password": password, "the GitHub token": github.token}
+    secrets = {"the database password": password, "the GitHub token": github.token, "--set-env": SET_ENV_TOKEN}
+    secrets.update(
+        {f"sensitive plan value #{i}": value for i, value in enumerate(sorted(sensitive)) if len(value) >= 8}
+    )
+    leaks = {name: evidence.leaks(value) for name, value in secrets.items()}
+    assert not any(leaks.values()), f"secrets found in: {leaks}"
+    assert len(evidence.texts) > 20, sorted(evidence.texts)
+
+
+def test_no_secret_in_anything_a_production_lifecycle_prints_or_writes(
+    production_target: Any, production_platform: dict[str, Any], emulator: Emulator, local_data_dir: Path
+) -> None:
+    """The same search over a blue-green lifecycle of ``production`` on the emulator: deploys (one
+    failing on the idle colour), a refused ``--set-env`` secret, the platform plan (JSON summary,
+    markdown) and its PR comment, rollback, finalize and history."""
+    password = emulator.client("secretsmanager").get_secret_value(SecretId="theobroma/production/db-master-password")[
+        "SecretString"
+    ]
+    evidence = Evidence()
+    target = ["--env", "production", "--local"]
+
+    with GitHubStub() as github:
+        github.add_pull_request(GITHUB_REPO, PR)
+        assert cli(evidence, "deploy", *target, "--image-tag", "p1", "--yes").returncode == 0
+        # The production app stack is planned only inside `deploy` (its colours come from the
+        # blue-green sequence); the platform's plan is the one a production PR comment shows.
+        platform_plan = local_data_dir / "evidence-production-platform.tfplan"
+        platform_args = ["--stack", "platform", "--output", "markdown", "--out", str(platform_plan)]
+        markdown = cli(evidence, "plan", *target, *platform_args)
+        assert markdown.returncode == 0
+        assert "<!-- deploytool:production -->" in markdown.stdout
+        assert cli(evidence, "plan", *target, "--stack", "platform", "--output", "json").returncode == 0
+        comment = ["github", "comment", "--repo", GITHUB_REPO, "--pr", str(PR), "--marker", "production"]
+        posted = cli(
+            evidence,
+            *comment,
+            "--body-file",
+            "-",
+            "--api-url",
+            github.url,
+            stdin=markdown.stdout,
+            env={"GITHUB_TOKEN": github.token},
+        )
+        assert posted.returncode == 0
+        for number, body in enumerate(github.bodies(GITHUB_REPO, PR)):
+            evidence.add(f"PR comment {number}", body)
+        broken = ["--set-env", "GEOAPI_REQUIRE_DATABASE=true", "--set-env", "DATABASE_URL="]
+        assert cli(evidence, "deploy", *target, "--image-tag", "p2", *broken, "--yes").returncode == 3
+        secret_env = ["--set-env", f"API_TOKEN={SET_ENV_TOKEN}"]
+        refused = cli(evidence, "deploy", *target, "--image-tag", "p3", *secret_env, "--yes")
+        assert refused.returncode == 1 and "API_TOKEN looks like a secret" in refused.stderr, refused.stderr
+        assert cli(evidence, "deploy", *target, "--image-tag", "p3", "--yes").returncode == 0
+        assert cli(evidence, "rollback", *target, "--yes").returncode == 0
+        assert cli(evidence, "finalize", *target, "--yes").returncode == 0
+        assert cli(evidence, "history", *target, "--output", "json").returncode == 0
+
+    platform = Stack(production_target, "platform", "default")
+    for path in sorted(local_data_dir.rglob("*")):
+        if path.is_file() and path.suffix in (".tfvars", ".hcl", ".log", ".json", ".sha256"):
+            evidence.add(f"file {path.relative_to(local_data_dir)}", path.read_bytes())
+    evidence.add(
+        "platform plan (show)", platform.runner.run(["show", "-no-color", str(platform_plan)], stream=False).stdout
+    )
+    platform_json = platform.runner.show_json(platform_plan)
+    evidence.add("platform plan summary", json.dumps(plansummary.summarize(platform_json).to_dict()))
+
+    s3 = emulator.client("s3")
+    bucket = production_target.state_bucket
+    ledger_prefix = f"{production_target.config.project.ledger_prefix}/production/"
+    for item in s3.list_objects_v2(Bucket=bucket, Prefix=ledger_prefix).get("Contents", []):
+        evidence.add(f"ledger {item['Key']}", s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+    assert any(where.startswith(f"ledger {ledger_prefix}default/") for where in evidence.texts)
+
+    state = s3.get_object(Bucket=bucket, Key="production/platform/terraform.tfstate")["Body"].read().decode()
+    assert password in state
+    sensitive = plansummary.sensitive_values(platform_json)
+    assert password in sensitive
+
+    secrets = {"the database password": password, "the GitHub token": github.token, "--set-env": SET_ENV_TOKEN}
     secrets.update(
         {f"sensitive plan value #{i}": value for i, value in enumerate(sorted(sensitive)) if len(value) >= 8}
     )

@@ -489,3 +489,17 @@ def test_images_are_tagged_with_their_environments_prefix(workflow: str, env: st
         for step in steps(job):
             if "docker/build-push-action@" in str(step.get("uses")):
                 assert step["with"]["tags"].endswith(":${{ env.IMAGE_TAG }}"), name
+
+
+def test_deploy_jobs_check_out_the_history() -> None:
+    """`deploytool deploy` orders commits with `git merge-base --is-ancestor`: a shallow checkout
+    lacks the running commit, and a build that finished late could deploy an older commit."""
+    deploying = 0
+    for name, workflow in all_workflows().items():
+        for job_name, job in jobs(workflow).items():
+            if not calls(job, "deploytool deploy"):
+                continue
+            deploying += 1
+            checkouts = [s for s in steps(job) if str(s.get("uses", "")).startswith("actions/checkout@")]
+            assert checkouts and all(s.get("with", {}).get("fetch-depth") == 0 for s in checkouts), f"{name}:{job_name}"
+    assert deploying == 2
