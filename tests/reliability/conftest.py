@@ -213,7 +213,20 @@ def faults(fault_env: FaultEnv) -> Iterator[FaultEnv]:
 def fault_branch(fault_env: FaultEnv) -> Iterator[str]:
     """One branch environment, applied once, that fault tests move from image to image."""
     # The tags the fault tests deploy, in the registry as CI's build job would leave them.
-    for tag in ("f0", "outage-1", "term-1", "kill-1", "race-win", "race-lose", "good-a", "bad-b"):
+    for tag in (
+        "f0",
+        "outage-1",
+        "term-1",
+        "kill-1",
+        "race-win",
+        "race-lose",
+        "good-a",
+        "bad-b",
+        "ledger-good",
+        "ledger-bad",
+        "lock-first",
+        "lock-rival",
+    ):
         push_stand_in_image(fault_env.target, tag)
     done = fault_env.run("apply", "--env", ENV, "--branch", FAULT_BRANCH, "--image-tag", "f0", "--yes")
     assert done.code == 0, str(done)

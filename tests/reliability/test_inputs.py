@@ -10,6 +10,7 @@ usage); never a traceback, never an "unexpected" error, and never an apply.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -199,6 +200,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNames
     monkeypatch.setattr("deploytool.stack.emu.write_override", lambda *a, **k: None)
     monkeypatch.setattr("deploytool.stack.emu.remove_override", lambda *a, **k: None)
     monkeypatch.setattr(Target, "ledger", lambda self: ledger)
+    monkeypatch.setattr(Target, "deploy_lock", lambda self, *a, **k: contextlib.nullcontext())  # no S3 here
     platform = PlatformOutputs(
         {name: f"platform-{name}" for name in APP_PLATFORM_ATTRIBUTES}
         | {"listener_arn": "arn:aws:elb:listener/x", "db_port": 5432, "private_subnet_ids": ["subnet-a"]}

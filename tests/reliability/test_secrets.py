@@ -183,11 +183,14 @@ def test_no_secret_in_anything_a_production_lifecycle_prints_or_writes(
     evidence = Evidence()
     target = ["--env", "production", "--local"]
 
+    for tag in ("prod-p1", "prod-p2", "prod-p3"):
+        push_stand_in_image(production_target, tag)  # what CI's build job does: deploy refuses a tag not in ECR
     with GitHubStub() as github:
         github.add_pull_request(GITHUB_REPO, PR)
-        assert cli(evidence, "deploy", *target, "--image-tag", "p1", "--yes").returncode == 0
-        # The production app stack is planned only inside `deploy` (its colours come from the
-        # blue-green sequence); the platform's plan is the one a production PR comment shows.
+        assert cli(evidence, "deploy", *target, "--image-tag", "prod-p1", "--yes").returncode == 0
+        # The app plan stages the next release on the idle colour; the platform's plan is the one a
+        # production PR comment shows.
+        assert cli(evidence, "plan", *target, "--image-tag", "prod-p2", "--output", "json").returncode == 0
         platform_plan = local_data_dir / "evidence-production-platform.tfplan"
         platform_args = ["--stack", "platform", "--output", "markdown", "--out", str(platform_plan)]
         markdown = cli(evidence, "plan", *target, *platform_args)
@@ -209,11 +212,11 @@ def test_no_secret_in_anything_a_production_lifecycle_prints_or_writes(
         for number, body in enumerate(github.bodies(GITHUB_REPO, PR)):
             evidence.add(f"PR comment {number}", body)
         broken = ["--set-env", "GEOAPI_REQUIRE_DATABASE=true", "--set-env", "DATABASE_URL="]
-        assert cli(evidence, "deploy", *target, "--image-tag", "p2", *broken, "--yes").returncode == 3
+        assert cli(evidence, "deploy", *target, "--image-tag", "prod-p2", *broken, "--yes").returncode == 3
         secret_env = ["--set-env", f"API_TOKEN={SET_ENV_TOKEN}"]
-        refused = cli(evidence, "deploy", *target, "--image-tag", "p3", *secret_env, "--yes")
+        refused = cli(evidence, "deploy", *target, "--image-tag", "prod-p3", *secret_env, "--yes")
         assert refused.returncode == 1 and "API_TOKEN looks like a secret" in refused.stderr, refused.stderr
-        assert cli(evidence, "deploy", *target, "--image-tag", "p3", "--yes").returncode == 0
+        assert cli(evidence, "deploy", *target, "--image-tag", "prod-p3", "--yes").returncode == 0
         assert cli(evidence, "rollback", *target, "--yes").returncode == 0
         assert cli(evidence, "finalize", *target, "--yes").returncode == 0
         assert cli(evidence, "history", *target, "--output", "json").returncode == 0

@@ -32,6 +32,7 @@ BRANCH = "feature/x"
 @pytest.fixture()
 def target(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Target]:
     monkeypatch.setenv("DEPLOYTOOL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # moto in-process, not a running emulator
     monkeypatch.setenv("GITHUB_ACTOR", "ci-first")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
@@ -67,6 +68,7 @@ def during_verification(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     monkeypatch.setattr(rolling, "apply_app", apply_app)
     monkeypatch.setattr(rolling, "verify", verify)
     monkeypatch.setattr(rolling, "counts", lambda _summary: {})
+    monkeypatch.setattr(rolling.inputs, "require_image", lambda *_a, **_k: None)  # no registry here
     monkeypatch.setattr(rolling, "deployed_image", lambda _t, _w: applied[-1] if applied else None)
     return rivals
 

@@ -34,6 +34,12 @@ SHARED_RULE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _in_process_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mock_aws below, not the emulator a session may have started (AWS_ENDPOINT_URL)."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
 def registry_history() -> list[Image]:
     """Hundreds of staging pushes an hour apart; a production release every 75 of them (the first one
     is what production runs, the others were rolled back or superseded); two images from before the

@@ -61,7 +61,8 @@ def target(ecr: Any, env: str) -> Any:
 
 
 @pytest.fixture
-def ecr() -> Iterator[Any]:
+def ecr(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # moto in-process, not a running emulator
     with mock_aws():
         client = boto3.client("ecr", region_name="us-east-1")
         client.create_repository(repositoryName=REPOSITORY)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from deploytool import release
+from deploytool import naming, release
 from deploytool.cli import main
 from deploytool.errors import DeployError
 
@@ -62,7 +62,10 @@ def production(repo: Path, monkeypatch: pytest.MonkeyPatch, running: str | None)
     strategy = FakeStrategy(running)
     monkeypatch.setattr(release, "strategy_for", lambda *a, **k: strategy)
     target = SimpleNamespace(
-        env="production", config=SimpleNamespace(root=repo), deploy_lock=lambda *a, **k: nullcontext()
+        env="production",
+        config=SimpleNamespace(root=repo),
+        deploy_lock=lambda *a, **k: nullcontext(),
+        names=lambda branch: naming.names_for("production", branch, "api.theobroma.example"),
     )
     return target, strategy
 
