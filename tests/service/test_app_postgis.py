@@ -13,7 +13,7 @@ from geoapi import Settings, create_app
 from geoapi.db import LOCATION_INDEX, NEARBY_SQL
 from geoapi.seed import REGIONS, seed_farms
 
-from tests.service.test_emf import emf_lines, emf_problems
+from tests.service.emf_schema import emf_lines, emf_problems
 
 SEEDED = 20_000
 
