@@ -128,6 +128,14 @@ def test_a_document_missing_a_declared_value_is_refused() -> None:
         emf.emit(["request_latency"], {"RequestLatency": 1.0})  # no Route
 
 
+def test_a_broken_stdout_loses_the_line_not_the_request() -> None:
+    stream = io.StringIO()
+    stream.close()
+    emf = EmfLogger("staging", stream=stream)
+    emf.nearby_query(latency_s=0.01, rows=1)
+    assert emf.dropped == 1
+
+
 def test_the_pool_reporter_writes_pool_lines_while_the_app_runs(capsys: pytest.CaptureFixture[str]) -> None:
     # An unreachable database: the pool exists (it connects in the background), its stats are reported.
     settings = Settings(

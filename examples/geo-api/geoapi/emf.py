@@ -76,6 +76,8 @@ class EmfLogger:
         self._stream = stream
         self._clock = clock
         self._lock = threading.Lock()
+        #: Lines that could not be written.
+        self.dropped = 0
 
     def document(
         self,
@@ -129,8 +131,12 @@ class EmfLogger:
         line = json.dumps(document, separators=(",", ":")) + "\n"
         stream = self._stream or sys.stdout
         with self._lock:
-            stream.write(line)
-            stream.flush()
+            try:
+                stream.write(line)
+                stream.flush()
+            except (OSError, ValueError):
+                # A closed or broken stdout loses metrics; it must not fail the request that emits them.
+                self.dropped += 1
 
     def request(self, *, method: str, route: str, status: int, latency_s: float) -> None:
         self.emit(
