@@ -200,3 +200,53 @@ resource "aws_cloudwatch_metric_alarm" "db_connections_high" {
 
   tags = var.tags
 }
+
+################################################################################
+# The service's own metrics: geo query latency and connection pool exhaustion
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "geo_query_latency" {
+  count = var.app_metrics != null ? 1 : 0
+
+  alarm_name          = "${var.name}-geo-query-p95-latency"
+  alarm_description   = "p95 of the nearby-farms query above ${var.geo_query_p95_threshold_ms} ms in ${var.app_metrics.environment}"
+  namespace           = var.app_metrics.namespace
+  metric_name         = local.app_metric_names.nearby_latency
+  extended_statistic  = "p95"
+  period              = var.alarm_period
+  evaluation_periods  = var.alarm_evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.geo_query_p95_threshold_ms
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  dimensions = {
+    Environment = var.app_metrics.environment
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "db_pool_exhausted" {
+  count = var.app_metrics != null ? 1 : 0
+
+  alarm_name          = "${var.name}-connection-pool-exhausted"
+  alarm_description   = "Requests waiting for a database connection in ${var.app_metrics.environment} for ${var.db_pool_waiting_periods} periods of ${var.alarm_period}s: the pool is exhausted"
+  namespace           = var.app_metrics.namespace
+  metric_name         = local.app_metric_names.pool_waiting
+  statistic           = "Maximum"
+  period              = var.alarm_period
+  evaluation_periods  = var.db_pool_waiting_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  dimensions = {
+    Environment = var.app_metrics.environment
+  }
+
+  tags = var.tags
+}

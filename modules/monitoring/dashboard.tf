@@ -1,5 +1,5 @@
 ################################################################################
-# Dashboard: service, load balancer, targets, database
+# Dashboard: service, load balancer, targets, database, the service's own metrics
 ################################################################################
 
 data "aws_region" "current" {}
@@ -96,8 +96,77 @@ locals {
     },
   ]
 
+  # The service's own metrics, written as embedded metric format lines (examples/geo-api: the names
+  # are declared in geoapi/emf_metrics.json, and a test holds these to that file).
+  app_metric_names = {
+    request_latency = "RequestLatency"
+    requests        = "Requests"
+    nearby_latency  = "NearbyQueryLatency"
+    nearby_rows     = "NearbyRowsReturned"
+    pool_size       = "DbPoolSize"
+    pool_in_use     = "DbPoolInUse"
+    pool_waiting    = "DbPoolWaiting"
+  }
+  app_namespace   = try(var.app_metrics.namespace, "")
+  app_environment = try(var.app_metrics.environment, "")
+  app_dimension   = ["Environment", local.app_environment]
+  # Routes and status classes are not known in advance: a search finds every series of the environment.
+  app_search = {
+    for key, keys in { request_latency = "Environment,Route", requests = "Environment,Route,StatusClass" } :
+    key => "{${local.app_namespace},${keys}} MetricName=\"${local.app_metric_names[key]}\" Environment=\"${local.app_environment}\""
+  }
+
+  # A for filter, not a conditional: the widgets differ in shape, so they form a tuple, not a list.
+  app_widgets = [for widget in [
+    {
+      type = "metric", x = 0, y = 24, width = 12, height = 6
+      properties = merge(local.widget_defaults, {
+        title   = "Request latency p95 by route (ms), ${local.app_environment}"
+        metrics = [[{ id = "latency", expression = "SEARCH('${local.app_search.request_latency}', 'p95', 60)" }]]
+      })
+    },
+    {
+      type = "metric", x = 12, y = 24, width = 12, height = 6
+      properties = merge(local.widget_defaults, {
+        title   = "Requests by route and status class, ${local.app_environment}"
+        metrics = [[{ id = "requests", expression = "SEARCH('${local.app_search.requests}', 'Sum', 60)" }]]
+      })
+    },
+    {
+      type = "metric", x = 0, y = 30, width = 8, height = 6
+      properties = merge(local.widget_defaults, {
+        title = "Nearby-farms query latency (ms), ${local.app_environment}"
+        metrics = [
+          for stat in ["p50", "p95", "p99"] :
+          concat([local.app_namespace, local.app_metric_names.nearby_latency], local.app_dimension, [{ stat = stat, label = stat }])
+        ]
+      })
+    },
+    {
+      type = "metric", x = 8, y = 30, width = 8, height = 6
+      properties = merge(local.widget_defaults, {
+        title = "Nearby-farms rows returned, ${local.app_environment}"
+        metrics = [
+          for stat in ["Average", "Maximum"] :
+          concat([local.app_namespace, local.app_metric_names.nearby_rows], local.app_dimension, [{ stat = stat, label = lower(stat) }])
+        ]
+      })
+    },
+    {
+      type = "metric", x = 16, y = 30, width = 8, height = 6
+      properties = merge(local.widget_defaults, {
+        title = "Database connection pool, ${local.app_environment}"
+        stat  = "Maximum"
+        metrics = [
+          for key, label in { pool_size = "size", pool_in_use = "in use", pool_waiting = "waiting" } :
+          concat([local.app_namespace, local.app_metric_names[key]], local.app_dimension, [{ label = label }])
+        ]
+      })
+    },
+  ] : widget if var.app_metrics != null]
+
   dashboard_body = jsonencode({
-    widgets = concat(local.service_widgets, local.alb_widgets, local.target_widgets, local.db_widgets)
+    widgets = concat(local.service_widgets, local.alb_widgets, local.target_widgets, local.db_widgets, local.app_widgets)
   })
 }
 

@@ -30,6 +30,8 @@ output "alarm_arns" {
     { for a in aws_cloudwatch_metric_alarm.ecs_memory_high : a.alarm_name => a.arn },
     { for a in aws_cloudwatch_metric_alarm.db_cpu_high : a.alarm_name => a.arn },
     { for a in aws_cloudwatch_metric_alarm.db_connections_high : a.alarm_name => a.arn },
+    { for a in aws_cloudwatch_metric_alarm.geo_query_latency : a.alarm_name => a.arn },
+    { for a in aws_cloudwatch_metric_alarm.db_pool_exhausted : a.alarm_name => a.arn },
   )
 }
 
@@ -42,5 +44,7 @@ output "alarm_names" {
     [for a in aws_cloudwatch_metric_alarm.ecs_memory_high : a.alarm_name],
     aws_cloudwatch_metric_alarm.db_cpu_high[*].alarm_name,
     aws_cloudwatch_metric_alarm.db_connections_high[*].alarm_name,
+    aws_cloudwatch_metric_alarm.geo_query_latency[*].alarm_name,
+    aws_cloudwatch_metric_alarm.db_pool_exhausted[*].alarm_name,
   )
 }

@@ -147,3 +147,38 @@ variable "db_connections_threshold" {
   type        = number
   default     = 80
 }
+
+################################################################################
+# The service's own metrics (embedded metric format)
+################################################################################
+
+variable "app_metrics" {
+  description = "The Geo API's own CloudWatch metrics (embedded metric format lines in its logs): their namespace and the `Environment` dimension value, the tasks' `APP_ENV`. Null leaves the application widgets and alarms out."
+  type = object({
+    namespace   = optional(string, "Theobroma/GeoApi")
+    environment = string
+  })
+  default = null
+}
+
+variable "geo_query_p95_threshold_ms" {
+  description = "p95 of the nearby-farms query latency (milliseconds, pool wait included) above which the geo query alarm fires."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.geo_query_p95_threshold_ms > 0
+    error_message = "The geo_query_p95_threshold_ms must be above 0."
+  }
+}
+
+variable "db_pool_waiting_periods" {
+  description = "Consecutive periods with requests waiting for a database connection (pool exhausted) before the pool alarm fires."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.db_pool_waiting_periods >= 1
+    error_message = "The db_pool_waiting_periods must be at least 1."
+  }
+}

@@ -160,6 +160,8 @@ module "monitoring" {
   service_names          = local.monitored_service_names
   alb_arn_suffix         = module.alb.arn_suffix
   db_instance_identifier = module.db.identifier
+  # The Geo API's own metrics: its tasks' APP_ENV is the environment's name (app-rolling, app-blue-green).
+  app_metrics = { environment = local.environment }
 }
 
 ################################################################################

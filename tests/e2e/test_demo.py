@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.service.emf_schema import emf_lines, emf_problems
+
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.apply, pytest.mark.e2e]
 
@@ -84,9 +86,14 @@ def test_demo_runs_the_lifecycle_and_leaves_nothing_running(tmp_path: Path, tf_e
     assert port_free(int(endpoint))
     local_dir = data / "local" / "local"
     assert not list(local_dir.glob("*.json")), "a local task record was left behind"
+    metric_lines = []
     for log in local_dir.glob("*.log"):
         spawned[log.stem] = 1
+        metric_lines += emf_lines(log.read_text(errors="replace"))
     assert spawned, "the demo never started a local task"
+    # The stand-in's output holds the service's CloudWatch metric lines, as awslogs would ship them.
+    assert any("RequestLatency" in line for line in metric_lines), "no EMF request line in the task output"
+    assert [p for line in metric_lines for p in emf_problems(line)] == []
     task_ports = {int(port) for port in re.findall(r"http://127\.0\.0\.1:(\d+)", err)} - {int(endpoint)}
     assert task_ports, "no local task URL in the output"
     assert all(port_free(port) for port in task_ports), task_ports

@@ -510,6 +510,25 @@ def test_every_target_group_has_an_unhealthy_hosts_alarm(
             assert "local.platform.alb_arn_suffix" in call["references"]
 
 
+def test_the_service_metrics_alarms_watch_the_environment_its_tasks_report(
+    platform_plans: dict[str, Planned], long_branch_plan: Planned, production_plans: dict[str, Planned]
+) -> None:
+    """The service writes its metrics under ``Environment`` = its ``APP_ENV``: the platform's alarms on
+    them must watch that value, or they never see a datapoint."""
+    for env, app_plans in (("staging", [long_branch_plan]), ("production", list(production_plans.values()))):
+        alarms = {
+            rc["change"]["after"]["alarm_name"]: rc["change"]["after"]
+            for rc in platform_plans[env].by_type("aws_cloudwatch_metric_alarm")
+        }
+        for name in (f"theobroma-{env}-geo-query-p95-latency", f"theobroma-{env}-connection-pool-exhausted"):
+            assert alarms[name]["dimensions"] == {"Environment": env}, name
+        task_definitions = [rc["change"]["after"] for p in app_plans for rc in p.by_type("aws_ecs_task_definition")]
+        assert task_definitions
+        for definition in task_definitions:
+            environment = {e["name"]: e["value"] for e in _container(definition)["environment"]}
+            assert environment["APP_ENV"] == env
+
+
 def _module_call_config(plan: Planned, module: str) -> dict[str, Any]:
     """The configuration of the module call ``module`` (``module.a.module.b["k"]``)."""
     parts = re.sub(r"\[[^\]]*\]", "", module).split(".")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,13 @@ FIXTURE = "tests/modules/fixtures/monitoring"
 MODULE = "module.monitoring"
 NAME = "modtest-monitoring"
 ALB = "app/test-alb/0123456789abcdef"
+APP_ENVIRONMENT = "modtest"
+# The one declaration of the service's EMF metrics (namespace, names, units, dimensions).
+EMF_SPEC = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples" / "geo-api" / "geoapi" / "emf_metrics.json").read_text()
+)
+# A dashboard search line: SEARCH('{namespace,dimension,...} MetricName="name" Environment="env"', 'stat', 60).
+SEARCH_LINE = re.compile(r"""SEARCH\('\{([^}]*)\} MetricName="([^"]+)" Environment="([^"]+)"', '[^']+', 60\)""")
 TARGET_GROUPS = ["targetgroup/test-api-blue/0123456789abcdef", "targetgroup/test-api-green/fedcba9876543210"]
 
 
@@ -44,6 +53,8 @@ EXPECTED_ALARMS = {
     f"{NAME}-test-api-green-memory-high",
     f"{NAME}-db-cpu-high",
     f"{NAME}-db-connections-high",
+    f"{NAME}-geo-query-p95-latency",
+    f"{NAME}-connection-pool-exhausted",
 }
 
 
@@ -145,8 +156,8 @@ def test_dashboard_shows_every_required_metric(plan: tftest.TerraformPlanOutput)
     assert dashboard["dashboard_name"] == NAME
     body = json.loads(dashboard["dashboard_body"])
     metrics = [m for w in body["widgets"] for m in w["properties"]["metrics"]]
-    assert all(isinstance(m, list) and m[0].startswith("AWS/") for m in metrics), "one list per metric line"
-    pairs = {(m[0], m[1]) for m in metrics}
+    assert all(isinstance(m, list) for m in metrics), "one list per metric line"
+    pairs = {(m[0], m[1]) for m in metrics if isinstance(m[0], str)}
     assert {
         ("AWS/ECS", "CPUUtilization"),
         ("AWS/ECS", "MemoryUtilization"),
@@ -160,6 +171,76 @@ def test_dashboard_shows_every_required_metric(plan: tftest.TerraformPlanOutput)
     services = {m[5] for m in metrics if m[0] == "AWS/ECS"}
     assert services == {"test-api-blue", "test-api-green"}
     assert all(w["properties"]["region"] == "us-east-1" for w in body["widgets"])
+
+
+# --------------------------------------------------------------------------- the service's own metrics (EMF)
+
+
+def emf_metric(directive: str, index: int = 0) -> str:
+    """The name of a metric the service declares, by directive and position."""
+    return list(EMF_SPEC["directives"][directive]["metrics"])[index]
+
+
+def app_dashboard_metrics(body: dict[str, Any]) -> dict[str, set[tuple[str, ...]]]:
+    """The service's metric names on the dashboard, each with the dimension keys it is shown by.
+
+    Plain lines are ``[namespace, name, dim, value, ..., {options}]``; search lines are
+    ``[{expression: "SEARCH('{namespace,dim,...} MetricName=\"name\" ...', ...)"}]``.
+    """
+    namespace = EMF_SPEC["namespace"]
+    found: dict[str, set[tuple[str, ...]]] = {}
+    for widget in body["widgets"]:
+        for line in widget["properties"]["metrics"]:
+            if isinstance(line[0], dict):
+                expression = line[0]["expression"]
+                match = SEARCH_LINE.fullmatch(expression)
+                assert match, expression
+                space, *keys = match.group(1).split(",")
+                assert space == namespace and match.group(3) == APP_ENVIRONMENT, expression
+                found.setdefault(match.group(2), set()).add(tuple(keys))
+            elif line[0] == namespace:
+                plain = [part for part in line[2:] if isinstance(part, str)]
+                dimensions = dict(zip(plain[::2], plain[1::2], strict=True))
+                assert dimensions["Environment"] == APP_ENVIRONMENT, line
+                found.setdefault(line[1], set()).add(tuple(dimensions))
+            else:
+                assert line[0].startswith("AWS/"), line
+    return found
+
+
+def test_dashboard_shows_exactly_the_metrics_the_service_emits(plan: tftest.TerraformPlanOutput) -> None:
+    body = json.loads(output(plan, "dashboard_body"))
+    shown = app_dashboard_metrics(body)
+    declared = {
+        metric: tuple(directive["dimensions"])
+        for directive in EMF_SPEC["directives"].values()
+        for metric in directive["metrics"]
+    }
+    assert set(shown) == set(declared)
+    for metric, dimension_sets in shown.items():
+        # CloudWatch keeps one series per dimension set the service writes: anything else is empty.
+        assert dimension_sets == {declared[metric]}, metric
+
+
+def test_geo_query_latency_and_pool_exhaustion_alarms(plan: tftest.TerraformPlanOutput) -> None:
+    by_name = alarms(plan)
+    latency = by_name[f"{NAME}-geo-query-p95-latency"]
+    assert (latency["namespace"], latency["metric_name"]) == (EMF_SPEC["namespace"], emf_metric("nearby_query", 0))
+    assert latency["metric_name"] == "NearbyQueryLatency"
+    assert (latency["extended_statistic"], latency["statistic"]) == ("p95", None)
+    assert latency["threshold"] == 400
+    assert latency["dimensions"] == {"Environment": APP_ENVIRONMENT}
+    pool = by_name[f"{NAME}-connection-pool-exhausted"]
+    waiting = [m for m in EMF_SPEC["directives"]["db_pool"]["metrics"] if "Waiting" in m]
+    assert (pool["namespace"], [pool["metric_name"]]) == (EMF_SPEC["namespace"], waiting)
+    assert (pool["statistic"], pool["threshold"], pool["evaluation_periods"]) == ("Maximum", 0, 2)
+    assert pool["dimensions"] == {"Environment": APP_ENVIRONMENT}
+
+
+def test_no_app_metrics_no_app_widgets_or_alarms(root: TfRoot) -> None:
+    plan = root.plan({"app_metrics": None})
+    assert not [n for n in alarms(plan) if "geo-query" in n or "pool" in n]
+    assert EMF_SPEC["namespace"] not in output(plan, "dashboard_body")
 
 
 # --------------------------------------------------------------------------- apply against the emulator

@@ -13,6 +13,8 @@ from geoapi import Settings, create_app
 from geoapi.db import LOCATION_INDEX, NEARBY_SQL
 from geoapi.seed import REGIONS, seed_farms
 
+from tests.service.emf_schema import emf_lines, emf_problems
+
 SEEDED = 20_000
 
 # Known farms around a point outside every seeded cocoa region (near Accra),
@@ -130,6 +132,16 @@ def test_nearby_limit_keeps_the_nearest(client: TestClient) -> None:
         "Known farm A",
         "Known farm B",
     ]
+
+
+def test_nearby_writes_query_latency_and_rows_as_emf(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert len(_nearby(client, 2_000)) == 3
+    queries = [d for d in emf_lines(capsys.readouterr().out) if "NearbyQueryLatency" in d]
+    assert len(queries) == 1
+    assert emf_problems(queries[0]) == []
+    assert queries[0]["NearbyRowsReturned"] == 3
+    assert 0 < queries[0]["NearbyQueryLatency"] < 10_000
 
 
 def test_nearby_finds_seeded_farms_in_a_cocoa_region(client: TestClient) -> None:

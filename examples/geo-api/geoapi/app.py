@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -15,6 +18,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
 from geoapi import db
+from geoapi.emf import EmfLogger
 from geoapi.metrics import Metrics
 from geoapi.settings import Settings
 
@@ -62,7 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. ``settings`` default to :meth:`Settings.from_env`."""
     settings = settings or Settings.from_env()
     settings.validate()
-    metrics = Metrics(settings.app_version)
+    emf = EmfLogger(settings.environment, version=settings.app_version, enabled=settings.emf_enabled)
+    metrics = Metrics(settings.app_version, emf)
     pool: ConnectionPool | None = None
     if settings.database_url:
         pool = db.make_pool(settings.database_url, settings.db_connect_timeout_s, settings.db_pool_max_size)
@@ -73,9 +78,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # wait=False: start serving even while the database is unreachable;
             # /health/detailed then says so and /farms/nearby answers 503.
             pool.open(wait=False)
+        reporter = None
+        if pool is not None and emf.enabled:
+            reporter = asyncio.create_task(emf.report_pool(pool.get_stats, settings.emf_pool_interval_s))
         try:
             yield
         finally:
+            if reporter is not None:
+                reporter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reporter
             if pool is not None:
                 pool.close()
 
@@ -137,11 +149,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Farms within ``radius_m`` metres of (lat, lon), nearest first."""
         if pool is None:
             raise HTTPException(status_code=503, detail="database is not configured")
+        start = time.perf_counter()
         try:
             rows: list[dict[str, Any]] = db.nearby(pool, lat=lat, lon=lon, radius_m=radius_m, limit=limit)
         except (psycopg.Error, PoolTimeout) as exc:
             logger.warning("nearby query failed: %s: %s", type(exc).__name__, exc)
             raise HTTPException(status_code=503, detail="database is unavailable") from exc
+        emf.nearby_query(latency_s=time.perf_counter() - start, rows=len(rows))
         return Nearby(count=len(rows), farms=[Farm(**row) for row in rows])
 
     return app

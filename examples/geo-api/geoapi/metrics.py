@@ -1,4 +1,4 @@
-"""Prometheus metrics: request count and latency per route template."""
+"""Request metrics per route template: Prometheus (``/metrics``) and, when given, EMF lines."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 
+from geoapi.emf import EmfLogger
+
 #: Label used for requests that match no route, so that scanners probing random
 #: paths cannot blow up the label cardinality.
 UNMATCHED_ROUTE = "<unmatched>"
@@ -20,7 +22,8 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 class Metrics:
     """The service's collectors, on a registry of their own (one per app)."""
 
-    def __init__(self, app_version: str) -> None:
+    def __init__(self, app_version: str, emf: EmfLogger | None = None) -> None:
+        self.emf = emf
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "geoapi_http_requests",
@@ -63,6 +66,8 @@ class Metrics:
             elapsed = time.perf_counter() - start
             self.requests.labels(request.method, route, str(status)).inc()
             self.latency.labels(request.method, route).observe(elapsed)
+            if self.emf is not None:
+                self.emf.request(method=request.method, route=route, status=status, latency_s=elapsed)
 
 
 def _route_template(request: Request) -> str:

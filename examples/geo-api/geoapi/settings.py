@@ -49,6 +49,9 @@ class Settings:
     require_database: bool = False
     db_connect_timeout_s: int = 2
     db_pool_max_size: int = 10
+    environment: str = "local"
+    emf_enabled: bool = True
+    emf_pool_interval_s: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +64,11 @@ class Settings:
             port=_parse_port("PORT", env.get("PORT") or "8000"),
             require_database=_parse_bool("GEOAPI_REQUIRE_DATABASE", env.get("GEOAPI_REQUIRE_DATABASE", "false")),
             db_pool_max_size=_parse_port("GEOAPI_DB_POOL_MAX_SIZE", env.get("GEOAPI_DB_POOL_MAX_SIZE") or "10"),
+            environment=env.get("APP_ENV") or "local",
+            emf_enabled=_parse_bool("GEOAPI_EMF", env.get("GEOAPI_EMF") or "true"),
+            emf_pool_interval_s=_parse_port(
+                "GEOAPI_EMF_POOL_INTERVAL_S", env.get("GEOAPI_EMF_POOL_INTERVAL_S") or "10"
+            ),
         )
         settings.validate()
         return settings
