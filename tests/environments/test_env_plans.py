@@ -118,6 +118,11 @@ def _platform_outputs(emulator: Emulator, db_secret_arn: str) -> dict[str, Any]:
         "db_security_group_id": db_sg,
         "db_instance_identifier": f"theobroma-test-{suffix}",
         "sns_topic_arn": f"arn:aws:sns:{REGION}:123456789012:theobroma-test-{suffix}-alarms",
+        # No cache (deploy.toml's default).
+        "cache_url": None,
+        "cache_port": None,
+        "cache_security_group_id": None,
+        "cache_auth_token_secret_arn": None,
     }
 
 
@@ -509,6 +514,58 @@ def test_staging_app_logs_and_database_wiring(long_branch_plan: Planned, platfor
         platform["db_security_group_id"],
         5432,
     )
+
+
+@pytest.fixture(scope="module")
+def cache_platform(emulator: Emulator, platform: dict[str, Any], cache_secret_arn: str) -> dict[str, Any]:
+    """The platform's outputs with a cache (its security group made in the emulator)."""
+    ec2 = emulator.client("ec2")
+    group = ec2.create_security_group(
+        GroupName=f"cache-{uuid.uuid4().hex[:6]}", Description="cache", VpcId=platform["vpc_id"]
+    )["GroupId"]
+    return {
+        **platform,
+        "cache_url": "rediss://master.theobroma-test.abc123.use1.cache.amazonaws.com:6379",
+        "cache_port": 6379,
+        "cache_security_group_id": group,
+        "cache_auth_token_secret_arn": cache_secret_arn,
+    }
+
+
+def test_apps_get_no_cache_without_one(long_branch_plan: Planned, production_plans: dict[str, Planned]) -> None:
+    for plan in (long_branch_plan, *production_plans.values()):
+        assert plan.by_type("aws_ecs_task_definition")
+        for definition in plan.by_type("aws_ecs_task_definition"):
+            container = _container(definition["change"]["after"])
+            assert not {"REDIS_URL", "REDIS_AUTH_TOKEN"} & {e["name"] for e in container["environment"]}
+            assert "REDIS_AUTH_TOKEN" not in {e["name"] for e in container["secrets"]}
+        assert not [rc for rc in plan.by_type("aws_security_group_rule") if "cache_from_service" in rc["address"]]
+
+
+def test_apps_get_the_cache_url_and_token_secret(
+    tf_root: MakeRoot, production_app: TfRoot, cache_platform: dict[str, Any], cache_secret_arn: str
+) -> None:
+    names = naming.names_for("staging", "feature/cache", "staging.theobroma.example.com")
+    plans = {
+        "staging": Planned(tf_root(STAGING_APP), _staging_app_vars(cache_platform, names)),
+        "production": Planned(production_app, _production_app_vars(cache_platform, "blue")),
+    }
+    for env, plan in plans.items():
+        definitions = plan.by_type("aws_ecs_task_definition")
+        assert len(definitions) == (1 if env == "staging" else 2)
+        for definition in definitions:
+            container = _container(definition["change"]["after"])
+            environment = {e["name"]: e["value"] for e in container["environment"]}
+            assert environment["REDIS_URL"] == cache_platform["cache_url"]
+            assert {"name": "REDIS_AUTH_TOKEN", "valueFrom": cache_secret_arn} in container["secrets"]
+        # Each service's own security group is admitted by the cache, on its port only.
+        rules = [rc["change"]["after"] for rc in plan.by_type("aws_security_group_rule")]
+        rules = [r for r in rules if r.get("security_group_id") == cache_platform["cache_security_group_id"]]
+        assert len(rules) == len(definitions), env
+        assert {(r["type"], r["protocol"], r["from_port"], r["to_port"]) for r in rules} == {
+            ("ingress", "tcp", 6379, 6379)
+        }
+        assert CACHE_TOKEN not in json.dumps(plan.json) and CACHE_TOKEN not in plan.text
 
 
 def test_app_plans_never_hold_the_db_password(long_branch_plan: Planned, production_plans: dict[str, Planned]) -> None:
