@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
 from geoapi import db
+from geoapi.cache import NearbyCache
 from geoapi.metrics import Metrics
 from geoapi.settings import Settings
 
@@ -66,6 +67,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     pool: ConnectionPool | None = None
     if settings.database_url:
         pool = db.make_pool(settings.database_url, settings.db_connect_timeout_s, settings.db_pool_max_size)
+    cache: NearbyCache | None = None
+    if settings.redis_url:
+        cache = NearbyCache.from_url(
+            settings.redis_url,
+            auth_token=settings.redis_auth_token,
+            ttl_s=settings.cache_ttl_s,
+            timeout_s=settings.cache_timeout_s,
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if pool is not None:
                 pool.close()
+            if cache is not None:
+                cache.close()
 
     app = FastAPI(
         title="Theobroma Geo API",
@@ -137,8 +148,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Farms within ``radius_m`` metres of (lat, lon), nearest first."""
         if pool is None:
             raise HTTPException(status_code=503, detail="database is not configured")
+        database = pool
+
+        def query(lat: float, lon: float, radius_m: float, limit: int) -> list[dict[str, Any]]:
+            return db.nearby(database, lat=lat, lon=lon, radius_m=radius_m, limit=limit)
+
         try:
-            rows: list[dict[str, Any]] = db.nearby(pool, lat=lat, lon=lon, radius_m=radius_m, limit=limit)
+            if cache is None:
+                rows = query(lat, lon, radius_m, limit)
+            else:
+                rows, outcome = cache.nearby(lat, lon, radius_m, limit, query)
+                metrics.cache.labels(outcome).inc()
         except (psycopg.Error, PoolTimeout) as exc:
             logger.warning("nearby query failed: %s: %s", type(exc).__name__, exc)
             raise HTTPException(status_code=503, detail="database is unavailable") from exc
