@@ -1,4 +1,5 @@
-"""Cache-aside for the nearby-farms query in Redis (when ``REDIS_URL`` is set).
+"""Cache-aside for the nearby-farms query in Redis (when ``REDIS_URL`` is set): the serialised answer
+is stored, so a hit costs neither a query nor a serialisation.
 
 Entries are keyed by the query, its coordinates rounded to :data:`COORDINATE_DECIMALS` places
 (about a metre) and its radius to a tenth of a metre, and by the farms' data version: a counter
@@ -15,12 +16,10 @@ short timeout, not one per request.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import redis
 
@@ -31,7 +30,7 @@ KEY_PREFIX = "geoapi:nearby"
 COORDINATE_DECIMALS = 5
 RETRY_AFTER_S = 5.0
 
-Rows = list[dict[str, Any]]
+Produce = Callable[[float, float, float, int], bytes]
 
 
 def rounded(lat: float, lon: float, radius_m: float) -> tuple[float, float, float]:
@@ -78,32 +77,30 @@ class NearbyCache:
             "cache %s failed, using the database for %.0f s: %s: %s", what, RETRY_AFTER_S, type(exc).__name__, exc
         )
 
-    def nearby(
-        self, lat: float, lon: float, radius_m: float, limit: int, query: Callable[[float, float, float, int], Rows]
-    ) -> tuple[Rows, str]:
-        """The rows for the query and where they came from: ``hit``, ``miss`` or ``bypass``.
+    def nearby(self, lat: float, lon: float, radius_m: float, limit: int, produce: Produce) -> tuple[bytes, str]:
+        """The response body for the query and where it came from: ``hit``, ``miss`` or ``bypass``.
 
-        ``query(lat, lon, radius_m, limit)`` runs it on the database, with the rounded values.
+        ``produce(lat, lon, radius_m, limit)`` runs the query on the database, with the rounded values,
+        and serialises the answer; a hit is served as stored, with no query and no serialisation.
         """
         lat, lon, radius_m = rounded(lat, lon, radius_m)
         if not self._available():
-            return query(lat, lon, radius_m, limit), "bypass"
+            return produce(lat, lon, radius_m, limit), "bypass"
         try:
             version = int(self._client.get(VERSION_KEY) or 0)
             key = self.key(version, lat, lon, radius_m, limit)
             cached = self._client.get(key)
         except redis.RedisError as exc:
             self._failed("read", exc)
-            return query(lat, lon, radius_m, limit), "bypass"
+            return produce(lat, lon, radius_m, limit), "bypass"
         if cached is not None:
-            rows: Rows = json.loads(cached)
-            return rows, "hit"
-        rows = query(lat, lon, radius_m, limit)
+            return cached.encode() if isinstance(cached, str) else bytes(cached), "hit"
+        body = produce(lat, lon, radius_m, limit)
         try:
-            self._client.set(key, json.dumps(rows, separators=(",", ":")), ex=self._ttl_s)
+            self._client.set(key, body, ex=self._ttl_s)
         except redis.RedisError as exc:
             self._failed("write", exc)
-        return rows, "miss"
+        return body, "miss"
 
     def bump(self) -> bool:
         """Move readers to a new data version (call after a write has committed). False when Redis
