@@ -42,6 +42,10 @@ def db_secret_name(target: Target) -> str:
     return f"{target.config.project.name}/{target.env}/db-master-password"
 
 
+def cache_secret_name(target: Target) -> str:
+    return f"{target.config.project.name}/{target.env}/cache-auth-token"
+
+
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -171,17 +175,22 @@ def ensure_repository(ecr: Any, name: str, lifecycle: dict[str, Any]) -> tuple[s
     return str(repo["repositoryUri"]), created
 
 
-def ensure_db_secret(sm: Any, name: str, *, password: Callable[[], str] | None = None) -> tuple[str, bool]:
-    """The DB master password lives only in Secrets Manager (generated here once; never printed)."""
+def ensure_db_secret(
+    sm: Any,
+    name: str,
+    *,
+    password: Callable[[], str] | None = None,
+    description: str = "Master password of the Theobroma PostGIS database",
+) -> tuple[str, bool]:
+    """The DB master password (or the cache's auth token) lives only in Secrets Manager (generated here
+    once; never printed)."""
     try:
         return str(sm.describe_secret(SecretId=name)["ARN"]), False
     except ClientError as exc:
         if _code(exc) != "ResourceNotFoundException":
             raise DeployError(f"cannot use secret {name}: {_code(exc) or exc}") from exc
     value = (password or generate_password)()
-    arn = sm.create_secret(
-        Name=name, Description="Master password of the Theobroma PostGIS database", SecretString=value
-    )["ARN"]
+    arn = sm.create_secret(Name=name, Description=description, SecretString=value)["ARN"]
     return str(arn), True
 
 
@@ -202,4 +211,11 @@ def bootstrap(target: Target) -> BootstrapResult:
     secret_arn, made = ensure_db_secret(clients("secretsmanager"), db_secret_name(target))
     if made:
         created.append(secret_arn)
+    if target.settings.platform.cache:
+        # 32 characters of letters, digits, - and _: within ElastiCache's 16-128 printable, no / " @.
+        cache_arn, made = ensure_db_secret(
+            clients("secretsmanager"), cache_secret_name(target), description="Auth token of the Theobroma Redis cache"
+        )
+        if made:
+            created.append(cache_arn)
     return BootstrapResult(target.state_bucket, uri, secret_arn, created)

@@ -57,6 +57,7 @@ _ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
 _TAG_PREFIX = re.compile(r"[a-z0-9][a-z0-9._-]{0,30}-")
 _CERT_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
 _DB_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
+_CACHE_NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
 _SECRET_REF = re.compile(r"arn:aws[a-z-]*:(?:secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+|/?[A-Za-z0-9_.\-/]+")
 _SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE")
 _URL_WITH_PASSWORD = re.compile(r"://[^/@\s:]*:[^/@\s]+@")
@@ -200,6 +201,11 @@ class PlatformSettings(SettingsModel):
         certificate_arn: ACM certificate for the HTTPS listener (none: HTTP only).
         create_dns_records: create Route 53 records for hosts (needs ``hosted_zone_id``).
         hosted_zone_id: the Route 53 hosted zone of the environment's domain.
+        cache: run a Redis cache (ElastiCache, TLS, encrypted at rest, in the private subnets, admitting
+            only the app tasks) for frequently read data; off by default. The app's containers then get
+            ``REDIS_URL`` (``rediss://host:port``) and the auth token as the secret ``REDIS_AUTH_TOKEN``;
+            ``deploytool bootstrap`` generates the token into Secrets Manager (never in tfvars).
+        cache_node_type: ElastiCache node type of the cache (``cache.t3.micro``).
         github_oidc_provider_arn: trust this existing GitHub Actions OIDC provider instead of
             creating one (with ``github_repository`` set). An AWS account holds one provider per URL,
             so when staging and production share an account, set it in the second one to the
@@ -219,6 +225,15 @@ class PlatformSettings(SettingsModel):
     create_dns_records: bool = False
     hosted_zone_id: str | None = None
     github_oidc_provider_arn: str | None = None
+    cache: bool = False
+    cache_node_type: str = "cache.t3.micro"
+
+    @field_validator("cache_node_type")
+    @classmethod
+    def _cache_node_type(cls, value: str) -> str:
+        if not _CACHE_NODE_TYPE.fullmatch(value):
+            raise ValueError(f"must be an ElastiCache node type such as cache.t3.micro, got {value!r}")
+        return value
 
     @field_validator("github_oidc_provider_arn")
     @classmethod

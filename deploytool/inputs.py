@@ -115,19 +115,39 @@ def platform_context(target: Target) -> dict[str, Any]:
             f"the database secret {boot.db_secret_name(target)} does not exist; "
             f"run `deploytool bootstrap --env {target.env}` first"
         ) from exc
-    return platform_template_context(target.env, target.settings, target.config.project, secret_arn)
+    cache_secret_arn = None
+    if target.settings.platform.cache:
+        try:
+            cache_secret_arn = sm.describe_secret(SecretId=boot.cache_secret_name(target))["ARN"]
+        except ClientError as exc:
+            raise DeployError(
+                f"the cache's auth token secret {boot.cache_secret_name(target)} does not exist; "
+                f"run `deploytool bootstrap --env {target.env}` first"
+            ) from exc
+    return platform_template_context(
+        target.env, target.settings, target.config.project, secret_arn, cache_secret_arn=cache_secret_arn
+    )
 
 
 def platform_template_context(
-    env: str, settings: EnvironmentSettings, project: ProjectSettings, db_secret_arn: str
+    env: str,
+    settings: EnvironmentSettings,
+    project: ProjectSettings,
+    db_secret_arn: str,
+    *,
+    cache_secret_arn: str | None = None,
 ) -> dict[str, Any]:
-    """The platform template's inputs from the settings and the database secret's ARN (no AWS calls)."""
+    """The platform template's inputs from the settings and the secrets' ARNs (no AWS calls).
+
+    ``cache_secret_arn`` is the cache's auth token secret, when the settings ask for a cache.
+    """
     secret_arns = sorted(v for v in settings.secrets.values() if ":secretsmanager:" in v)
     return {
         "env": env,
         "settings": settings,
         "project": project,
         "db_secret_arn": db_secret_arn,
+        "cache_secret_arn": cache_secret_arn,
         "task_secret_arns": secret_arns,
     }
 

@@ -54,6 +54,10 @@ APP_PLATFORM_ATTRIBUTES = (
     "db_security_group_id",
     "alb_arn_suffix",
     "sns_topic_arn",
+    "cache_url",
+    "cache_port",
+    "cache_security_group_id",
+    "cache_auth_token_secret_arn",
 )
 """The platform outputs an app stack is given: the attributes of the app compositions' typed
 ``platform`` variable (``modules/app-rolling``, ``modules/app-blue-green``; a test holds them equal)."""
@@ -183,6 +187,10 @@ class Outputs(Mapping[str, Any]):
         return dict(self._values)
 
 
+_NULL_WHEN_ABSENT = frozenset({"cache_url", "cache_port", "cache_security_group_id", "cache_auth_token_secret_arn"})
+"""Outputs a platform applied before they existed lacks and means as null (it has no cache)."""
+
+
 class PlatformOutputs(Outputs):
     """The platform stack's outputs (cluster, network, load balancer, database, monitoring)."""
 
@@ -200,13 +208,13 @@ class PlatformOutputs(Outputs):
 
     def for_app(self) -> dict[str, Any]:
         """What an app stack is given of the platform: the attributes its composition declares."""
-        missing = [name for name in APP_PLATFORM_ATTRIBUTES if name not in self]
+        missing = [name for name in APP_PLATFORM_ATTRIBUTES if name not in self and name not in _NULL_WHEN_ABSENT]
         if missing:
             raise DeployError(
                 f"the platform's outputs lack {', '.join(missing)}; apply the platform stack again "
                 "with this version of the tool"
             )
-        return {name: self[name] for name in APP_PLATFORM_ATTRIBUTES}
+        return {name: self.get(name) for name in APP_PLATFORM_ATTRIBUTES}
 
 
 @dataclass(frozen=True)

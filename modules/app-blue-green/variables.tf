@@ -20,6 +20,12 @@ variable "platform" {
     db_security_group_id    = string
     alb_arn_suffix          = string
     sns_topic_arn           = string
+    # The cache (all null without one): `rediss://host:port`, its port and security group, and the
+    # secret holding its auth token.
+    cache_url                   = string
+    cache_port                  = number
+    cache_security_group_id     = string
+    cache_auth_token_secret_arn = string
   })
 }
 

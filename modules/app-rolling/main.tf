@@ -73,3 +73,16 @@ resource "aws_security_group_rule" "db_from_service" {
   to_port                  = local.platform.db_port
   source_security_group_id = module.service.security_group_id
 }
+
+# Likewise the cache, when the platform has one.
+resource "aws_security_group_rule" "cache_from_service" {
+  count = local.platform.cache_url != null ? 1 : 0
+
+  description              = "Redis from ${local.release.service_name}"
+  type                     = "ingress"
+  security_group_id        = local.platform.cache_security_group_id
+  protocol                 = "tcp"
+  from_port                = local.platform.cache_port
+  to_port                  = local.platform.cache_port
+  source_security_group_id = module.service.security_group_id
+}

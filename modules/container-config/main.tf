@@ -11,5 +11,14 @@ locals {
     PGDATABASE   = local.db.db_name
     PGSSLMODE    = "require"
   }
+  # The cache: its URL in plain sight (TLS, no credentials), its auth token only as a secret reference.
+  cache = var.platform.cache_url != null ? {
+    environment = { REDIS_URL = var.platform.cache_url }
+    secrets     = [{ name = "REDIS_AUTH_TOKEN", value_from = var.platform.cache_auth_token_secret_arn }]
+    } : {
+    environment = {}
+    secrets     = []
+  }
+
   password_value_from = var.password_json_key == null ? local.db.db_secret_arn : "${local.db.db_secret_arn}:${var.password_json_key}::"
 }

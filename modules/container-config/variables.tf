@@ -1,16 +1,24 @@
 variable "platform" {
-  description = "The platform's database outputs (the platform output object may be passed whole: other attributes are ignored)."
+  description = "The platform's database outputs and, when it has a cache, the cache's (the platform output object may be passed whole: other attributes are ignored)."
   type = object({
     db_address    = string
     db_port       = number
     db_username   = string
     db_name       = string
     db_secret_arn = string
+    # The cache, when the platform has one: its URL (no credentials) and its auth token's secret.
+    cache_url                   = optional(string)
+    cache_auth_token_secret_arn = optional(string)
   })
 
   validation {
     condition     = can(regex("^arn:[a-z-]+:secretsmanager:", var.platform.db_secret_arn))
     error_message = "The platform's db_secret_arn must be a Secrets Manager secret ARN."
+  }
+
+  validation {
+    condition     = var.platform.cache_url == null || (startswith(coalesce(var.platform.cache_url, "-"), "rediss://") && can(regex("^arn:[a-z-]+:secretsmanager:", coalesce(var.platform.cache_auth_token_secret_arn, "-"))))
+    error_message = "With a cache, its cache_url must be a TLS rediss:// URL and its cache_auth_token_secret_arn a Secrets Manager secret ARN."
   }
 }
 

@@ -3,7 +3,14 @@ locals {
   url_scheme = local.settings.load_balancer.certificate_arn != null ? "https" : "http"
 
   # The execution role reads the database password and any secret the app stacks inject.
-  task_secret_arns = distinct(concat([local.settings.database.master_password_secret_arn], local.settings.task_secret_arns))
+  task_secret_arns = distinct(concat(
+    [local.settings.database.master_password_secret_arn],
+    local.cache ? [local.settings.cache.auth_token_secret_arn] : [],
+    local.settings.task_secret_arns,
+  ))
+
+  # The optional Redis cache (off by default): a replication group reachable from the app tasks.
+  cache = local.settings.cache.enabled
 
   # The GitHub roles' reach follows deploytool's naming: branch environments deploy `<env>-<slug>`
   # services in workspaces `<env>-<slug>`; the others deploy `<project>-<env>[-colour]` in the default
@@ -110,6 +117,18 @@ resource "aws_security_group_rule" "tasks_egress_db" {
   cidr_blocks       = [module.network.vpc_cidr_block]
 }
 
+resource "aws_security_group_rule" "tasks_egress_cache" {
+  count = local.cache ? 1 : 0
+
+  description       = "Redis inside the VPC"
+  type              = "egress"
+  security_group_id = aws_security_group.tasks.id
+  protocol          = "tcp"
+  from_port         = module.cache[0].port
+  to_port           = module.cache[0].port
+  cidr_blocks       = [module.network.vpc_cidr_block]
+}
+
 ################################################################################
 # Application load balancer: HTTP only without a certificate, HTTPS otherwise
 ################################################################################
@@ -146,6 +165,22 @@ module "db" {
   skip_final_snapshot     = local.settings.database.skip_final_snapshot
   backup_retention_period = var.database_operations.backup_retention_period
   apply_immediately       = var.database_operations.apply_immediately
+}
+
+################################################################################
+# Optional: Redis for frequently read data, in the private subnets, reachable from the app tasks
+################################################################################
+
+module "cache" {
+  source = "../cache"
+  count  = local.cache ? 1 : 0
+
+  name                       = local.settings.name
+  node_type                  = local.settings.cache.node_type
+  auth_token_secret_arn      = local.settings.cache.auth_token_secret_arn
+  vpc_id                     = module.network.vpc_id
+  subnet_ids                 = module.network.private_subnet_ids
+  allowed_security_group_ids = [aws_security_group.tasks.id]
 }
 
 ################################################################################

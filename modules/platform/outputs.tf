@@ -126,6 +126,26 @@ output "db_instance_identifier" {
   value       = module.db.identifier
 }
 
+output "cache_url" {
+  description = "`rediss://<host>:<port>` of the cache (TLS, no credentials), or null without a cache."
+  value       = try(module.cache[0].url, null)
+}
+
+output "cache_port" {
+  description = "Port of the cache, or null without a cache."
+  value       = try(module.cache[0].port, null)
+}
+
+output "cache_security_group_id" {
+  description = "Security group of the cache (app stacks admit their services' groups), or null without a cache."
+  value       = try(module.cache[0].security_group_id, null)
+}
+
+output "cache_auth_token_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the cache's auth token (never the token itself), or null without a cache."
+  value       = try(module.cache[0].auth_token_secret_arn, null)
+}
+
 output "sns_topic_arn" {
   description = "ARN of the alarm topic."
   value       = module.monitoring.sns_topic_arn

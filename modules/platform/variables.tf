@@ -28,6 +28,11 @@ variable "settings" {
       deletion_protection        = bool
       skip_final_snapshot        = bool
     })
+    cache = object({
+      enabled               = bool
+      node_type             = string
+      auth_token_secret_arn = string
+    })
     task_secret_arns = list(string)
     github = object({
       repository        = string
@@ -71,6 +76,11 @@ variable "settings" {
   validation {
     condition     = can(regex("^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.settings.database.master_password_secret_arn))
     error_message = "The master_password_secret_arn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)."
+  }
+
+  validation {
+    condition     = !var.settings.cache.enabled || can(regex("^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", coalesce(var.settings.cache.auth_token_secret_arn, "-")))
+    error_message = "With the cache enabled, its auth_token_secret_arn must be a Secrets Manager secret ARN (deploytool bootstrap creates it)."
   }
 
   validation {

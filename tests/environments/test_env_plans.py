@@ -36,6 +36,7 @@ PRODUCTION_APP = ENVIRONMENTS / "production" / "app"
 
 # A recognisable database password: it must never show up where it could leak.
 DB_PASSWORD = "Cacao-Pod-7f3e9b21-Secret"
+CACHE_TOKEN = "Cacao-Cache-2b7d4e91-Token"
 IMAGE_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/theobroma-geo-api"
 LONG_BRANCH = "Feature/JIRA-1234_Rework_The_Nearby_Search_Endpoint_For_Very_Large_Cacao_Plantations"
 
@@ -117,6 +118,11 @@ def _platform_outputs(emulator: Emulator, db_secret_arn: str) -> dict[str, Any]:
         "db_security_group_id": db_sg,
         "db_instance_identifier": f"theobroma-test-{suffix}",
         "sns_topic_arn": f"arn:aws:sns:{REGION}:123456789012:theobroma-test-{suffix}-alarms",
+        # No cache (deploy.toml's default).
+        "cache_url": None,
+        "cache_port": None,
+        "cache_security_group_id": None,
+        "cache_auth_token_secret_arn": None,
     }
 
 
@@ -142,13 +148,20 @@ def _rendered(root: Path, context: dict[str, Any]) -> dict[str, Any]:
     return dict(_unquote(hcl2.loads(render_tfvars(root, context))))
 
 
-def _platform_vars(env: str, db_secret_arn: str, *, github_repository: str | None = None) -> dict[str, Any]:
+def _platform_vars(
+    env: str, db_secret_arn: str, *, github_repository: str | None = None, cache_secret_arn: str | None = None
+) -> dict[str, Any]:
     project = CONFIG.project.model_copy(update={"github_repository": github_repository})
+    settings = CONFIG.environment(env)
+    if cache_secret_arn is not None:
+        platform = settings.platform.model_copy(update={"cache": True, "cache_node_type": "cache.t4g.small"})
+        settings = settings.model_copy(update={"platform": platform})
     context = {
         "env": env,
-        "settings": CONFIG.environment(env),
+        "settings": settings,
         "project": project,
         "db_secret_arn": db_secret_arn,
+        "cache_secret_arn": cache_secret_arn,
         "task_secret_arns": [],
     }
     tf_vars = _rendered(ENVIRONMENTS / env / "platform", context)
@@ -289,6 +302,59 @@ def test_platform_tasks_group_is_the_db_door(platform_plans: dict[str, Planned],
     # The database admits exactly one security group: the tasks group (its ID is unknown until apply).
     db_ingress = [a for a in rules if a.startswith("module.platform.module.db.aws_security_group_rule.ingress")]
     assert db_ingress == ["module.platform.module.db.aws_security_group_rule.ingress[0]"]
+
+
+def test_platform_has_no_cache_by_default(platform_plans: dict[str, Planned]) -> None:
+    for env, plan in platform_plans.items():
+        cache = [rc["address"] for rc in plan.json["resource_changes"] if ".cache" in rc["address"]]
+        assert cache == [], env
+        assert plan.outputs()["cache_url"] is None
+        assert plan.outputs()["cache_auth_token_secret_arn"] is None
+
+
+@pytest.fixture(scope="module")
+def cache_secret_arn(emulator: Emulator) -> str:
+    """The cache's auth token secret, stored the way ``deploytool bootstrap`` stores it (plain string)."""
+    sm = emulator.client("secretsmanager")
+    name = f"theobroma-test-cache-{uuid.uuid4().hex[:8]}"
+    return str(sm.create_secret(Name=name, SecretString=CACHE_TOKEN)["ARN"])
+
+
+@pytest.fixture(scope="module")
+def cache_platform_plan(tf_root: MakeRoot, db_secret_arn: str, cache_secret_arn: str) -> Planned:
+    tf_vars = _platform_vars("staging", db_secret_arn, cache_secret_arn=cache_secret_arn)
+    return Planned(tf_root(STAGING_PLATFORM), tf_vars)
+
+
+def test_platform_cache_on_request(cache_platform_plan: Planned, cache_secret_arn: str) -> None:
+    plan = cache_platform_plan
+    prefix = "module.platform.module.cache[0]."
+    cache = sorted(rc["address"] for rc in plan.json["resource_changes"] if rc["address"].startswith(prefix))
+    assert cache == [
+        prefix + "aws_cloudformation_stack.this",
+        prefix + "aws_security_group.this",
+        prefix + "aws_security_group_rule.ingress[0]",
+    ]
+    # The tasks may reach it inside the VPC, and their execution role may read its token.
+    egress = plan.after("module.platform.aws_security_group_rule.tasks_egress_cache[0]")
+    assert (egress["type"], egress["from_port"], egress["cidr_blocks"]) == ("egress", 6379, ["10.20.0.0/16"])
+    policies = [rc["change"]["after"] for rc in plan.by_type("aws_iam_role_policy")]
+    assert any(cache_secret_arn in (p.get("policy") or "") for p in policies)
+    # The module's ingress rule admits the tasks group (its ID is unknown until apply) and nothing else.
+    config = _module_call_config(plan, "module.platform.module.cache")["expressions"]
+    assert config["allowed_security_group_ids"]["references"][0] == "aws_security_group.tasks.id"
+    assert config["subnet_ids"]["references"][0] == "module.network.private_subnet_ids"
+    assert config["node_type"]["references"][0] == "local.settings.cache.node_type"
+    assert plan.outputs()["cache_auth_token_secret_arn"] == cache_secret_arn
+
+
+def test_platform_cache_token_never_in_plan_or_tfvars(
+    cache_platform_plan: Planned, db_secret_arn: str, cache_secret_arn: str
+) -> None:
+    assert CACHE_TOKEN not in json.dumps(cache_platform_plan.json)
+    assert CACHE_TOKEN not in cache_platform_plan.text
+    tfvars = json.dumps(_platform_vars("staging", db_secret_arn, cache_secret_arn=cache_secret_arn))
+    assert cache_secret_arn in tfvars and CACHE_TOKEN not in tfvars
 
 
 def _paths_to(value: Any, needle: str, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -448,6 +514,58 @@ def test_staging_app_logs_and_database_wiring(long_branch_plan: Planned, platfor
         platform["db_security_group_id"],
         5432,
     )
+
+
+@pytest.fixture(scope="module")
+def cache_platform(emulator: Emulator, platform: dict[str, Any], cache_secret_arn: str) -> dict[str, Any]:
+    """The platform's outputs with a cache (its security group made in the emulator)."""
+    ec2 = emulator.client("ec2")
+    group = ec2.create_security_group(
+        GroupName=f"cache-{uuid.uuid4().hex[:6]}", Description="cache", VpcId=platform["vpc_id"]
+    )["GroupId"]
+    return {
+        **platform,
+        "cache_url": "rediss://master.theobroma-test.abc123.use1.cache.amazonaws.com:6379",
+        "cache_port": 6379,
+        "cache_security_group_id": group,
+        "cache_auth_token_secret_arn": cache_secret_arn,
+    }
+
+
+def test_apps_get_no_cache_without_one(long_branch_plan: Planned, production_plans: dict[str, Planned]) -> None:
+    for plan in (long_branch_plan, *production_plans.values()):
+        assert plan.by_type("aws_ecs_task_definition")
+        for definition in plan.by_type("aws_ecs_task_definition"):
+            container = _container(definition["change"]["after"])
+            assert not {"REDIS_URL", "REDIS_AUTH_TOKEN"} & {e["name"] for e in container["environment"]}
+            assert "REDIS_AUTH_TOKEN" not in {e["name"] for e in container["secrets"]}
+        assert not [rc for rc in plan.by_type("aws_security_group_rule") if "cache_from_service" in rc["address"]]
+
+
+def test_apps_get_the_cache_url_and_token_secret(
+    tf_root: MakeRoot, production_app: TfRoot, cache_platform: dict[str, Any], cache_secret_arn: str
+) -> None:
+    names = naming.names_for("staging", "feature/cache", "staging.theobroma.example.com")
+    plans = {
+        "staging": Planned(tf_root(STAGING_APP), _staging_app_vars(cache_platform, names)),
+        "production": Planned(production_app, _production_app_vars(cache_platform, "blue")),
+    }
+    for env, plan in plans.items():
+        definitions = plan.by_type("aws_ecs_task_definition")
+        assert len(definitions) == (1 if env == "staging" else 2)
+        for definition in definitions:
+            container = _container(definition["change"]["after"])
+            environment = {e["name"]: e["value"] for e in container["environment"]}
+            assert environment["REDIS_URL"] == cache_platform["cache_url"]
+            assert {"name": "REDIS_AUTH_TOKEN", "valueFrom": cache_secret_arn} in container["secrets"]
+        # Each service's own security group is admitted by the cache, on its port only.
+        rules = [rc["change"]["after"] for rc in plan.by_type("aws_security_group_rule")]
+        rules = [r for r in rules if r.get("security_group_id") == cache_platform["cache_security_group_id"]]
+        assert len(rules) == len(definitions), env
+        assert {(r["type"], r["protocol"], r["from_port"], r["to_port"]) for r in rules} == {
+            ("ingress", "tcp", 6379, 6379)
+        }
+        assert CACHE_TOKEN not in json.dumps(plan.json) and CACHE_TOKEN not in plan.text
 
 
 def test_app_plans_never_hold_the_db_password(long_branch_plan: Planned, production_plans: dict[str, Planned]) -> None:

@@ -63,6 +63,7 @@ SERVICE_PREFIXES: tuple[str, ...] = (
     "availability_zone",
     "caller_identity",
     "canonical_user_id",
+    "cloudformation",
     "cloudwatch",
     "db_",
     "default_",

@@ -189,6 +189,14 @@ def test_app_is_given_only_the_declared_platform_attributes() -> None:
     assert state_module.OUTPUTS_DOCUMENT == "outputs.json"
 
 
+def test_a_platform_published_before_the_cache_outputs_has_no_cache() -> None:
+    cache = ("cache_url", "cache_port", "cache_security_group_id", "cache_auth_token_secret_arn")
+    older = {name: name for name in APP_PLATFORM_ATTRIBUTES if name not in cache}
+    given = PlatformOutputs(older).for_app()
+    assert list(given) == list(APP_PLATFORM_ATTRIBUTES)
+    assert {name: given[name] for name in cache} == dict.fromkeys(cache)
+
+
 def test_app_outputs_typed_by_colour() -> None:
     app = AppOutputs(
         {

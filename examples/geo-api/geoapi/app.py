@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Annotated, Literal
 
 import psycopg
 from fastapi import FastAPI, HTTPException, Query
@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
 from geoapi import db
+from geoapi.cache import NearbyCache
 from geoapi.emf import EmfLogger
 from geoapi.metrics import Metrics
 from geoapi.settings import Settings
@@ -62,15 +63,22 @@ class Nearby(BaseModel):
     farms: list[Farm]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application. ``settings`` default to :meth:`Settings.from_env`."""
-    settings = settings or Settings.from_env()
-    settings.validate()
-    emf = EmfLogger(settings.environment, version=settings.app_version, enabled=settings.emf_enabled)
-    metrics = Metrics(settings.app_version, emf)
-    pool: ConnectionPool | None = None
-    if settings.database_url:
-        pool = db.make_pool(settings.database_url, settings.db_connect_timeout_s, settings.db_pool_max_size)
+def _nearby_cache(settings: Settings) -> NearbyCache | None:
+    """The Redis cache of the nearby query when ``REDIS_URL`` is set."""
+    if not settings.redis_url:
+        return None
+    return NearbyCache.from_url(
+        settings.redis_url,
+        auth_token=settings.redis_auth_token,
+        ttl_s=settings.cache_ttl_s,
+        timeout_s=settings.cache_timeout_s,
+    )
+
+
+def _lifespan(
+    pool: ConnectionPool | None, cache: NearbyCache | None, emf: EmfLogger, pool_interval_s: int
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the pool (and report it) while the app serves; close the pool and the cache after."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -80,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool.open(wait=False)
         reporter = None
         if pool is not None and emf.enabled:
-            reporter = asyncio.create_task(emf.report_pool(pool.get_stats, settings.emf_pool_interval_s))
+            reporter = asyncio.create_task(emf.report_pool(pool.get_stats, pool_interval_s))
         try:
             yield
         finally:
@@ -90,6 +98,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await reporter
             if pool is not None:
                 pool.close()
+            if cache is not None:
+                cache.close()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application. ``settings`` default to :meth:`Settings.from_env`."""
+    settings = settings or Settings.from_env()
+    settings.validate()
+    emf = EmfLogger(settings.environment, version=settings.app_version, enabled=settings.emf_enabled)
+    metrics = Metrics(settings.app_version, emf)
+    pool: ConnectionPool | None = None
+    if settings.database_url:
+        pool = db.make_pool(settings.database_url, settings.db_connect_timeout_s, settings.db_pool_max_size)
+    cache = _nearby_cache(settings)
+
+    lifespan = _lifespan(pool, cache, emf, settings.emf_pool_interval_s)
 
     app = FastAPI(
         title="Theobroma Geo API",
@@ -145,17 +171,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lon: Annotated[float, Query(ge=-180, le=180, description="longitude, WGS 84")],
         radius_m: Annotated[float, Query(ge=1, le=100_000, description="metres")] = 5_000,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> Nearby:
+    ) -> Nearby | Response:
         """Farms within ``radius_m`` metres of (lat, lon), nearest first."""
         if pool is None:
             raise HTTPException(status_code=503, detail="database is not configured")
-        start = time.perf_counter()
+        database = pool
+
+        def answer(lat: float, lon: float, radius_m: float, limit: int) -> Nearby:
+            # The geo query's own figures (a cache hit never reaches the database).
+            start = time.perf_counter()
+            rows = db.nearby(database, lat=lat, lon=lon, radius_m=radius_m, limit=limit)
+            emf.nearby_query(latency_s=time.perf_counter() - start, rows=len(rows))
+            return Nearby(count=len(rows), farms=[Farm(**row) for row in rows])
+
+        def produce(lat: float, lon: float, radius_m: float, limit: int) -> bytes:
+            return answer(lat, lon, radius_m, limit).model_dump_json().encode()
+
         try:
-            rows: list[dict[str, Any]] = db.nearby(pool, lat=lat, lon=lon, radius_m=radius_m, limit=limit)
+            if cache is None:
+                return answer(lat, lon, radius_m, limit)
+            body, outcome = cache.nearby(lat, lon, radius_m, limit, produce)
         except (psycopg.Error, PoolTimeout) as exc:
             logger.warning("nearby query failed: %s: %s", type(exc).__name__, exc)
             raise HTTPException(status_code=503, detail="database is unavailable") from exc
-        emf.nearby_query(latency_s=time.perf_counter() - start, rows=len(rows))
-        return Nearby(count=len(rows), farms=[Farm(**row) for row in rows])
+        metrics.cache.labels(outcome).inc()
+        # The body is a serialised Nearby: served as stored, with no second validation.
+        return Response(content=body, media_type="application/json")
 
     return app

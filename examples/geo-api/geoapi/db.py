@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
 
@@ -86,6 +87,35 @@ def make_pool(database_url: str, connect_timeout_s: int, max_size: int) -> Conne
         timeout=float(connect_timeout_s) + 1.0,
         name="geoapi",
     )
+
+
+INSERT_SQL = """
+INSERT INTO farms (name, country, area_ha, location)
+VALUES (%(name)s, %(country)s, %(area_ha)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography)
+RETURNING id
+"""
+
+
+@dataclass(frozen=True)
+class NewFarm:
+    """A farm to insert."""
+
+    name: str
+    country: str
+    area_ha: float
+    lat: float
+    lon: float
+
+
+def insert_farm(conn: psycopg.Connection[Any], farm: NewFarm, *, on_commit: Callable[[], object] | None = None) -> int:
+    """Insert one farm and commit; then ``on_commit`` (the cache's version bump). Returns its id."""
+    row = conn.execute(INSERT_SQL, asdict(farm)).fetchone()
+    conn.commit()
+    if on_commit is not None:
+        on_commit()
+    if row is None:  # pragma: no cover - RETURNING always yields the row
+        raise RuntimeError("INSERT ... RETURNING id returned no row")
+    return int(row["id"] if isinstance(row, dict) else row[0])
 
 
 def nearby(pool: ConnectionPool, *, lat: float, lon: float, radius_m: float, limit: int) -> list[dict[str, Any]]:

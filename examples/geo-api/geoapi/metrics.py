@@ -43,6 +43,12 @@ class Metrics:
             "HTTP requests being handled.",
             registry=self.registry,
         )
+        self.cache = Counter(
+            "geoapi_nearby_cache",
+            "Nearby queries by cache outcome: hit, miss, or bypass (Redis unreachable).",
+            ["outcome"],
+            registry=self.registry,
+        )
         build = Gauge(
             "geoapi_build_info",
             "Constant 1, labelled with the running image tag.",

@@ -86,6 +86,21 @@ def seed_farms(conn: psycopg.Connection[Any], count: int, seed: int = 42, *, rep
     return count
 
 
+def _bump_cache() -> None:
+    """Cached nearby results of the old data must not be served: move readers to a new version."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return
+    from geoapi.cache import NearbyCache
+
+    cache = NearbyCache.from_url(url, auth_token=os.environ.get("REDIS_AUTH_TOKEN"), ttl_s=60, timeout_s=2.0)
+    try:
+        if not cache.bump():
+            print("warning: the cache's data version was not bumped (Redis unreachable)", file=sys.stderr)
+    finally:
+        cache.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m geoapi.seed", description=__doc__)
     parser.add_argument("--count", type=int, default=100_000, help="farms to generate")
@@ -115,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except psycopg.Error as exc:
         print(f"seed failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    _bump_cache()
     print(
         f"seeded {loaded} farms (seed {args.seed}) in {time.perf_counter() - start:.1f} s",
         file=sys.stderr,

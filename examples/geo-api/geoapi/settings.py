@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -52,6 +52,12 @@ class Settings:
     environment: str = "local"
     emf_enabled: bool = True
     emf_pool_interval_s: int = 10
+    #: Redis for the nearby query (cache-aside), e.g. ``rediss://host:6379``; none: no cache.
+    redis_url: str | None = None
+    #: Redis AUTH token (kept out of repr, so out of logs).
+    redis_auth_token: str | None = field(default=None, repr=False)
+    cache_ttl_s: int = 60
+    cache_timeout_s: float = 0.25
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -69,12 +75,17 @@ class Settings:
             emf_pool_interval_s=_parse_port(
                 "GEOAPI_EMF_POOL_INTERVAL_S", env.get("GEOAPI_EMF_POOL_INTERVAL_S") or "10"
             ),
+            redis_url=env.get("REDIS_URL") or None,
+            redis_auth_token=env.get("REDIS_AUTH_TOKEN") or None,
+            cache_ttl_s=_parse_port("GEOAPI_CACHE_TTL_SECONDS", env.get("GEOAPI_CACHE_TTL_SECONDS") or "60"),
         )
         settings.validate()
         return settings
 
     def validate(self) -> None:
         """Raise :class:`SettingsError` when the settings cannot run the service."""
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(f"REDIS_URL must be a redis:// or rediss:// URL, got {self.redis_url.split('@')[-1]!r}")
         if self.require_database and not self.database_url:
             raise SettingsError(
                 "GEOAPI_REQUIRE_DATABASE=true but DATABASE_URL is not set; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from itertools import count
 
@@ -10,6 +11,19 @@ from locust import HttpUser, constant, task
 from geoapi.seed import REGIONS
 
 _user_ids = count()
+
+
+def _hot_points(n: int) -> list[tuple[float, float]]:
+    """``GEOAPI_PERF_HOT_POINTS`` fixed points in the cocoa belt (the same every run)."""
+    rng = random.Random(20_000)  # nosec B311 - load pattern, not security
+    points = []
+    for _ in range(n):
+        region = rng.choice(REGIONS)
+        points.append((rng.uniform(region.lat_min, region.lat_max), rng.uniform(region.lon_min, region.lon_max)))
+    return points
+
+
+HOT_POINTS = _hot_points(int(os.environ.get("GEOAPI_PERF_HOT_POINTS") or 0))
 
 
 class ApiUser(HttpUser):
@@ -27,9 +41,12 @@ class ApiUser(HttpUser):
 
     @task(3)
     def nearby(self) -> None:
-        region = self.rng.choice(REGIONS)
-        lat = self.rng.uniform(region.lat_min, region.lat_max)
-        lon = self.rng.uniform(region.lon_min, region.lon_max)
+        if HOT_POINTS:
+            lat, lon = self.rng.choice(HOT_POINTS)
+        else:
+            region = self.rng.choice(REGIONS)
+            lat = self.rng.uniform(region.lat_min, region.lat_max)
+            lon = self.rng.uniform(region.lon_min, region.lon_max)
         self.client.get(
             "/farms/nearby",
             params={"lat": f"{lat:.5f}", "lon": f"{lon:.5f}", "radius_m": 2000, "limit": 50},

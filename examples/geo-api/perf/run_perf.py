@@ -6,21 +6,28 @@ and requests per second per endpoint, and compares p95 with the committed
 baseline: the run fails only when an endpoint's p95 exceeds ``--max-ratio``
 times its baseline, or more than 1 % of requests fail.
 
+``--cache`` runs the service with a Redis cache (``REDIS_URL``): a private redis-server on a free
+loopback port, started and stopped here; ``--hot-points N`` makes the nearby searches pick from N
+fixed points instead of random ones (a cacheable load). The cache's hit/miss counts are printed.
+
 Traffic only ever goes to 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
+import shutil
 import socket
 import subprocess  # nosec B404 - starts the service and locust from fixed argv
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +59,43 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[str]:
+    """A redis-server of our own on a free loopback port (no persistence), stopped on exit."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("perf: --cache needs redis-server (sudo bash .ci/install-redis.sh)")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="geoapi-perf-redis-") as tmp:
+        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "", "--appendonly", "no"]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # nosec B603 - fixed argv
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit("perf: redis-server did not start") from None
+                    time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def cache_outcomes(base_url: str) -> dict[str, float]:
+    """The service's ``geoapi_nearby_cache_total`` by outcome."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as resp:  # nosec B310 - loopback
+        text = resp.read().decode()
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("geoapi_nearby_cache_total{"):
+            found[line.split('outcome="')[1].split('"')[0]] = float(line.rsplit(" ", 1)[1])
+    return found
 
 
 def wait_healthy(base_url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
@@ -119,10 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, default=SERVICE_DIR / "perf-baseline.json")
     parser.add_argument("--max-ratio", type=float, default=3.0, help="fail when p95 > ratio x baseline p95")
     parser.add_argument("--update-baseline", action="store_true", help="write this run's figures as the baseline")
+    parser.add_argument("--cache", action="store_true", help="serve with a Redis cache (a private redis-server)")
+    parser.add_argument(
+        "--hot-points", type=int, default=0, help="nearby searches pick from N fixed points (0: random)"
+    )
     args = parser.parse_args(argv)
 
     ensure_seeded(args.database_url, args.count)
+    with contextlib.ExitStack() as stack:
+        redis_url = stack.enter_context(private_redis()) if args.cache else None
+        return run(args, redis_url)
 
+
+def run(args: argparse.Namespace, redis_url: str | None) -> int:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
@@ -132,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         DATABASE_URL=args.database_url,
         APP_VERSION="perf",
         PYTHONPATH=str(SERVICE_DIR),
+        GEOAPI_PERF_HOT_POINTS=str(args.hot_points),
     )
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
+    outcomes: dict[str, float] = {}
     service = subprocess.Popen(  # nosec B603 - fixed argv
         [sys.executable, "-m", "geoapi"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -155,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"perf: {args.users} users for {args.run_time} against {base_url}", file=sys.stderr)
             subprocess.run(cmd, env=env, check=True, timeout=600)  # nosec B603 - fixed argv
             stats = read_stats(Path(f"{prefix}_stats.csv"))
+        if redis_url is not None:
+            outcomes = cache_outcomes(base_url)
     finally:
         service.terminate()
         service.wait(timeout=30)
@@ -167,6 +226,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name:<16}{s['requests']:>10.0f}{s['failures']:>6.0f}{s['p50_ms']:>9.0f}"
                 f"{s['p95_ms']:>9.0f}{s['p99_ms']:>9.0f}{s['rps']:>9.1f}"
             )
+
+    if outcomes:
+        total = sum(outcomes.values())
+        print(
+            "cache: "
+            + ", ".join(f"{k} {v:.0f}" for k, v in sorted(outcomes.items()))
+            + f" (hit ratio {outcomes.get('hit', 0) / total:.2f})"
+        )
 
     if args.update_baseline:
         baseline = {
