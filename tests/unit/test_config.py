@@ -181,6 +181,16 @@ def test_plain_environment_values_become_strings() -> None:
             "hosted_zone_id is required when create_dns_records = true",
         ),
         (
+            "[environments.staging.platform]\ncreate_certificate = true\n",
+            "environments.staging.platform: hosted_zone_id is required when create_certificate = true",
+        ),
+        (
+            "[environments.staging.platform]\ncreate_certificate = true\n"
+            'hosted_zone_id = "Z0123456789ABC"\n'
+            'certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d"\n',
+            "environments.staging.platform: set certificate_arn or create_certificate = true, not both",
+        ),
+        (
             '[environments.staging.platform]\ncertificate_arn = "my-cert"\n',
             "environments.staging.platform.certificate_arn: must be an ACM certificate ARN",
         ),
