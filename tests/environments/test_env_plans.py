@@ -468,6 +468,32 @@ def test_platform_without_a_certificate_stays_http(platform_plans: dict[str, Pla
     assert plan.outputs()["certificate_arn"] is None
 
 
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        ({"create_certificate": True}, "With create_certificate or create_records = true, set the dns hosted_zone_id"),
+        ({"create_dns_records": True}, "With create_certificate or create_records = true, set the dns hosted_zone_id"),
+        (
+            {
+                "create_certificate": True,
+                "hosted_zone_id": HOSTED_ZONE_ID,
+                "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d",
+            },
+            "Set the load_balancer certificate_arn or create_certificate = true, not both",
+        ),
+    ],
+)
+def test_platform_rejects_a_certificate_without_its_zone_or_twice(
+    tf_root: MakeRoot, db_secret_arn: str, update: dict[str, Any], message: str
+) -> None:
+    """The composition holds what the settings model holds (a root can be planned without deploytool)."""
+    settings = CONFIG.environment("staging")
+    settings = settings.model_copy(update={"platform": settings.platform.model_copy(update=update)})
+    result = tf_root(STAGING_PLATFORM).plan_raw(_platform_vars("staging", db_secret_arn, settings=settings))
+    assert result.code != 0
+    assert message in " ".join(result.output.split())
+
+
 def test_https_platform_deploy_role_may_change_host_records_in_the_zone(https_platform_plan: Planned) -> None:
     """With host records on, the deploy role gets the zone (the role's statements for it are held by
     tests/modules/test_github_oidc.py; here the policy document is read at apply, after the cluster)."""
