@@ -198,8 +198,16 @@ class PlatformSettings(SettingsModel):
         db_instance_class: RDS instance class (``db.t3.micro``).
         db_multi_az: run the database Multi-AZ.
         deletion_protection: protect the ALB and database from deletion (on by default).
-        certificate_arn: ACM certificate for the HTTPS listener (none: HTTP only).
-        create_dns_records: create Route 53 records for hosts (needs ``hosted_zone_id``).
+        certificate_arn: an existing ACM certificate for the HTTPS listener, covering the
+            environment's hosts (``domain`` and ``*.<domain>``).
+        create_certificate: have the platform request an ACM certificate for ``domain`` and
+            ``*.<domain>`` (the branch hosts ``<env>-<slug>.<domain>``) and validate it with DNS
+            records in ``hosted_zone_id`` (needs ``hosted_zone_id``; not with ``certificate_arn``).
+            With a certificate (either way) the load balancer serves HTTPS and redirects HTTP to it;
+            without one it serves plain HTTP, which only suits the emulator.
+        create_dns_records: create Route 53 alias records for the service hosts in
+            ``hosted_zone_id``, and let the GitHub deploy role change records there (needs
+            ``hosted_zone_id``).
         hosted_zone_id: the Route 53 hosted zone of the environment's domain.
         cache: run a Redis cache (ElastiCache, TLS, encrypted at rest, in the private subnets, admitting
             only the app tasks) for frequently read data; off by default. The app's containers then get
@@ -222,6 +230,7 @@ class PlatformSettings(SettingsModel):
     db_multi_az: bool = False
     deletion_protection: bool = True
     certificate_arn: str | None = None
+    create_certificate: bool = False
     create_dns_records: bool = False
     hosted_zone_id: str | None = None
     github_oidc_provider_arn: str | None = None
@@ -309,6 +318,10 @@ class PlatformSettings(SettingsModel):
                     raise ValueError(f"{key} needs at least 2 subnets when create_vpc = false")
         if self.create_dns_records and self.hosted_zone_id is None:
             raise ValueError("hosted_zone_id is required when create_dns_records = true")
+        if self.create_certificate and self.hosted_zone_id is None:
+            raise ValueError("hosted_zone_id is required when create_certificate = true")
+        if self.create_certificate and self.certificate_arn is not None:
+            raise ValueError("set certificate_arn or create_certificate = true, not both")
         return self
 
 

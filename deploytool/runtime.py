@@ -56,8 +56,9 @@ class Runtime(Protocol):
 
 
 def public_url(target: Target, names: Names) -> str:
-    """The URL users reach: HTTPS when the environment's ALB has a certificate, else HTTP."""
-    scheme = "https" if target.settings.platform.certificate_arn else "http"
+    """The URL users reach: HTTPS when the environment's ALB has a certificate (given or created), else HTTP."""
+    platform = target.settings.platform
+    scheme = "https" if platform.certificate_arn or platform.create_certificate else "http"
     return f"{scheme}://{names.host}"
 
 

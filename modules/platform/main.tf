@@ -1,6 +1,12 @@
 locals {
-  settings   = var.settings
-  url_scheme = local.settings.load_balancer.certificate_arn != null ? "https" : "http"
+  settings = var.settings
+
+  # HTTPS with a certificate, given or created here (then its ARN is known only after apply).
+  create_certificate = local.settings.load_balancer.create_certificate
+  https              = local.create_certificate || local.settings.load_balancer.certificate_arn != null
+  # A created certificate is the validated one: the HTTPS listener waits for the validation.
+  certificate_arn = local.create_certificate ? aws_acm_certificate_validation.this[0].certificate_arn : local.settings.load_balancer.certificate_arn
+  url_scheme      = local.https ? "https" : "http"
 
   # The execution role reads the database password and any secret the app stacks inject.
   task_secret_arns = distinct(concat(
@@ -130,7 +136,7 @@ resource "aws_security_group_rule" "tasks_egress_cache" {
 }
 
 ################################################################################
-# Application load balancer: HTTP only without a certificate, HTTPS otherwise
+# Application load balancer: HTTPS with a certificate (HTTP redirects to it), plain HTTP without
 ################################################################################
 
 module "alb" {
@@ -140,7 +146,8 @@ module "alb" {
   vpc_id                     = module.network.vpc_id
   vpc_cidr_block             = module.network.vpc_cidr_block
   subnet_ids                 = module.network.public_subnet_ids
-  certificate_arn            = local.settings.load_balancer.certificate_arn
+  certificate_arn            = local.certificate_arn
+  enable_https               = local.https
   enable_deletion_protection = local.settings.load_balancer.deletion_protection
 }
 
@@ -223,6 +230,7 @@ module "github_oidc" {
   platform_outputs_key = "${local.environment}/platform/outputs.json"
   ecr_repository_name  = local.settings.github.image_repository
   pass_role_arns       = [module.ecs_cluster.task_execution_role_arn]
+  route53_zone_ids     = local.settings.dns.create_records ? [local.settings.dns.hosted_zone_id] : []
   # The failure alert of the production workflow goes to the alarm topic.
   alert_topic_arns = local.branches ? [] : [module.monitoring.sns_topic_arn]
   # The environment roots' provider default_tags.

@@ -71,8 +71,13 @@ output "listener_arn" {
   value       = module.alb.listener_arn
 }
 
+output "certificate_arn" {
+  description = "ARN of the certificate the HTTPS listener serves (validated, when created here), or null without HTTPS."
+  value       = local.https ? local.certificate_arn : null
+}
+
 output "url_scheme" {
-  description = "Scheme of the service URLs: `https` with a certificate, `http` otherwise."
+  description = "Scheme of the service URLs: `https` with a certificate (given or created), `http` otherwise."
   value       = local.url_scheme
 }
 

@@ -19,7 +19,13 @@ variable "settings" {
     })
     load_balancer = object({
       certificate_arn     = string
+      create_certificate  = bool
       deletion_protection = bool
+    })
+    dns = object({
+      domain         = string
+      hosted_zone_id = string
+      create_records = bool
     })
     database = object({
       master_password_secret_arn = string
@@ -71,6 +77,21 @@ variable "settings" {
   validation {
     condition     = var.settings.network.create_vpc || (var.settings.network.existing_vpc_id != null && length(var.settings.network.existing_public_subnet_ids) >= 2 && length(var.settings.network.existing_private_subnet_ids) >= 2)
     error_message = "With create_vpc = false, set existing_vpc_id and at least two existing_public_subnet_ids and existing_private_subnet_ids."
+  }
+
+  validation {
+    condition     = length(var.settings.dns.domain) <= 253 && alltrue([for l in split(".", var.settings.dns.domain) : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", l))])
+    error_message = "The dns domain must be a lowercase DNS name: labels of 1-63 characters [a-z0-9-] joined by dots, at most 253 characters."
+  }
+
+  validation {
+    condition     = !(var.settings.load_balancer.create_certificate || var.settings.dns.create_records) || var.settings.dns.hosted_zone_id != null
+    error_message = "With create_certificate or create_records = true, set the dns hosted_zone_id."
+  }
+
+  validation {
+    condition     = !(var.settings.load_balancer.create_certificate && var.settings.load_balancer.certificate_arn != null)
+    error_message = "Set the load_balancer certificate_arn or create_certificate = true, not both."
   }
 
   validation {

@@ -23,7 +23,7 @@ import hcl2
 import pytest
 
 from deploytool import naming
-from deploytool.config import load_config
+from deploytool.config import EnvironmentSettings, load_config
 from deploytool.render import render_tfvars
 from deploytool.state import APP_PLATFORM_ATTRIBUTES, PlatformOutputs, output_values
 from tests.conftest import REGION, REPO, Emulator, TfRoot
@@ -149,10 +149,15 @@ def _rendered(root: Path, context: dict[str, Any]) -> dict[str, Any]:
 
 
 def _platform_vars(
-    env: str, db_secret_arn: str, *, github_repository: str | None = None, cache_secret_arn: str | None = None
+    env: str,
+    db_secret_arn: str,
+    *,
+    github_repository: str | None = None,
+    cache_secret_arn: str | None = None,
+    settings: EnvironmentSettings | None = None,
 ) -> dict[str, Any]:
     project = CONFIG.project.model_copy(update={"github_repository": github_repository})
-    settings = CONFIG.environment(env)
+    settings = settings or CONFIG.environment(env)
     if cache_secret_arn is not None:
         platform = settings.platform.model_copy(update={"cache": True, "cache_node_type": "cache.t4g.small"})
         settings = settings.model_copy(update={"platform": platform})
@@ -169,8 +174,10 @@ def _platform_vars(
     return tf_vars
 
 
-def _app_vars(env: str, platform: dict[str, Any], names: naming.Names, **context: Any) -> dict[str, Any]:
-    settings = CONFIG.environment(env)
+def _app_vars(
+    env: str, platform: dict[str, Any], names: naming.Names, settings: EnvironmentSettings | None = None, **context: Any
+) -> dict[str, Any]:
+    settings = settings or CONFIG.environment(env)
     base = {
         "env": env,
         "settings": settings,
@@ -185,14 +192,18 @@ def _app_vars(env: str, platform: dict[str, Any], names: naming.Names, **context
     return _rendered(ENVIRONMENTS / env / "app", {**base, **context})
 
 
-def _staging_app_vars(platform: dict[str, Any], names: naming.Names, **extra: Any) -> dict[str, Any]:
-    tf_vars = _app_vars("staging", platform, names, listener_priority=1200, image_tag="3b1f2c9")
+def _staging_app_vars(
+    platform: dict[str, Any], names: naming.Names, settings: EnvironmentSettings | None = None, **extra: Any
+) -> dict[str, Any]:
+    tf_vars = _app_vars("staging", platform, names, settings, listener_priority=1200, image_tag="3b1f2c9")
     tf_vars["release"].update(extra)
     return tf_vars
 
 
-def _production_app_vars(platform: dict[str, Any], active: str, **extra: Any) -> dict[str, Any]:
-    names = naming.names_for("production", None, "api.theobroma.example.com")
+def _production_app_vars(
+    platform: dict[str, Any], active: str, settings: EnvironmentSettings | None = None, **extra: Any
+) -> dict[str, Any]:
+    names = naming.names_for("production", None, settings.domain if settings else "api.theobroma.example.com")
     colors = {
         "active_color": active,
         "blue_image_tag": "v1.0.0",
@@ -202,7 +213,7 @@ def _production_app_vars(platform: dict[str, Any], active: str, **extra: Any) ->
         "blue_environment": {},
         "green_environment": {},
     }
-    tf_vars = _app_vars("production", platform, names, colors=colors)
+    tf_vars = _app_vars("production", platform, names, settings, colors=colors)
     tf_vars["release"].update(extra)
     return tf_vars
 
@@ -430,6 +441,152 @@ def test_environment_roots_hold_no_copies() -> None:
         if s_text == p_text or _tf_code(s_text.decode()) == _tf_code(p_text.decode())
     ]
     assert copies == [], "move what the environments share into a module"
+
+
+# ---------------------------------------------------------------------------------------------------
+# HTTPS and DNS as a real account runs them: a certificate the platform creates and validates in the
+# environment's hosted zone, the HTTP listener redirecting to HTTPS, the hosts' records in the zone
+# ---------------------------------------------------------------------------------------------------
+
+HOSTED_ZONE_ID = "Z0THEOBROMATESTZONE"
+
+
+def _with_https(env: str) -> EnvironmentSettings:
+    """``env`` of deploy.toml with the hosted zone, a created certificate and host records."""
+    settings = CONFIG.environment(env)
+    update = {"create_certificate": True, "create_dns_records": True, "hosted_zone_id": HOSTED_ZONE_ID}
+    return settings.model_copy(update={"platform": settings.platform.model_copy(update=update)})
+
+
+@pytest.fixture(scope="module")
+def https_platform_plan(tf_root: MakeRoot, db_secret_arn: str) -> Planned:
+    settings = _with_https("staging")
+    tf_vars = _platform_vars("staging", db_secret_arn, github_repository="theobroma/geo-api", settings=settings)
+    return Planned(tf_root(STAGING_PLATFORM), tf_vars)
+
+
+@pytest.fixture(scope="module")
+def https_app_plans(tf_root: MakeRoot, platform: dict[str, Any]) -> dict[str, Planned]:
+    """The app stacks of a platform serving HTTPS, with host records on."""
+    https = {**platform, "url_scheme": "https"}
+    staging = _with_https("staging")
+    names = naming.names_for("staging", "feature/new-api-endpoint", staging.domain)
+    return {
+        "staging": Planned(tf_root(STAGING_APP), _staging_app_vars(https, names, staging)),
+        "production": Planned(tf_root(PRODUCTION_APP), _production_app_vars(https, "blue", _with_https("production"))),
+    }
+
+
+def test_https_platform_requests_a_dns_validated_wildcard_certificate(https_platform_plan: Planned) -> None:
+    domain = CONFIG.environment("staging").domain
+    plan = https_platform_plan
+    certificate = plan.after("module.platform.aws_acm_certificate.this[0]")
+    assert certificate["domain_name"] == domain
+    assert certificate["subject_alternative_names"] == [f"*.{domain}"]
+    assert certificate["validation_method"] == "DNS"
+    # The wildcard covers every branch host, however long the branch name.
+    host = naming.names_for("staging", LONG_BRANCH, domain).host
+    assert host.split(".", 1)[1] == domain
+
+
+def test_https_platform_validates_the_certificate_in_the_hosted_zone(https_platform_plan: Planned) -> None:
+    domain = CONFIG.environment("staging").domain
+    plan = https_platform_plan
+    # ACM asks for one record for the domain and its wildcard: one record, in the environment's zone.
+    records = {rc["address"]: rc["change"]["after"] for rc in plan.by_type("aws_route53_record")}
+    address = f'module.platform.aws_route53_record.certificate_validation["{domain}"]'
+    assert list(records) == [address]
+    record = records[address]
+    assert (record["zone_id"], record["ttl"], record["allow_overwrite"]) == (HOSTED_ZONE_ID, 60, True)
+    validation = "module.platform.aws_acm_certificate_validation.this[0]"
+    plan.after(validation)
+    expressions = _resource_config(plan, validation)["expressions"]
+    assert "aws_acm_certificate.this" in expressions["certificate_arn"]["references"]
+    assert "aws_route53_record.certificate_validation" in expressions["validation_record_fqdns"]["references"]
+
+
+def test_https_platform_listener_serves_the_validated_certificate(https_platform_plan: Planned) -> None:
+    plan = https_platform_plan
+    address = "module.platform.module.alb.aws_lb_listener.https[0]"
+    listener = plan.after(address)
+    assert (listener["port"], listener["protocol"]) == (443, "HTTPS")
+    (change,) = [rc["change"] for rc in plan.json["resource_changes"] if rc["address"] == address]
+    assert change["after_unknown"]["certificate_arn"] is True  # the created certificate, known after apply
+    # The platform hands the load balancer the validation's certificate ARN, so the listener waits for it.
+    locals_block = hcl2.loads((REPO / "modules" / "platform" / "main.tf").read_text())["locals"][0]
+    assert "aws_acm_certificate_validation.this[0].certificate_arn" in locals_block["certificate_arn"]
+    alb_call = _module_call_config(plan, "module.platform.module.alb")["expressions"]
+    assert alb_call["certificate_arn"]["references"] == ["local.certificate_arn"]
+    (action,) = plan.after("module.platform.module.alb.aws_lb_listener.http")["default_action"]
+    assert action["type"] == "redirect"
+    (redirect,) = action["redirect"]
+    assert (redirect["port"], redirect["protocol"], redirect["status_code"]) == ("443", "HTTPS", "HTTP_301")
+    assert plan.outputs()["url_scheme"] == "https"
+    ports = {
+        rc["change"]["after"]["from_port"] for rc in plan.by_type("aws_security_group_rule") if ".alb." in rc["address"]
+    }
+    assert 443 in ports
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_platform_without_a_certificate_stays_http(platform_plans: dict[str, Planned], env: str) -> None:
+    """deploy.toml as shipped (no hosted zone yet): no certificate, no records, plain HTTP."""
+    plan = platform_plans[env]
+    assert plan.by_type("aws_acm_certificate") == [] and plan.by_type("aws_route53_record") == []
+    assert plan.outputs()["url_scheme"] == "http"
+    assert plan.outputs()["certificate_arn"] is None
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        ({"create_certificate": True}, "With create_certificate or create_records = true, set the dns hosted_zone_id"),
+        ({"create_dns_records": True}, "With create_certificate or create_records = true, set the dns hosted_zone_id"),
+        (
+            {
+                "create_certificate": True,
+                "hosted_zone_id": HOSTED_ZONE_ID,
+                "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d",
+            },
+            "Set the load_balancer certificate_arn or create_certificate = true, not both",
+        ),
+    ],
+)
+def test_platform_rejects_a_certificate_without_its_zone_or_twice(
+    tf_root: MakeRoot, db_secret_arn: str, update: dict[str, Any], message: str
+) -> None:
+    """The composition holds what the settings model holds (a root can be planned without deploytool)."""
+    settings = CONFIG.environment("staging")
+    settings = settings.model_copy(update={"platform": settings.platform.model_copy(update=update)})
+    result = tf_root(STAGING_PLATFORM).plan_raw(_platform_vars("staging", db_secret_arn, settings=settings))
+    assert result.code != 0
+    assert message in " ".join(result.output.split())
+
+
+def test_https_platform_deploy_role_may_change_host_records_in_the_zone(https_platform_plan: Planned) -> None:
+    """With host records on, the deploy role gets the zone (the role's statements for it are held by
+    tests/modules/test_github_oidc.py; here the policy document is read at apply, after the cluster)."""
+    call = _module_call_config(https_platform_plan, "module.platform.module.github_oidc[0]")
+    references = call["expressions"]["route53_zone_ids"]["references"]
+    assert {"local.settings.dns.create_records", "local.settings.dns.hosted_zone_id"} <= set(references)
+
+
+def test_https_app_stacks_put_their_hosts_in_the_zone(
+    https_app_plans: dict[str, Planned], platform: dict[str, Any]
+) -> None:
+    staging, production = https_app_plans["staging"], https_app_plans["production"]
+    host = naming.names_for("staging", "feature/new-api-endpoint", CONFIG.environment("staging").domain).host
+    records = {
+        "staging": (staging, "module.app.module.service.aws_route53_record.this[0]", host),
+        "production": (production, "module.app.aws_route53_record.this[0]", CONFIG.environment("production").domain),
+    }
+    for env, (plan, address, name) in records.items():
+        record = plan.after(address)
+        assert (record["zone_id"], record["name"], record["type"]) == (HOSTED_ZONE_ID, name, "A"), env
+        (alias,) = record["alias"]
+        assert (alias["name"], alias["zone_id"]) == (platform["alb_dns_name"], platform["alb_zone_id"]), env
+        assert [rc["address"] for rc in plan.by_type("aws_route53_record")] == [address], env
+        assert plan.outputs()["url"] == f"https://{name}", env
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -42,6 +42,24 @@ def with_staging(extra: str) -> str:
 # --- the repository's deploy.toml ---------------------------------------------------------------
 
 
+def test_repository_config_https_lines_turn_https_on_for_aws_and_leave_local_on_http() -> None:
+    """The commented HTTPS lines of deploy.toml, uncommented as the README says, are valid: staging and
+    production get a created certificate and host records in their zone; local stays plain HTTP."""
+    text = (REPO_ROOT / "deploy.toml").read_text()
+    lines = ("hosted_zone_id = ", "create_certificate = true", "create_dns_records = true")
+    uncommented = "\n".join(
+        line.removeprefix("# ") if line.removeprefix("# ").startswith(lines) else line for line in text.splitlines()
+    )
+    assert uncommented != text
+    config = parse_config(uncommented)
+    for env in ("staging", "production"):
+        platform = config.environment(env).platform
+        assert (platform.create_certificate, platform.create_dns_records) == (True, True), env
+        assert platform.hosted_zone_id is not None and platform.certificate_arn is None, env
+    local = config.environment("local").platform
+    assert (local.create_certificate, local.create_dns_records, local.certificate_arn) == (False, False, None)
+
+
 def test_repository_config_loads() -> None:
     config = load_config(REPO_ROOT / "deploy.toml")
     assert config.environment_names == ["staging", "production", "local"]
@@ -179,6 +197,16 @@ def test_plain_environment_values_become_strings() -> None:
         (
             "[environments.staging.platform]\ncreate_dns_records = true\n",
             "hosted_zone_id is required when create_dns_records = true",
+        ),
+        (
+            "[environments.staging.platform]\ncreate_certificate = true\n",
+            "environments.staging.platform: hosted_zone_id is required when create_certificate = true",
+        ),
+        (
+            "[environments.staging.platform]\ncreate_certificate = true\n"
+            'hosted_zone_id = "Z0123456789ABC"\n'
+            'certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d"\n',
+            "environments.staging.platform: set certificate_arn or create_certificate = true, not both",
         ),
         (
             '[environments.staging.platform]\ncertificate_arn = "my-cert"\n',

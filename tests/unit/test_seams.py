@@ -14,7 +14,7 @@ from deploytool import state as state_module
 from deploytool.config import load_config
 from deploytool.errors import DeployError, RolledBackError
 from deploytool.ledger import Ledger, Record
-from deploytool.runtime import AwsRuntime, check_url
+from deploytool.runtime import AwsRuntime, check_url, public_url
 from deploytool.stack import Target
 from deploytool.state import (
     APP_PLATFORM_ATTRIBUTES,
@@ -163,7 +163,7 @@ def test_platform_outputs_read_the_document_never_the_state(monkeypatch: pytest.
     config = load_config(REPO / "deploy.toml")
     target = Target(config=config, settings=config.environment("staging"))
     monkeypatch.setattr(Target, "layout", property(lambda self: LAYOUT))
-    monkeypatch.setattr(Target, "clients", lambda self: (lambda service: s3))
+    monkeypatch.setattr(Target, "clients", lambda self: lambda service: s3)
     with pytest.raises(DeployError) as missing:
         platform_outputs(target)
     message = str(missing.value)
@@ -247,3 +247,21 @@ def test_check_url_order(staging: Target) -> None:
     assert check_url(configured, names, with_url, names.service, override="http://127.0.0.1:9/")[0] == (
         "http://127.0.0.1:9"
     )
+
+
+@pytest.mark.parametrize(
+    ("platform", "scheme"),
+    [
+        ({}, "http"),
+        ({"certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d"}, "https"),
+        ({"create_certificate": True, "hosted_zone_id": "Z0123456789ABC"}, "https"),
+    ],
+)
+def test_public_url_is_https_with_a_given_or_created_certificate(
+    staging: Target, platform: dict[str, object], scheme: str
+) -> None:
+    """The URL plan comments and the demo show: HTTPS whenever the platform serves a certificate."""
+    settings = staging.settings.model_copy(update={"platform": staging.settings.platform.model_copy(update=platform)})
+    target = Target(config=staging.config, settings=settings)
+    names = target.names("feature/x")
+    assert public_url(target, names) == f"{scheme}://{names.host}"
