@@ -99,6 +99,7 @@ def run_demo(say: Callable[[str], None], *, config_path: Path | None = None) -> 
         step("platform", lambda: _platform(target, say))
         step("plan comment", lambda: _plan_comment(target, say))
         step("deploy v1", lambda: _deploy(target, "v1", say, result))
+        step("metrics + cache", lambda: _observe(target, say))
         step("deploy v2 (broken)", lambda: _deploy(target, "v2", say, result, BROKEN_RELEASE), ExitCode.ROLLED_BACK)
         step("history", lambda: _history(target, say))
         step("destroy on merge", lambda: stackops.destroy(target, BRANCH, progress=say))
@@ -147,6 +148,22 @@ def _deploy(
     out = release.deploy_release(target, BRANCH, tag, environment=env, progress=lambda m: say("   " + m))
     result.url = out.url
     return f"{tag} verified at {out.url} (local stand-in)"
+
+
+def _observe(target: Target, say: Callable[[str], None]) -> str:
+    """The cache state, and one CloudWatch metric line (EMF) the running release wrote to its log, as
+    awslogs would ship it to CloudWatch Logs, where CloudWatch extracts the metrics."""
+    cache = "on" if target.settings.platform.cache else "off (the nearby query goes to PostGIS)"
+    say(f"   cache: {cache}")
+    log = target.runtime.log_path(target.names(BRANCH).service)
+    lines = log.read_text(errors="replace").splitlines() if log is not None and log.is_file() else []
+    metrics = [line for line in lines if line.startswith("{") and '"_aws"' in line]
+    if not metrics:
+        raise DeployError(f"the release wrote no CloudWatch metric (EMF) line to its log {log}")
+    chosen = next((line for line in reversed(metrics) if "NearbyQueryLatency" in line), metrics[-1])
+    say("   one CloudWatch metric line (EMF) from the release's log:")
+    say(f"   {chosen}")
+    return f"cache {cache.split(maxsplit=1)[0]}; {len(metrics)} EMF metric lines in the release's log"
 
 
 def _history(target: Target, say: Callable[[str], None]) -> str:

@@ -57,12 +57,13 @@ def test_demo_runs_the_lifecycle_and_leaves_nothing_running(tmp_path: Path, tf_e
 
     # Each step's exit code, as the summary table reports it.
     summary = err.split("== summary", 1)[1]
-    codes = {line[:22].strip(): int(line[22:28]) for line in summary.splitlines()[3:10]}
+    codes = {line[:22].strip(): int(line[22:28]) for line in summary.splitlines()[3:11]}
     assert codes == {
         "emulator + bootstrap": 0,
         "platform": 0,
         "plan comment": 0,
         "deploy v1": 0,
+        "metrics + cache": 0,
         "deploy v2 (broken)": 3,
         "history": 0,
         "destroy on merge": 0,
@@ -94,6 +95,11 @@ def test_demo_runs_the_lifecycle_and_leaves_nothing_running(tmp_path: Path, tf_e
     # The stand-in's output holds the service's CloudWatch metric lines, as awslogs would ship them.
     assert any("RequestLatency" in line for line in metric_lines), "no EMF request line in the task output"
     assert [p for line in metric_lines for p in emf_problems(line)] == []
+    # The summary shows the cache state and one of those lines, the geo query's.
+    assert "   cache: off" in err
+    shown = err.split("one CloudWatch metric line (EMF) from the release's log:\n", 1)[1].splitlines()[0].strip()
+    [document] = emf_lines(shown)
+    assert "NearbyQueryLatency" in document and emf_problems(document) == []
     task_ports = {int(port) for port in re.findall(r"http://127\.0\.0\.1:(\d+)", err)} - {int(endpoint)}
     assert task_ports, "no local task URL in the output"
     assert all(port_free(port) for port in task_ports), task_ports
