@@ -68,3 +68,19 @@ def database_url() -> str:
 def db_conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(database_url, autocommit=False) as conn:
         yield conn
+
+
+@pytest.fixture(autouse=True)
+def _no_transaction_left_open(request: pytest.FixtureRequest) -> Iterator[None]:
+    """End the shared connection's transaction after each test that used it.
+
+    A read on ``db_conn`` opens a transaction that holds its table locks until the next commit; left
+    open for the rest of a worker's session, it makes another worker's ``TRUNCATE farms`` wait, and
+    every later lock on ``farms`` (the local stand-in's schema step included) queues behind that.
+    What a test wants kept, it commits.
+    """
+    yield
+    if "db_conn" in request.fixturenames:
+        conn: psycopg.Connection[Any] = request.getfixturevalue("db_conn")
+        if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.rollback()
