@@ -55,6 +55,7 @@ _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
 _ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
 _TAG_PREFIX = re.compile(r"[a-z0-9][a-z0-9._-]{0,30}-")
+_OIDC_PROVIDER_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com")
 _CERT_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
 _DB_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
 _CACHE_NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
@@ -247,9 +248,7 @@ class PlatformSettings(SettingsModel):
     @field_validator("github_oidc_provider_arn")
     @classmethod
     def _oidc_provider(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(
-            r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com", value
-        ):
+        if value is not None and not _OIDC_PROVIDER_ARN.fullmatch(value):
             raise ValueError(
                 "must be the ARN of the account's GitHub Actions OIDC provider, "
                 "arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com"

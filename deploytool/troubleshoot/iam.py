@@ -90,7 +90,7 @@ def _trusts_ecs_tasks(document: Mapping[str, Any]) -> bool:
     return False
 
 
-def _role_statements(iam: Any, role: str) -> tuple[list[Mapping[str, Any]], list[str]]:
+def role_statements(iam: Any, role: str) -> tuple[list[Mapping[str, Any]], list[str]]:
     """All identity policy statements of ``role`` and the names of its attached managed policies."""
     statements: list[Mapping[str, Any]] = []
     attached_names: list[str] = []
@@ -163,7 +163,7 @@ def check_execution_role(where: Where, facts: Facts, clients: Clients) -> Findin
     iam = clients("iam")
     try:
         trust = _document(iam.get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument"))
-        statements, attached = _role_statements(iam, role)
+        statements, attached = role_statements(iam, role)
     except ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
             return failed(name, f"execution role {role} does not exist", f"re-apply the platform: {platform}")

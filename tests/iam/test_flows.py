@@ -41,6 +41,7 @@ from deploytool import emulator as emu
 from deploytool.config import Config, load_config
 from deploytool.errors import RolledBackError
 from deploytool.stack import Target
+from deploytool.troubleshoot.iam import role_statements
 from tests.conftest import REPO
 from tests.e2e.test_branch_lifecycle import real_changes
 from tests.iam.conftest import ACCOUNT, IamEmulator
@@ -148,22 +149,10 @@ class Flows:
 
     def granted(self, kind: str) -> set[str]:
         """The actions the role's policies (inline and attached, as applied) allow."""
-        iam = self.iam.client("iam")
-        name = self.roles[kind].rsplit("/", 1)[-1]
-        documents = [
-            iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
-            for p in iam.list_role_policies(RoleName=name)["PolicyNames"]
-        ]
-        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
-            policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-            version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
-            documents.append(version["PolicyVersion"]["Document"])
+        statements, _ = role_statements(self.iam.client("iam"), self.roles[kind].rsplit("/", 1)[-1])
         actions: set[str] = set()
-        for document in documents:
-            doc = json.loads(document) if isinstance(document, str) else document
-            for statement in doc["Statement"]:
-                if statement["Effect"] != "Allow":
-                    continue
+        for statement in statements:
+            if statement["Effect"] == "Allow":
                 listed = statement.get("Action", [])
                 actions.update([listed] if isinstance(listed, str) else listed)
         return actions
