@@ -155,6 +155,9 @@ def launch(
         **os.environ,
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
         "MOTO_ECS_SERVICE_RUNNING": str(ecs_service_running),
+        # ACM's check of the validation records (emulator_server) is what issues a certificate
+        # here, not the passing of time: a short wait keeps the PENDING_VALIDATION state visible.
+        "MOTO_ACM_VALIDATION_WAIT": os.environ.get("MOTO_ACM_VALIDATION_WAIT", "3"),
         DECISIONS_ENV: str(decisions),
     }
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """The emulator's server: moto's own server, patched in-process before it serves.
 
 Run as ``python -m deploytool.emulator_server`` with the arguments ``python -m moto.server`` takes.
-Three patches, all inert until IAM enforcement is switched on (``POST /moto-api/reset-auth`` with
-body ``0``, see :func:`deploytool.emulator.enforce_iam`):
+Three patches of IAM enforcement, all inert until it is switched on (``POST /moto-api/reset-auth``
+with body ``0``, see :func:`deploytool.emulator.enforce_iam`), and one of ACM:
 
 - Resource matching. moto derives the request's resource ARN for S3 (bucket and object ARNs), for
   IAM calls that name an existing role and for ``sts:AssumeRole``; for every other request it passes
@@ -126,8 +126,55 @@ def patch_moto() -> None:
     request.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
 
 
+def _name(value: Any) -> str:
+    """A DNS name or record value, compared as DNS does (moto keeps values as strings or as dicts)."""
+    if isinstance(value, dict):
+        value = value.get("Value", "")
+    return str(value).lower().rstrip(".")
+
+
+def validation_records_in_place(account_id: str, options: list[dict[str, Any]]) -> bool:
+    """Whether every DNS validation record of ``options`` is in one of the account's hosted zones."""
+    from moto.route53.models import route53_backends
+
+    wanted = {
+        (_name(o["ResourceRecord"]["Name"]), o["ResourceRecord"]["Type"], _name(o["ResourceRecord"]["Value"]))
+        for o in options
+        if o.get("ResourceRecord")
+    }
+    present: set[tuple[str, str, str]] = set()
+    for backend in route53_backends[account_id].values():
+        for zone in backend.zones.values():
+            for record in zone.rrsets:
+                present.update((_name(record.name), str(record.type), _name(value)) for value in record.records)
+    return bool(wanted) and wanted <= present
+
+
+def patch_acm_validation() -> None:
+    """Issue a DNS-validated certificate only when its validation records exist (idempotent)."""
+    from moto.acm import models as acm
+
+    bundle = acm.CertBundle
+    if getattr(bundle, "_deploytool_patched", False):
+        return
+    original_check: Callable[[Any], None] = bundle.check
+
+    def check(self: Any) -> None:
+        pending = self.type == "AMAZON_ISSUED" and self.status == "PENDING_VALIDATION"
+        original_check(self)
+        if pending and self.status == "ISSUED":
+            account_id = self.arn.split(":")[4]
+            options = self.describe()["Certificate"].get("DomainValidationOptions", [])
+            if not validation_records_in_place(account_id, options):
+                self.status = "PENDING_VALIDATION"
+
+    bundle.check = check  # type: ignore[method-assign]
+    bundle._deploytool_patched = True  # type: ignore[attr-defined]
+
+
 def main(argv: list[str] | None = None) -> None:
     patch_moto()
+    patch_acm_validation()
     from moto import server
 
     server.main(argv if argv is not None else sys.argv[1:])

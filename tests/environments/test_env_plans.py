@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -983,3 +984,122 @@ def test_production_flip_applied(tf_root: MakeRoot, emulator: Emulator, platform
         root.destroy(blue_vars)
     remaining = {tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]}
     assert blue_tg not in remaining and green_tg not in remaining
+
+
+# ---------------------------------------------------------------------------------------------------
+# HTTPS and DNS applied: the emulator issues a certificate only once its validation record is in
+# the zone (deploytool.emulator_server), as ACM does
+# ---------------------------------------------------------------------------------------------------
+
+# What of the platform HTTPS needs: the load balancer with its listeners, the certificate and its
+# validation (and what they depend on: the network). The database, cluster and roles are left out.
+HTTPS_TARGETS = ("module.platform.module.alb", "module.platform.aws_acm_certificate_validation.this")
+
+
+def _hosted_zone(emulator: Emulator, domain: str) -> str:
+    zone = emulator.client("route53").create_hosted_zone(Name=domain, CallerReference=uuid.uuid4().hex)
+    return str(zone["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+
+
+def _zone_records(emulator: Emulator, zone_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+    records = emulator.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return {(r["Name"].rstrip("."), r["Type"]): r for r in records}
+
+
+@pytest.mark.apply
+def test_emulator_issues_a_certificate_only_with_its_validation_record(emulator: Emulator) -> None:
+    """The stand-in is as strict as ACM: time alone never validates a certificate."""
+    acm = emulator.client("acm")
+    domain = f"{uuid.uuid4().hex[:8]}.theobroma.example.com"
+    zone_id = _hosted_zone(emulator, domain)
+    arn = acm.request_certificate(DomainName=domain, ValidationMethod="DNS")["CertificateArn"]
+    try:
+        time.sleep(4)  # past the emulator's validation wait
+        certificate = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+        assert certificate["Status"] == "PENDING_VALIDATION"
+        (option,) = certificate["DomainValidationOptions"]
+        record = option["ResourceRecord"]
+        change = {
+            "Action": "CREATE",
+            "ResourceRecordSet": {
+                "Name": record["Name"],
+                "Type": record["Type"],
+                "TTL": 60,
+                "ResourceRecords": [{"Value": "_wrong.acm-validations.aws."}],
+            },
+        }
+        route53 = emulator.client("route53")
+        route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [change]})
+        assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "PENDING_VALIDATION"
+        change["Action"] = "UPSERT"
+        change["ResourceRecordSet"]["ResourceRecords"] = [{"Value": record["Value"]}]  # type: ignore[index]
+        route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [change]})
+        assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "ISSUED"
+    finally:
+        acm.delete_certificate(CertificateArn=arn)
+
+
+@pytest.mark.apply
+def test_https_platform_and_branch_host_applied(
+    tf_root: MakeRoot, emulator: Emulator, db_secret_arn: str, platform: dict[str, Any]
+) -> None:
+    """Applied: the certificate validated through the zone, HTTPS served with it, HTTP redirected,
+    and a branch host's record in the zone pointing at the load balancer."""
+    settings = _with_https("staging")
+    domain = settings.domain
+    zone_id = _hosted_zone(emulator, domain)
+    with_zone = settings.platform.model_copy(update={"hosted_zone_id": zone_id})
+    settings = settings.model_copy(update={"platform": with_zone})
+    tf_vars = _platform_vars("staging", db_secret_arn, github_repository="theobroma/geo-api", settings=settings)
+    root = tf_root(STAGING_PLATFORM)
+    root._init()
+    planfile = root.workdir / "https.tfplan"
+    root.runner.plan(planfile, var_files=root._var_file(tf_vars), targets=HTTPS_TARGETS)
+    elb, acm = emulator.client("elbv2"), emulator.client("acm")
+    try:
+        root.runner.apply(planfile)
+        (arn,) = [
+            c["CertificateArn"]
+            for c in acm.list_certificates(CertificateStatuses=["ISSUED"])["CertificateSummaryList"]
+            if c["DomainName"] == domain
+        ]
+        certificate = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+        assert certificate["Status"] == "ISSUED"
+        assert set(certificate["SubjectAlternativeNames"]) == {domain, f"*.{domain}"}
+        records = _zone_records(emulator, zone_id)
+        for option in certificate["DomainValidationOptions"]:
+            wanted = option["ResourceRecord"]
+            record = records[(wanted["Name"].rstrip("."), wanted["Type"])]
+            assert [r["Value"] for r in record["ResourceRecords"]] == [wanted["Value"]]
+
+        listeners = {
+            listener["Port"]: listener
+            for lb in elb.describe_load_balancers()["LoadBalancers"]
+            if lb["LoadBalancerName"] == tf_vars["platform"]["name"]
+            for listener in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+        }
+        assert listeners.keys() == {80, 443}
+        https = listeners[443]
+        assert (https["Protocol"], [c["CertificateArn"] for c in https["Certificates"]]) == ("HTTPS", [arn])
+        (redirect,) = listeners[80]["DefaultActions"]
+        assert redirect["Type"] == "redirect"
+        assert (redirect["RedirectConfig"]["Protocol"], redirect["RedirectConfig"]["Port"]) == ("HTTPS", "443")
+
+        # A branch's host in the zone, pointing at its load balancer (the app stack on the platform's outputs).
+        https_platform = {**platform, "url_scheme": "https"}
+        names = naming.names_for("staging", "feature/https-host", domain)
+        app = tf_root(STAGING_APP)
+        app_vars = _staging_app_vars(https_platform, names, settings)
+        out = app.apply(app_vars)
+        try:
+            record = _zone_records(emulator, zone_id)[(names.host, "A")]
+            assert record["AliasTarget"]["DNSName"].rstrip(".") == platform["alb_dns_name"]
+            assert out["url"] == f"https://{names.host}"
+        finally:
+            app.destroy(app_vars)
+        assert (names.host, "A") not in _zone_records(emulator, zone_id)
+    finally:
+        root.destroy(tf_vars)
+    statuses = ["PENDING_VALIDATION", "ISSUED", "INACTIVE", "EXPIRED", "VALIDATION_TIMED_OUT", "REVOKED", "FAILED"]
+    left = acm.list_certificates(CertificateStatuses=statuses)["CertificateSummaryList"]
+    assert [c["CertificateArn"] for c in left if c["DomainName"] == domain] == []
