@@ -215,7 +215,8 @@ def test_staging_deploy_job_builds_pushes_and_deploys_on_push() -> None:
     assert build["with"]["tags"].endswith(":${{ env.IMAGE_TAG }}")
     scripts = " ".join(run_scripts(deploy))
     assert "deploytool deploy --env staging" in scripts and "--yes" in scripts
-    assert "gh pr list" in scripts and "--head" in scripts
+    assert 'deploytool github pr-for-branch --branch "$BRANCH"' in scripts
+    assert "gh " not in scripts  # the GitHub CLI is not on every runner; deploytool makes the calls
     assert "deploytool github comment" in scripts and "--marker staging" in scripts
 
 
@@ -285,8 +286,9 @@ def test_production_builds_the_image_into_ecr() -> None:
 def test_cleanup_keeps_open_pull_request_branches() -> None:
     cleanup = jobs(load("cleanup.yml"))["cleanup"]
     scripts = " ".join(run_scripts(cleanup))
-    assert "gh pr list" in scripts and "--state open" in scripts and "headRefName" in scripts
-    assert "> branches.txt" in scripts
+    assert "deploytool github open-pr-branches > branches.txt" in scripts
+    assert "gh " not in scripts
+    assert cleanup["permissions"]["pull-requests"] == "read"
     assert "deploytool cleanup --env staging" in scripts
     assert "--open-branches-file branches.txt" in scripts and "--yes" in scripts
 
