@@ -1,4 +1,4 @@
-"""The janitor: destroy expired or orphaned branch environments."""
+"""The janitor: destroy orphaned branch environments that outlived their TTL."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def cleanup_cmd(
     yes: bool,
     output: str,
 ) -> None:
-    """Destroy branch environments whose branch is gone or which stayed idle past their TTL.
+    """Destroy branch environments whose branch is gone and which stayed idle past their TTL.
 
     Idle means no deploy, apply or rollback in the history for longer than --older-than (default:
     the environment's ttl). The default workspace is never touched. Terraform's output of each
