@@ -337,6 +337,11 @@ def _client(service: str, endpoint: str, credentials: Credentials | None, region
     )
 
 
+def client(service: str, endpoint: str, credentials: Credentials | None = None, region: str = _IAM_REGION) -> Any:
+    """A boto3 client of the emulator at ``endpoint`` signing with ``credentials`` (None: the fake key)."""
+    return _client(service, endpoint, credentials, region)
+
+
 def _set_auth(endpoint: str, count: str) -> None:
     try:
         response = httpx.post(f"{endpoint}/moto-api/reset-auth", content=count.encode(), timeout=10)
