@@ -11,19 +11,17 @@ tests run in file order on one branch environment.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from deploytool import bootstrap, stackops
-from deploytool.config import load_config
 from deploytool.stack import Target
-from tests.conftest import REPO, Emulator
+from tests.conftest import Emulator
 from tests.githubstub import GitHubStub
-from tests.workflows.actrun import GITHUB_REPOSITORY, ActResult, ActRunner, Workspace, act_binary
+from tests.workflows.actrun import GITHUB_REPOSITORY, ActResult, ActRunner, act_binary
+from tests.workflows.conftest import ActPlatforms
 
 pytestmark = [
     pytest.mark.apply,
@@ -80,40 +78,19 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(
-    emulator: Emulator,
-    tf_env: dict[str, str],
-    local_data_dir: Path,
-    deploytool_home: Path,
-    tmp_path_factory: pytest.TempPathFactory,
+    act_platforms: ActPlatforms, act_runner: Callable[[dict[str, str]], ActRunner], github_stub: GitHubStub
 ) -> Iterator[World]:
-    config = load_config(REPO / "deploy.toml")
-    config.project.github_repository = GITHUB_REPOSITORY
-    target = Target(config=config, settings=config.environment("staging"), endpoint=emulator.endpoint)
-    bootstrap.bootstrap(target)
-    outputs = stackops.apply_stack(target, "platform")
-    work = tmp_path_factory.mktemp("act")
-    workspace = Workspace.create(work / "repo", project_settings=f'github_repository = "{GITHUB_REPOSITORY}"')
-    workspace.checkout(BRANCH)
-    with GitHubStub() as stub:
-        runner = ActRunner(
-            workspace=workspace,
-            work=work,
-            variables={
-                "AWS_REGION": target.settings.region,
-                "AWS_STAGING_ROLE_ARN": outputs["github_deploy_role_arn"],
-                "AWS_STAGING_BUILD_ROLE_ARN": outputs["github_build_role_arn"],
-            },
-            github_api_url=stub.url,
-            github_token=stub.token,
-            deploytool_home=deploytool_home,
-            data_dir=local_data_dir,
-        )
-        made = World(emulator, target, runner, stub)
-        try:
-            yield made
-        finally:
-            target.runtime.stop_all()
-            print("\nact wall times: " + ", ".join(f"{label} {seconds:.0f}s" for label, seconds in runner.log))
+    outputs = act_platforms.platform("staging")
+    runner = act_runner(
+        {
+            "AWS_STAGING_ROLE_ARN": outputs["github_deploy_role_arn"],
+            "AWS_STAGING_BUILD_ROLE_ARN": outputs["github_build_role_arn"],
+        }
+    )
+    runner.workspace.checkout(BRANCH)
+    made = World(act_platforms.emulator, act_platforms.target("staging"), runner, github_stub)
+    yield made
+    print("\nact wall times: " + ", ".join(f"{label} {seconds:.0f}s" for label, seconds in runner.log))
 
 
 def test_pull_request_opened_posts_one_plan_comment_and_synchronize_updates_it(world: World) -> None:
