@@ -69,16 +69,19 @@ class Workspace:
     path: Path
 
     @classmethod
-    def create(cls, path: Path, *, project_settings: str = "") -> Workspace:
+    def create(cls, path: Path, *, replacements: dict[str, str] | None = None) -> Workspace:
         files = _git(REPO, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")
         for name in filter(None, files):
             source = REPO / name
             if source.is_file():
                 (path / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, path / name)
-        if project_settings:
-            toml = path / "deploy.toml"
-            toml.write_text(toml.read_text().replace("[project]\n", f"[project]\n{project_settings}\n", 1))
+        toml = path / "deploy.toml"
+        text = toml.read_text()
+        for old, new in (replacements or {}).items():
+            assert old in text, f"deploy.toml has no {old!r}"
+            text = text.replace(old, new, 1)
+        toml.write_text(text)
         _git(path, "init", "-q", "-b", "main")
         _git(path, "remote", "add", "origin", f"https://github.com/{GITHUB_REPOSITORY}.git")
         _git(path, "add", "-A")

@@ -16,7 +16,16 @@ from tests.conftest import REPO, Emulator
 from tests.githubstub import GitHubStub
 from tests.workflows.actrun import GITHUB_REPOSITORY, ActRunner, Workspace
 
-PROJECT_SETTINGS = f'github_repository = "{GITHUB_REPOSITORY}"'
+# The scenarios run under a project name and state bucket of their own, so the session's other tests
+# (which apply `local` and `production` of the repository's deploy.toml on the same emulator) and
+# these never share a resource, a state or a deploy history.
+PROJECT = "actci"
+STATE_BUCKET = "actci-terraform-state"
+DEPLOY_TOML_CHANGES = {
+    "[project]\n": f'[project]\ngithub_repository = "{GITHUB_REPOSITORY}"\n',
+    'name = "theobroma"\n': f'name = "{PROJECT}"\n',
+    'state_bucket = "theobroma-terraform-state"\n': f'state_bucket = "{STATE_BUCKET}"\n',
+}
 
 
 class ActPlatforms:
@@ -50,6 +59,8 @@ class ActPlatforms:
 def act_platforms(emulator: Emulator, tf_env: dict[str, str], local_data_dir: Path) -> Iterator[ActPlatforms]:
     config = load_config(REPO / "deploy.toml")
     config.project.github_repository = GITHUB_REPOSITORY
+    config.project.name = PROJECT
+    config.project.state_bucket = STATE_BUCKET
     made = ActPlatforms(emulator, config)
     try:
         yield made
@@ -76,7 +87,7 @@ def act_runner(
 
     def make(variables: dict[str, str]) -> ActRunner:
         work = tmp_path_factory.mktemp("act")
-        workspace = Workspace.create(work / "repo", project_settings=PROJECT_SETTINGS)
+        workspace = Workspace.create(work / "repo", replacements=DEPLOY_TOML_CHANGES)
         return ActRunner(
             workspace=workspace,
             work=work,

@@ -21,7 +21,7 @@ from deploytool.stack import Target
 from tests.conftest import Emulator
 from tests.githubstub import GitHubStub
 from tests.workflows.actrun import GITHUB_REPOSITORY, ActResult, ActRunner, act_binary
-from tests.workflows.conftest import ActPlatforms
+from tests.workflows.conftest import PROJECT, ActPlatforms
 
 pytestmark = [
     pytest.mark.apply,
@@ -213,7 +213,7 @@ def test_merging_the_pull_request_destroys_the_environment_and_says_so(world: Wo
     ]
     assert keys == []
     ecs = world.emulator.client("ecs")
-    (cluster,) = [c for c in ecs.list_clusters()["clusterArns"] if c.endswith("/theobroma-staging")] or [None]
+    (cluster,) = [c for c in ecs.list_clusters()["clusterArns"] if c.endswith(f"/{PROJECT}-staging")] or [None]
     if cluster:
         services = ecs.describe_services(cluster=cluster, services=[names.service])["services"]
         assert all(s["status"] != "ACTIVE" for s in services)
