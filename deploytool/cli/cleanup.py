@@ -43,7 +43,7 @@ def _duration(value: str | None) -> timedelta | None:
     "--open-branches-file",
     metavar="FILE",
     help="Open branches, one per line (`git ls-remote --heads origin` output works; - for stdin). "
-    "Environments of other branches are destroyed.",
+    "Environments of other branches are destroyed once idle past the TTL.",
 )
 @click.option("--dry-run", is_flag=True, help="List what would be destroyed and why; change nothing.")
 @click.option("--parallel", type=click.IntRange(min=1, max=16), default=2, show_default=True, help="Destroy workers.")
