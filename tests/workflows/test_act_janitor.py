@@ -98,6 +98,32 @@ def test_the_janitor_destroys_only_idle_environments_no_open_pull_request_needs(
     assert assume["role"] == outputs["github_deploy_role_arn"] and assume["event"] == "workflow_dispatch"
 
 
+def test_with_no_open_pull_request_at_all_the_age_alone_decides(
+    act_platforms: ActPlatforms,
+    act_runner: Callable[[dict[str, str]], ActRunner],
+    github_stub: GitHubStub,
+) -> None:
+    """The listing is empty (the fork's pull request does not count): the janitor still runs, with the
+    TTL alone, instead of refusing an empty branch list and failing every night."""
+    outputs = act_platforms.platform("staging")
+    target = act_platforms.target("staging")
+    for number in (21, 22):
+        github_stub.close_pull_request(GITHUB_REPOSITORY, number, merged=True)
+    runner = act_runner({"AWS_STAGING_ROLE_ARN": outputs["github_deploy_role_arn"]})
+    owner, name = GITHUB_REPOSITORY.split("/")
+    repo = {"full_name": GITHUB_REPOSITORY, "name": name, "owner": {"login": owner}}
+    result = runner.run("workflow_dispatch", {"ref": "refs/heads/main", "repository": repo}, "cleanup.yml")
+    assert result.returncode == 0, result.output[-6000:]
+    assert "0 open pull request branches are kept." in result.output
+    s3 = target.clients()("s3")
+    remaining = {
+        o["Key"].split("/")[1]
+        for o in s3.list_objects_v2(Bucket=target.state_bucket, Prefix="workspaces/").get("Contents", [])
+    }
+    assert {target.names(b).workspace for b in (OPEN_FRESH, DEVELOP)} <= remaining
+    assert target.names(OPEN_IDLE).workspace not in remaining
+
+
 def test_a_pull_request_from_a_fork_gets_no_credentials(
     act_platforms: ActPlatforms,
     act_runner: Callable[[dict[str, str]], ActRunner],
