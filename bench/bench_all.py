@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -366,7 +367,7 @@ def run_janitor(s: Session, n: int, parallel: int) -> tuple[JanitorRun, list[flo
             finished.append(time.perf_counter() - started)
 
     with calls.instrument(), cpu_meter(s.emulator_pid) as reading, Clock() as clock:
-        plan = cleanup.plan_cleanup(target, open_branches=["main"])
+        plan = cleanup.plan_cleanup(target, open_branches=["main"], older_than=timedelta(0))
         selected = [d for d in plan.to_destroy if d.workspace in wanted]
         outcomes = cleanup.run_cleanup(target, selected, parallel=parallel, progress=progress)
     failed = [o for o in outcomes if o.result != "destroyed"]

@@ -1,9 +1,9 @@
-"""The janitor: destroy branch environments whose branch is gone or which outlived their TTL.
+"""The janitor: destroy branch environments that no open branch needs and that outlived their TTL.
 
-A branch environment is selected when
+A branch environment is selected when every criterion given holds:
 
 * its branch is gone: an open-branches list was given and no open branch maps (through
-  ``deploytool.naming``) to its workspace; or
+  ``deploytool.naming``) to its workspace; and
 * it is idle longer than the TTL (``--older-than``, else the environment's ``ttl``): idle is the
   time since its last deploy/apply/rollback in the ledger, else since its state object's last write;
 
@@ -120,8 +120,8 @@ def decide(
     keep: Collection[str] = (),
 ) -> list[Decision]:
     """One decision per environment: destroy when its branch is gone (``open_workspaces`` given and
-    it is not among them) or it is idle longer than ``ttl``; never the default workspace, never a
-    workspace outside ``<env>-*``, never a kept one."""
+    it is not among them) and it is idle longer than ``ttl`` (each criterion only if given); never the
+    default workspace, never a workspace outside ``<env>-*``, never a kept one."""
     decisions = []
     for item in sorted(environments, key=lambda e: e.workspace):
         ws = item.workspace
@@ -135,20 +135,19 @@ def decide(
         if ws in keep:
             decisions.append(Decision(ws, False, "kept (--keep)", idle))
             continue
-        reasons = []
-        if open_workspaces is not None and ws not in open_workspaces:
-            reasons.append("branch gone")
-        if ttl is not None and idle is not None and idle > ttl:
-            reasons.append(f"idle {format_age(idle)} > ttl {format_age(ttl)}")
-        if reasons:
-            decisions.append(Decision(ws, True, "; ".join(reasons), idle))
-            continue
-        why = []
+        # Each criterion given must hold: with an open-branches list and a TTL, an environment goes
+        # only when no open branch needs it AND it has been idle past the TTL.
+        criteria: list[tuple[bool, str]] = []
         if open_workspaces is not None:
-            why.append("branch open")
+            gone = ws not in open_workspaces
+            criteria.append((gone, "branch gone" if gone else "branch open"))
         if ttl is not None:
-            why.append(f"idle {format_age(idle)} <= ttl {format_age(ttl)}")
-        decisions.append(Decision(ws, False, ", ".join(why) or "no criterion applies", idle))
+            expired = idle is not None and idle > ttl
+            criteria.append((expired, f"idle {format_age(idle)} {'>' if expired else '<='} ttl {format_age(ttl)}"))
+        if criteria and all(met for met, _ in criteria):
+            decisions.append(Decision(ws, True, "; ".join(why for _, why in criteria), idle))
+        else:
+            decisions.append(Decision(ws, False, ", ".join(why for _, why in criteria) or "no criterion applies", idle))
     return decisions
 
 

@@ -33,6 +33,10 @@ HOST = "127.0.0.1"
 OVERRIDE_NAME = "deploytool_emulator_override.tf"
 CONFIG_PATH = "/moto-api/config"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+EMULATOR_URL_ENV = "DEPLOYTOOL_EMULATOR_URL"
+"""Set to an emulator's endpoint, it points every environment (staging, production...) at that
+emulator with the environment's own settings, as ``--local`` does for ``local``: how the workflows
+run end to end under a local Actions runner. The tool says so on every run."""
 # Every endpoint key the modules use; all are accepted by provider 3.39 and later.
 ENDPOINT_KEYS = [
     "acm",
@@ -254,6 +258,12 @@ def stop() -> bool:
     return stopped
 
 
+def endpoint_from_environment(environ: Mapping[str, str] | None = None) -> str | None:
+    """The emulator endpoint ``DEPLOYTOOL_EMULATOR_URL`` names, or None when it is unset or empty."""
+    value = (os.environ if environ is None else environ).get(EMULATOR_URL_ENV, "").strip()
+    return value.rstrip("/") or None
+
+
 def require(endpoint: str | None = None) -> str:
     """The endpoint of a running emulator, or a one-line error saying how to start one."""
     if endpoint:
@@ -328,6 +338,11 @@ def _client(service: str, endpoint: str, credentials: Credentials | None, region
         aws_secret_access_key=creds.secret_access_key,
         aws_session_token=creds.session_token,
     )
+
+
+def client(service: str, endpoint: str, credentials: Credentials | None = None, region: str = _IAM_REGION) -> Any:
+    """A boto3 client of the emulator at ``endpoint`` signing with ``credentials`` (None: the fake key)."""
+    return _client(service, endpoint, credentials, region)
 
 
 def _set_auth(endpoint: str, count: str) -> None:

@@ -145,6 +145,78 @@ def upsert_comment(
         return CommentResult("created", int(created["id"]), str(created.get("html_url", "")))
 
 
+@dataclass(frozen=True)
+class PullRequest:
+    """An open pull request: its number and head branch, and the repository the branch lives in."""
+
+    number: int
+    branch: str
+    head_repo: str
+
+
+_READ_PULLS_HINT = (
+    "the token needs `pull-requests: read` permission; in GitHub Actions add it under `permissions:` of the job"
+)
+
+
+def open_pull_requests(
+    repo: str,
+    *,
+    token: str,
+    api_url: str = DEFAULT_API_URL,
+    branch: str | None = None,
+    max_wait_s: float = 60.0,
+    timeout_s: float = 30.0,
+    per_page: int = 100,
+) -> list[PullRequest]:
+    """The open pull requests of ``repo`` whose head branch lives in ``repo`` itself (pull requests from
+    forks never deploy, so they never keep an environment), oldest first; only those from ``branch`` if
+    given. All pages are read; rate limits and errors are handled as in ``upsert_comment``."""
+    if not _REPO.match(repo):
+        raise DeployError(f"GitHub repository must be 'owner/name', got {repo!r}")
+    if not token:
+        raise DeployError("no GitHub token: set GITHUB_TOKEN")
+    if branch is not None and not branch.strip():
+        raise DeployError("branch name is empty")
+    # GitHub filters by head only in the form owner:branch (a bare branch name is ignored).
+    head = f"{repo.split('/', maxsplit=1)[0]}:{branch}" if branch is not None else None
+    with _Api(
+        repo,
+        None,
+        token=token,
+        api_url=api_url,
+        max_wait_s=max_wait_s,
+        timeout_s=timeout_s,
+        permission_hint=_READ_PULLS_HINT,
+    ) as api:
+        pulls = api.list_pulls(head=head, per_page=per_page)
+    found = []
+    for pull in pulls:
+        head_info = pull.get("head")
+        if not isinstance(head_info, dict) or pull.get("state", "open") != "open":
+            continue
+        head_repo = head_info.get("repo")
+        ref = head_info.get("ref")
+        # A fork's repository may be deleted: GitHub then answers "repo": null.
+        if not isinstance(head_repo, dict) or head_repo.get("full_name") != repo or not isinstance(ref, str):
+            continue
+        if branch is not None and ref != branch:
+            continue
+        found.append(PullRequest(int(pull["number"]), ref, repo))
+    return sorted(found, key=lambda p: p.number)
+
+
+def pr_for_branch(repo: str, branch: str, **kwargs: Any) -> int | None:
+    """The number of the open pull request from ``branch`` of ``repo`` (the oldest if several), or None."""
+    pulls = open_pull_requests(repo, branch=branch, **kwargs)
+    return pulls[0].number if pulls else None
+
+
+def open_pr_branches(repo: str, **kwargs: Any) -> list[str]:
+    """The head branches of the open pull requests of ``repo`` (same-repository heads only), each once."""
+    return list(dict.fromkeys(p.branch for p in open_pull_requests(repo, **kwargs)))
+
+
 # --- REST calls -------------------------------------------------------------------------------------
 
 
@@ -169,9 +241,21 @@ class _stop_if_wait_exceeds(stop_base):
 
 
 class _Api:
-    def __init__(self, repo: str, pr: int, *, token: str, api_url: str, max_wait_s: float, timeout_s: float) -> None:
+    def __init__(
+        self,
+        repo: str,
+        pr: int | None,
+        *,
+        token: str,
+        api_url: str,
+        max_wait_s: float,
+        timeout_s: float,
+        permission_hint: str = _PERMISSION_HINT,
+    ) -> None:
         self.repo = repo
         self.pr = pr
+        self.where = repo if pr is None else f"{repo}#{pr}"
+        self.permission_hint = permission_hint
         self.api_url = api_url.rstrip("/")
         self.max_wait_s = max_wait_s
         self._token = token
@@ -230,6 +314,22 @@ class _Api:
         result: dict[str, Any] = response.json()
         return result
 
+    def list_pulls(self, *, head: str | None, per_page: int) -> list[dict[str, Any]]:
+        """Every open pull request of the repository (all pages), only those from ``head`` if given."""
+        params: dict[str, str | int] = {"state": "open", "per_page": per_page}
+        if head is not None:
+            params["head"] = head
+        url: str | None = str(httpx.URL(f"/repos/{self.repo}/pulls", params=params))
+        pulls: list[dict[str, Any]] = []
+        while url is not None:
+            response = self._call("GET", url, what="list the open pull requests")
+            page = response.json()
+            if not isinstance(page, list):
+                raise DeployError(f"GitHub API answered the pull request listing of {self.where} without a list")
+            pulls.extend(p for p in page if isinstance(p, dict))
+            url = self._next_page(response)
+        return pulls
+
     def create_comment(self, text: str) -> dict[str, Any]:
         url = f"/repos/{self.repo}/issues/{self.pr}/comments"
         result: dict[str, Any] = self._call("POST", url, what="create the comment", json={"body": text}).json()
@@ -266,15 +366,15 @@ class _Api:
             response = retrying(self._send, method, url, json)
         except _RateLimited as exc:
             raise DeployError(
-                f"GitHub API rate limit exceeded while trying to {what} on {self.repo}#{self.pr}: "
+                f"GitHub API rate limit exceeded while trying to {what} on {self.where}: "
                 f"it resets in {exc.wait_s:.0f} s, longer than the {self.max_wait_s:g} s this command waits; "
                 "retry later"
             ) from None
         except _Transient as exc:
-            raise DeployError(f"could not {what} on {self.repo}#{self.pr}: {self._scrub(str(exc))}") from None
+            raise DeployError(f"could not {what} on {self.where}: {self._scrub(str(exc))}") from None
         except httpx.HTTPError as exc:
             raise DeployError(
-                f"could not {what} on {self.repo}#{self.pr}: {type(exc).__name__}: {self._scrub(str(exc))}"
+                f"could not {what} on {self.where}: {type(exc).__name__}: {self._scrub(str(exc))}"
             ) from None
         if response.is_success or response.status_code in allow:
             return response
@@ -303,11 +403,16 @@ class _Api:
     def _error_message(self, response: httpx.Response, what: str) -> str:
         status = response.status_code
         message = self._scrub(_github_message(response))
-        where = f"{self.repo}#{self.pr}"
+        where = self.where
         if status == httpx.codes.UNAUTHORIZED:
             return f"GitHub rejected the token (HTTP 401: {message}); check GITHUB_TOKEN"
         if status == httpx.codes.FORBIDDEN:
-            return f"GitHub refused to let the token {what} on {where} (HTTP 403: {message}); {_PERMISSION_HINT}"
+            return f"GitHub refused to let the token {what} on {where} (HTTP 403: {message}); {self.permission_hint}"
+        if status == httpx.codes.NOT_FOUND and self.pr is None:
+            return (
+                f"GitHub has no repository {where} (HTTP 404: {message}): check the name and that the token "
+                "can see the repository"
+            )
         if status == httpx.codes.NOT_FOUND:
             return (
                 f"GitHub has no pull request {where} (HTTP 404: {message}): check the repository and the pull "

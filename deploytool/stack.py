@@ -189,9 +189,18 @@ def resolve_target(
     progress: IO[str] | None = None,
     lock_timeout: str = "0s",
 ) -> Target:
-    """The target for ``env``; ``local`` (or ``emulator = true`` in the settings) means the emulator."""
+    """The target for ``env``; ``local`` (or ``emulator = true`` in the settings) means the emulator,
+    and so does ``DEPLOYTOOL_EMULATOR_URL`` (that emulator, for any environment; announced on ``progress``)."""
     settings = config.environment(env)
-    endpoint = emu.require() if (local or settings.emulator) else None
+    forced = emu.endpoint_from_environment()
+    if forced is not None:
+        endpoint: str | None = emu.require(forced)
+        (progress or sys.stderr).write(
+            f"deploytool: {emu.EMULATOR_URL_ENV} is set: --env {env} runs against the AWS emulator at "
+            f"{endpoint}, not AWS\n"
+        )
+    else:
+        endpoint = emu.require() if (local or settings.emulator) else None
     caller = runtime = None
     if endpoint is not None and emu.enforcing(endpoint):
         # An emulator enforcing IAM checks the caller CI would be: the role session in the

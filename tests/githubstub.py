@@ -7,6 +7,10 @@ Implements what comment upserts use:
 - ``GET /repos/{owner}/{repo}`` (clients that look the repository up first)
 - ``GET|POST /repos/{owner}/{repo}/issues/{number}/comments`` (``per_page``/``page`` + ``Link``)
 - ``GET|PATCH /repos/{owner}/{repo}/issues/comments/{id}``
+- ``GET /repos/{owner}/{repo}/pulls`` with GitHub's ``state`` (``open`` by default, ``closed``,
+  ``all``; anything else 422) and ``head`` filters; as on GitHub, ``head`` only filters in the form
+  ``owner:branch`` and a bare branch name is ignored (every pull request of the state comes back)
+- ``GET /repos/{owner}/{repo}/pulls/{number}``
 
 Requests need ``Authorization: Bearer <token>`` (or ``token <token>``). Every comment has an
 author (``user``): a comment created through the API is written by the token's user
@@ -32,7 +36,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 ACTIONS_BOT_LOGIN = "github-actions[bot]"
 ACTIONS_BOT_ID = 41898282
@@ -42,6 +46,9 @@ MAX_BODY = 65_536
 _ISSUE_COMMENTS = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$")
 _COMMENT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
 _REPO = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)$")
+_PULLS = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/pulls$")
+_PULL = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/pulls/(?P<number>\d+)$")
+PullState = Literal["open", "closed"]
 
 
 @dataclass
@@ -65,6 +72,7 @@ class Recorded:
 class GitHubStub:
     token: str = "ghs_stubtoken0123456789"
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    pulls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -108,9 +116,46 @@ class GitHubStub:
 
     # --- fixtures ---------------------------------------------------------------------------------
 
-    def add_pull_request(self, repo: str, number: int) -> None:
+    def add_pull_request(
+        self,
+        repo: str,
+        number: int,
+        *,
+        head: str | None = None,
+        head_repo: str | None = None,
+        head_sha: str = "0" * 40,
+        base: str = "main",
+        state: PullState = "open",
+    ) -> dict[str, Any]:
+        """A pull request of ``repo`` from branch ``head`` (default ``branch-<number>``) of ``head_repo``
+        (default ``repo`` itself; another repository is a fork)."""
+        head_repo = head_repo or repo
+        ref = head or f"branch-{number}"
+        pull = {
+            "number": number,
+            "state": state,
+            "merged": False,
+            "title": f"Pull request {number}",
+            "html_url": f"https://github.com/{repo}/pull/{number}",
+            "head": {
+                "ref": ref,
+                "sha": head_sha,
+                "label": f"{head_repo.split('/')[0]}:{ref}",
+                "repo": {"full_name": head_repo, "fork": head_repo != repo},
+            },
+            "base": {"ref": base, "label": f"{repo.split('/', maxsplit=1)[0]}:{base}", "repo": {"full_name": repo}},
+        }
         with self._lock:
             self.comments.setdefault((repo, number), [])
+            self.pulls[(repo, number)] = pull
+        return pull
+
+    def close_pull_request(self, repo: str, number: int, *, merged: bool = False) -> dict[str, Any]:
+        with self._lock:
+            pull = self.pulls[(repo, number)]
+            pull["state"] = "closed"
+            pull["merged"] = merged
+            return pull
 
     def add_token(self, token: str, login: str, *, user_type: str = "User", installation: bool = False) -> None:
         """Accept ``token`` as ``login``'s (a personal access token unless ``installation``)."""
@@ -231,6 +276,11 @@ class GitHubStub:
                 comment["body"] = body
                 comment["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 return _Reply(200, comment)
+        elif (match := _PULLS.match(path)) and method == "GET":
+            return self._list_pulls(match["repo"], path, query)
+        elif (match := _PULL.match(path)) and method == "GET":
+            pull = self.pulls.get((match["repo"], int(match["number"])))
+            return _Reply(200, pull) if pull is not None else _not_found()
         elif (match := _REPO.match(path)) and method == "GET":
             repo = match["repo"]
             if not any(r == repo for r, _ in self.comments):
@@ -238,13 +288,31 @@ class GitHubStub:
             return _Reply(200, {"id": 1, "name": repo.split("/")[1], "full_name": repo, "private": True})
         return _not_found()
 
+    def _list_pulls(self, repo: str, path: str, query: dict[str, list[str]]) -> _Reply:
+        if not any(r == repo for r, _ in self.comments):
+            return _not_found()
+        state = query.get("state", ["open"])[0]
+        if state not in ("open", "closed", "all"):
+            return _validation_failed("state", f"state must be one of open, closed, all; got {state}")
+        head = query.get("head", [""])[0]
+        owner, colon, ref = head.partition(":")
+        items = [
+            pull
+            for (r, _), pull in sorted(self.pulls.items())
+            if r == repo
+            and (state == "all" or pull["state"] == state)
+            and (not colon or (pull["head"]["label"] == f"{owner}:{ref}"))
+        ]
+        return self._page(path, query, items)
+
     def _page(self, path: str, query: dict[str, list[str]], items: list[dict[str, Any]]) -> _Reply:
         per_page = max(1, min(100, int(query.get("per_page", ["30"])[0])))
         page = max(1, int(query.get("page", ["1"])[0]))
         last = max(1, math.ceil(len(items) / per_page))
         chunk = items[(page - 1) * per_page : page * per_page]
         links = []
-        base = f"{self.url}{path}?per_page={per_page}&page="
+        kept = urlencode([(k, v) for k, values in query.items() if k not in ("per_page", "page") for v in values])
+        base = f"{self.url}{path}?{kept + '&' if kept else ''}per_page={per_page}&page="
         if page < last:
             links += [f'<{base}{page + 1}>; rel="next"', f'<{base}{last}>; rel="last"']
         if page > 1:

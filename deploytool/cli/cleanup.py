@@ -1,4 +1,4 @@
-"""The janitor: destroy expired or orphaned branch environments."""
+"""The janitor: destroy orphaned branch environments that outlived their TTL."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _duration(value: str | None) -> timedelta | None:
     "--open-branches-file",
     metavar="FILE",
     help="Open branches, one per line (`git ls-remote --heads origin` output works; - for stdin). "
-    "Environments of other branches are destroyed.",
+    "Environments of other branches are destroyed once idle past the TTL.",
 )
 @click.option("--dry-run", is_flag=True, help="List what would be destroyed and why; change nothing.")
 @click.option("--parallel", type=click.IntRange(min=1, max=16), default=2, show_default=True, help="Destroy workers.")
@@ -63,7 +63,7 @@ def cleanup_cmd(
     yes: bool,
     output: str,
 ) -> None:
-    """Destroy branch environments whose branch is gone or which stayed idle past their TTL.
+    """Destroy branch environments whose branch is gone and which stayed idle past their TTL.
 
     Idle means no deploy, apply or rollback in the history for longer than --older-than (default:
     the environment's ttl). The default workspace is never touched. Terraform's output of each

