@@ -18,10 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
-from hcl2.api import load as hcl_load
+from typing import Any, TextIO
 
 from deploytool.emulator_server import DECISIONS_ENV
 from deploytool.errors import DeployError
@@ -101,8 +98,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def hcl_load(fh: TextIO) -> Any:
+    """python-hcl2's ``load``, imported on first use: runs against AWS never parse HCL here."""
+    from hcl2.api import load
+
+    return load(fh)
+
+
 def answering(endpoint: str, timeout: float = 2.0, path: str = "/") -> bool:
     """True when an emulator answers HTTP at ``endpoint`` (its root lists S3 buckets; cheap)."""
+    import httpx  # imported on first use, as below: runs against AWS never call the emulator
+
     try:
         return httpx.get(f"{endpoint}{path}", timeout=timeout).status_code < 500
     except httpx.HTTPError:
@@ -328,6 +334,8 @@ def _client(service: str, endpoint: str, credentials: Credentials | None, region
 
 
 def _set_auth(endpoint: str, count: str) -> None:
+    import httpx
+
     try:
         response = httpx.post(f"{endpoint}/moto-api/reset-auth", content=count.encode(), timeout=10)
     except httpx.HTTPError as exc:
