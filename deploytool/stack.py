@@ -236,8 +236,9 @@ class Stack:
     def backend_settings(self) -> dict[str, str | bool]:
         return self.target.layout.backend_settings(self.name)
 
-    def prepare(self, *, create_workspace: bool = True) -> None:
-        """Override file for the target, init (skipped when nothing changed), select the workspace."""
+    def prepare(self, *, create_workspace: bool = True, select: bool = True) -> None:
+        """Override file for the target, init (skipped when nothing changed), select the workspace
+        (``select=False``: the caller names the workspace per process, ``TF_WORKSPACE``)."""
         if self.target.endpoint:
             emu.write_override(
                 self.root,
@@ -264,7 +265,8 @@ class Stack:
             backend_file.write_text(text)
             self.runner.init(backend_file)
             marker.write_text(fingerprint)
-        self.runner.select_workspace(self.workspace, create=create_workspace)
+        if select:
+            self.runner.select_workspace(self.workspace, create=create_workspace)
 
     def _config_digest(self) -> str:
         """Changes to required providers or modules need a new init: hash versions.tf and module calls."""

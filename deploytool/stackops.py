@@ -27,7 +27,9 @@ from deploytool.state import (
     delete_platform_outputs,
     publish_platform_outputs,
     read_outputs,
+    read_state,
 )
+from deploytool.terraform import TerraformError
 
 Progress = Callable[[str], None]
 
@@ -333,11 +335,9 @@ def _destroy(
         if owner is not None and owner != names.branch:
             return f"{names.workspace} belongs to branch {owner!r}, not {names.branch!r}; nothing to do"
     stack = open_stack(target, stack_name, names)
-    stack.prepare(create_workspace=False) if stack.workspace == "default" else _prepare_existing(stack)
-    if stack.workspace != "default" and not stack.exists():
-        if stack_name == "app":
-            ledger.forget_branch(target.env, stack.workspace)
-        return f"{stack.workspace} does not exist (already destroyed); nothing to do"
+    if stack.workspace != "default":
+        return _destroy_workspace(target, stack, names, progress=progress, reason=reason)
+    stack.prepare(create_workspace=False)
     before = deployed_image(target, stack.workspace) if stack_name == "app" else None
     record = Record(env=target.env, workspace=stack.workspace, stack=stack_name, action="destroy", image_before=before)
     if reason:
@@ -351,13 +351,57 @@ def _destroy(
             var_files = [stack.write_tfvars(render_tfvars(stack.root, context))] if context else []
             progress(f"destroying {target.env}/{stack_name} ({stack.workspace})")
             stack.runner.destroy(var_files=var_files)
-        if stack.workspace != "default":
-            stack.runner.delete_workspace(stack.workspace)
-            ledger.forget_branch(target.env, stack.workspace)
         if stack_name == "app" and names is not None:
             for service in _service_names(target, names):
                 target.runtime.stop(service)
     return f"{stack.workspace} destroyed and its workspace deleted"
+
+
+def _destroy_workspace(
+    target: Target, stack: Stack, names: naming.Names | None, *, progress: Progress, reason: str = ""
+) -> str:
+    """Destroy a branch environment's workspace: its state read from S3 (existence, resources, image)
+    in one GET, then one ``terraform destroy`` and one ``workspace delete``, the workspace named per
+    process (``TF_WORKSPACE``), so no ``workspace list``/``select``/``show``/``state list`` runs.
+
+    The destroy skips the refresh: a branch environment's resources are the tool's alone (its
+    task definition, service, target group, listener rule, alarm, autoscaling), changed only by its
+    applies, which refresh them, and by ECS autoscaling (the desired count, which a delete does not
+    read); deleting them goes by the IDs in state. Should a resource have gone or changed under it
+    anyway (someone deleted it by hand) and the delete fail, the destroy runs again with the refresh.
+    """
+    ledger = target.ledger()
+    workspace = stack.workspace
+    state = read_state(target.clients()("s3"), target.layout, stack.name, workspace)
+    if state is None:
+        if stack.name == "app":
+            ledger.forget_branch(target.env, workspace)
+        return f"{workspace} does not exist (already destroyed); nothing to do"
+    stack.prepare(create_workspace=False, select=False)
+    before = (
+        (AppOutputs(state.outputs).image_tag or ledger.current_image(target.env, workspace))
+        if stack.name == "app"
+        else None
+    )
+    record = Record(env=target.env, workspace=workspace, stack=stack.name, action="destroy", image_before=before)
+    if reason:
+        record.extra["reason"] = reason
+    with ledger.recording(record, warn=progress):
+        if state.resources:
+            context = _destroy_context(target, stack.name, names, before)
+            var_files = [stack.write_tfvars(render_tfvars(stack.root, context))] if context else []
+            progress(f"destroying {target.env}/{stack.name} ({workspace})")
+            try:
+                stack.runner.destroy(var_files=var_files, workspace=workspace, refresh=False)
+            except TerraformError as exc:
+                progress(f"destroy without refresh failed ({exc.message}); destroying again with the refresh")
+                stack.runner.destroy(var_files=var_files, workspace=workspace)
+        stack.runner.delete_workspace(workspace, exists=True)
+        ledger.forget_branch(target.env, workspace)
+        if stack.name == "app" and names is not None:
+            for service in _service_names(target, names):
+                target.runtime.stop(service)
+    return f"{workspace} destroyed and its workspace deleted"
 
 
 def _destroy_context(
@@ -378,16 +422,6 @@ def _service_names(target: Target, names: naming.Names) -> list[str]:
     if target.settings.strategy == "blue-green":
         return [names.colored(color).service for color in naming.COLORS]
     return [names.service]
-
-
-def _prepare_existing(stack: Stack) -> None:
-    """Init and select the workspace only if it exists (destroy never creates one)."""
-    original = stack.workspace
-    stack.workspace = "default"
-    stack.prepare(create_workspace=False)
-    stack.workspace = original
-    if stack.exists():
-        stack.runner.select_workspace(original, create=False)
 
 
 def render_only(

@@ -21,6 +21,7 @@ from deploytool.config import load_config
 from deploytool.errors import DeployError
 from deploytool.ledger import Record
 from deploytool.stack import Stack, Target
+from deploytool.state import StateObject
 from deploytool.terraform import Applied, Runner
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,10 +166,9 @@ def fake_destroy(target: Target, monkeypatch: pytest.MonkeyPatch) -> list[str]:
             return None
 
     target._runtime = Runtime()  # type: ignore[assignment]
-    monkeypatch.setattr(stackops, "_prepare_existing", lambda stack: None)
-    monkeypatch.setattr(Stack, "exists", lambda self: True)
-    monkeypatch.setattr(Runner, "state_resources", lambda self: [])
-    monkeypatch.setattr(Runner, "delete_workspace", lambda self, name: deleted.append(name) or True)
+    monkeypatch.setattr(Stack, "prepare", lambda self, **_: None)
+    monkeypatch.setattr(stackops, "read_state", lambda *_: StateObject(resources=(), outputs={}))
+    monkeypatch.setattr(Runner, "delete_workspace", lambda self, name, **_: deleted.append(name) or True)
     return deleted
 
 
