@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import sys
+import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,7 @@ class Target:
     data_dir: Path | None = None
     secrets: Secrets = field(default_factory=Secrets, repr=False, compare=False)
     _runtime: Runtime | None = field(default=None, init=False, repr=False, compare=False)
+    _clients: dict[int, Clients] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def env(self) -> str:
@@ -131,7 +133,13 @@ class Target:
         return self._runtime
 
     def clients(self) -> Clients:
-        return Clients(self.settings.region, self.endpoint, self.credentials)
+        """This target's boto3 clients, made once per thread: a client loads its service's model and
+        the endpoint rules (~0.1 s of CPU each), and boto3 sessions are not to be shared by threads."""
+        thread = threading.get_ident()
+        clients = self._clients.get(thread)
+        if clients is None:
+            clients = self._clients[thread] = Clients(self.settings.region, self.endpoint, self.credentials)
+        return clients
 
     def runtime_clients(self) -> Clients:
         """Clients for the local stand-in of ECS (it plays AWS, not the caller)."""
