@@ -445,8 +445,10 @@ def janitor_before(s: Session, sizes: list[int], baseline: Path) -> dict[str, An
         "PYTHONPATH": str(baseline),
         SESSION_ENV: str(s.root),
         "BENCH_JANITOR_N": ",".join(map(str, sizes)),
+        "BENCH_BASELINE": "",
     }
     argv = [sys.executable, str(Path(__file__).resolve()), "--only", "janitor", "--no-plot", "--json-out", str(out)]
+    argv += ["--baseline", ""]  # the child measures its own version only
     say("  (before: the baseline's janitor runs first, in a child process on this session)")
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
