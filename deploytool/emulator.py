@@ -7,6 +7,8 @@ and any S3 ``terraform_remote_state`` at the emulator; when a run targets AWS th
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
 import os
 import signal
@@ -19,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from deploytool.emulator_server import DECISIONS_ENV
 from deploytool.errors import DeployError
@@ -106,13 +109,19 @@ def hcl_load(fh: TextIO) -> Any:
 
 
 def answering(endpoint: str, timeout: float = 2.0, path: str = "/") -> bool:
-    """True when an emulator answers HTTP at ``endpoint`` (its root lists S3 buckets; cheap)."""
-    import httpx  # imported on first use, as below: runs against AWS never call the emulator
+    """True when an emulator answers HTTP at ``endpoint`` (its root lists S3 buckets; cheap).
 
+    Plain ``http.client`` (the emulator is plain HTTP on loopback): every run against the emulator
+    asks, and an HTTP client library would add its import to every command's start."""
+    url = urlsplit(endpoint)
+    connection = http.client.HTTPConnection(url.hostname or HOST, url.port or 80, timeout=timeout)
     try:
-        return httpx.get(f"{endpoint}{path}", timeout=timeout).status_code < 500
-    except httpx.HTTPError:
+        connection.request("GET", path)
+        return connection.getresponse().status < 500
+    except (OSError, http.client.HTTPException):
         return False
+    finally:
+        connection.close()
 
 
 def _serving(endpoint: str, timeout: float = 2.0) -> bool:
@@ -524,15 +533,43 @@ def override_text(
         "  }",
         "}",
     ]
-    if _root_has_s3_backend(root):
+    has_s3_backend, remote_states = _root_facts(root)
+    if has_s3_backend:
         lines += ["", "terraform {", '  backend "s3" {']
         lines += [f"    {k} = {v}" for k, v in _backend_emulator_args(endpoint, credentials, from_environment).items()]
         lines += ["  }", "}"]
     extra = _backend_emulator_args(endpoint, credentials, from_environment)
-    for name, config in _remote_states(root).items():
+    for name, config in remote_states.items():
         merged = "{ " + ", ".join(f"{k} = {v}" for k, v in extra.items()) + " }"
         lines += ["", f'data "terraform_remote_state" "{name}" {{', f"  config = merge({_expr(config)}, {merged})", "}"]
     return "\n".join(lines) + "\n"
+
+
+def _root_facts(root: Path) -> tuple[bool, dict[str, Any]]:
+    """Whether ``root`` has an S3 backend, and its S3 remote states (see ``_remote_states``).
+
+    Parsing HCL costs a run ~0.2 s of CPU (the parser is built first), and a root's files rarely
+    change: the answer is kept under ``DEPLOYTOOL_HOME`` by a digest of the root's files (names and
+    contents), so an edited root is parsed again."""
+    digest = hashlib.sha256()
+    for tf in sorted(root.glob("*.tf")):
+        if not tf.name.endswith("_override.tf"):
+            digest.update(tf.name.encode() + b"\0" + tf.read_bytes() + b"\0")
+    cache = home() / "hcl-facts" / f"{digest.hexdigest()}.json"
+    try:
+        facts = json.loads(cache.read_text())
+        return bool(facts["s3_backend"]), dict(facts["remote_states"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    has_s3_backend, remote_states = _root_has_s3_backend(root), _remote_states(root)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"s3_backend": has_s3_backend, "remote_states": remote_states}))
+        tmp.replace(cache)
+    except OSError:
+        pass  # a cache that cannot be written only costs the next run the parse
+    return has_s3_backend, remote_states
 
 
 def _root_has_s3_backend(root: Path) -> bool:

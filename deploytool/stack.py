@@ -17,7 +17,7 @@ import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from deploytool import deploylock, naming, toolchain
 from deploytool import emulator as emu
@@ -27,9 +27,11 @@ from deploytool.errors import DeployError
 from deploytool.ledger import Ledger
 from deploytool.plansummary import Secrets
 from deploytool.render import backend_config_text
-from deploytool.runtime import Runtime, runtime_for
 from deploytool.state import StateLayout, read_outputs
 from deploytool.terraform import Runner
+
+if TYPE_CHECKING:
+    from deploytool.runtime import Runtime
 
 StackName = Literal["platform", "app"]
 STACKS: tuple[StackName, ...] = ("platform", "app")
@@ -129,6 +131,8 @@ class Target:
     def runtime(self) -> Runtime:
         """Where this target's releases run (ECS, or the local stand-in on the emulator)."""
         if self._runtime is None:
+            from deploytool.runtime import runtime_for  # the local stand-in and its HTTP client: on use
+
             self._runtime = runtime_for(self)
         return self._runtime
 

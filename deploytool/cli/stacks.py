@@ -24,7 +24,6 @@ from deploytool.cli.base import (
     target_options,
 )
 from deploytool.config import load_config
-from deploytool.runtime import public_url
 from deploytool.stack import StackName
 
 
@@ -118,6 +117,8 @@ def plan_cmd(
     if output == "json":
         emit({"workspace": result.stack.workspace, **result.summary.to_dict()}, "json")
     elif output == "markdown":
+        from deploytool.runtime import public_url  # the local stand-in's HTTP client: only for the URL
+
         names = target.names(branch) if stack == "app" else None
         click.echo(
             plansummary.render_markdown(

@@ -160,7 +160,7 @@ def test_the_selected_workspace_is_read_from_the_data_directory(tmp_path: Path) 
 def test_a_cli_run_imports_only_its_command() -> None:
     """`deploytool apply` loads neither the demo's database driver, the GitHub client, nor the
     release strategies and their HTTP checks; every command is still there for --help."""
-    heavy = ("psycopg", "deploytool.demo", "deploytool.github", "deploytool.release", "deploytool.health")
+    heavy = ("psycopg", "deploytool.demo", "deploytool.github", "deploytool.release", "deploytool.health", "httpx")
     code = (
         "import sys\n"
         "from deploytool.cli import main\n"
@@ -176,3 +176,26 @@ def test_every_command_is_registered_where_the_lazy_group_looks() -> None:
     from deploytool.cli.base import COMMAND_MODULES, load_commands
 
     assert set(load_commands()) == set(COMMAND_MODULES)
+
+
+def test_a_roots_hcl_is_parsed_once_until_it_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deploytool import emulator as emu
+
+    monkeypatch.setenv("DEPLOYTOOL_HOME", str(tmp_path / "home"))
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "main.tf").write_text(
+        'terraform {\n  backend "s3" {}\n}\n\ndata "terraform_remote_state" "platform" {\n'
+        '  backend = "s3"\n  config = { bucket = "b", key = "k" }\n}\n'
+    )
+    first = emu.override_text(root, "http://127.0.0.1:1", "us-east-1")
+    assert 'backend "s3"' in first and 'data "terraform_remote_state" "platform"' in first
+
+    def refuse(*_: Any) -> Any:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(emu, "hcl_load", refuse)
+    assert emu.override_text(root, "http://127.0.0.1:1", "us-east-1") == first  # from the kept answer
+    (root / "main.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
+    with pytest.raises(AssertionError, match="parsed again"):  # an edited root is parsed again
+        emu.override_text(root, "http://127.0.0.1:1", "us-east-1")
