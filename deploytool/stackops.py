@@ -178,7 +178,10 @@ def one_phase(stack_name: StackName) -> bool:
     between its plan and its apply: a check that must see the plan first needs a saved plan. The app
     stack holds no data (task definition, service, target group, listener rule, alarms: what a
     redeploy recreates), so nothing there needs refusing before an apply; the platform stack holds the
-    database, and keeps plan -> summary -> apply, so a destructive plan of it can be stopped first."""
+    database, and keeps plan -> summary -> apply, so a destructive plan of it can be stopped first.
+    The tool has no destroy guard today: a guard that must refuse a plan before it runs would make
+    the stacks it covers (those with protected resources in state) two-phase here. Nothing of the app
+    stack is marked sensitive, so its plans teach ``Secrets`` nothing, and the stream carries no values."""
     return stack_name == "app"
 
 
