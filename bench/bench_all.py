@@ -18,6 +18,7 @@ Run: ``.venv/bin/python bench/bench_all.py`` (``make bench`` runs it). ``--runs`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers next to 
 
 from _common import (
     REPO,
+    SESSION_ENV,
     Clock,
     Phases,
     Session,
@@ -54,11 +56,15 @@ from _common import (
 )
 
 SECTIONS = ("overhead", "lifecycle", "janitor", "plans")
+BASELINE = "07ad741"
+"""The commit measured as 'before' (``--baseline``, ``BENCH_BASELINE``; empty: none): the tool before
+one Terraform process per apply and per destroy."""
 BROKEN = {"GEOAPI_REQUIRE_DATABASE": "true", "DATABASE_URL": ""}  # makes the database mandatory, drops its URL
 TARGETS = {
-    "overhead": 1.15,  # tool / raw Terraform, at most
+    "overhead": 1.5,  # tool / raw Terraform, at most
     "rollback": 1.5,  # verdict -> rollback verified, over one verified image-tag deploy, at most
     "janitor": 3.0,  # serial / 4 workers at the largest N, at least
+    "janitor_cpu": 3.5,  # CPU-seconds per destroy (tool + Terraform + provider), at most
     "plans": 1.15,  # plan time with 50 workspaces / with 1, at most
 }
 
@@ -70,14 +76,15 @@ class Headline:
     target: str
     met: bool
     note: str = ""
+    unit: str = "x"
 
 
 @dataclass
 class Report:
     headlines: list[Headline] = field(default_factory=list)
 
-    def add(self, name: str, value: float, target: str, met: bool, note: str = "") -> None:
-        self.headlines.append(Headline(name, value, target, met, note))
+    def add(self, name: str, value: float, target: str, met: bool, note: str = "", unit: str = "x") -> None:
+        self.headlines.append(Headline(name, value, target, met, note, unit))
 
 
 def section(title: str) -> None:
@@ -90,18 +97,39 @@ def section(title: str) -> None:
 BENCH_DIR = Path(__file__).resolve().parent
 
 
-def cli(s: Session, *args: str, profile: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``deploytool ARGS`` in a subprocess (profiled into ``profile`` when given); fail on error."""
+def cli(
+    s: Session, *args: str, profile: Path | None = None, pythonpath: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``deploytool ARGS`` in a subprocess (profiled into ``profile`` when given; the version in
+    ``pythonpath`` when given, e.g. the baseline's); fail on error."""
     tail = [*args, "--config", str(REPO / "deploy.toml")]
     if profile is None:
         argv = [sys.executable, "-m", "deploytool.cli", *tail]
     else:
         code = f"import sys; sys.path.insert(0, {str(BENCH_DIR)!r}); import _common; _common.profiled_cli()"
         argv = [sys.executable, "-c", code, str(profile), *tail]
-    proc = subprocess.run(argv, cwd=REPO, env=s.env(), capture_output=True, text=True, check=False)
+    env = s.env()
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    # `python -m`/`-c` put the working directory first on sys.path: the checkout's deploytool/ would win
+    cwd = pythonpath if pythonpath is not None else REPO
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         fail(f"`deploytool {' '.join(args)}` exited {proc.returncode}: {proc.stderr[-1500:]}")
     return proc
+
+
+def baseline_tree(ref: str, into: Path) -> Path:
+    """``deploytool/`` as of commit ``ref``, extracted into ``into`` (put first on PYTHONPATH to run it)."""
+    if not (into / "deploytool").is_dir():
+        into.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", ref, "deploytool"], capture_output=True, check=False
+        )
+        if archive.returncode != 0:
+            fail(f"cannot read the baseline {ref!r}: {archive.stderr.decode(errors='replace').strip()}")
+        subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
 
 
 def raw_terraform_env(s: Session, data_dir: Path) -> dict[str, str]:
@@ -123,8 +151,8 @@ def raw_terraform_env(s: Session, data_dir: Path) -> dict[str, str]:
     return {k: v for k, v in env.items() if v != ""}
 
 
-def bench_overhead(s: Session, runs: int, report: Report) -> None:
-    from deploytool import inputs, stackops
+def bench_overhead(s: Session, runs: int, report: Report, baseline: Path | None = None) -> None:
+    from deploytool import inputs
     from deploytool.render import render_tfvars
     from deploytool.stack import Stack
 
@@ -137,28 +165,20 @@ def bench_overhead(s: Session, runs: int, report: Report) -> None:
     tfvars = s.root / "raw.tfvars"
     profile = s.root / "profile.json"
     raw_argv = [sys.executable, "-m", "deploytool.tfmain", "apply", "-input=false", "-no-color", "-auto-approve"]
-    tool_s: list[float] = []
-    raw_s: list[float] = []
-    profiles: list[dict[str, Any]] = []
+    tools = {"tool": None} if baseline is None else {"tool": None, "before": baseline}
+    samples: dict[str, list[float]] = {"raw": [], **{name: [] for name in tools}}
+    profiles: dict[str, list[dict[str, Any]]] = {name: [] for name in tools}
+    order = ["raw", *tools]
     for i in range(1, runs + 1):
-        # Alternate which goes first, so drift in the machine's load favours neither.
-        for which in ("tool", "raw") if i % 2 else ("raw", "tool"):
-            if which == "tool":
+        # Rotate which goes first, so drift in the machine's load favours none.
+        for which in order[i % len(order) :] + order[: i % len(order)]:
+            if which in tools:
+                tag = f"ovh-{which}-{i}"
+                args = ("apply", "--env", "local", "--branch", branch, "--image-tag", tag, "--yes")
                 with Clock() as clock:
-                    cli(
-                        s,
-                        "apply",
-                        "--env",
-                        "local",
-                        "--branch",
-                        branch,
-                        "--image-tag",
-                        f"ovh-tool-{i}",
-                        "--yes",
-                        profile=profile,
-                    )
-                tool_s.append(clock.seconds)
-                profiles.append({**json.loads(profile.read_text()), "wall_s": clock.seconds})
+                    cli(s, *args, profile=profile, pythonpath=tools[which])
+                samples[which].append(clock.seconds)
+                profiles[which].append({**json.loads(profile.read_text()), "wall_s": clock.seconds})
                 continue
             # The tfvars the tool renders, with a new tag (rendered before the clock starts).
             tfvars.write_text(render_tfvars(stack.root, inputs.app_context(target, names, f"ovh-raw-{i}")))
@@ -173,51 +193,73 @@ def bench_overhead(s: Session, runs: int, report: Report) -> None:
                 )
             if proc.returncode != 0 or "Apply complete" not in proc.stdout or " 0 changed, 0 destroyed" in proc.stdout:
                 fail(f"raw terraform apply did not apply a change: {(proc.stdout + proc.stderr)[-1500:]}")
-            raw_s.append(clock.seconds)
-        say(f"  run {i}: tool {tool_s[-1]:.1f} s, raw terraform {raw_s[-1]:.1f} s")
-    tool, raw = Stats.of(tool_s), Stats.of(raw_s)
-    rows = [
-        ["deploytool apply (CLI)", *tool.cells()],
-        ["terraform apply (raw: same tfvars, root, workspace, warm data dir)", *raw.cells()],
-    ]
-    say(table(["image-tag change", "median s", "min s", "max s", "runs"], rows))
-    value = tool.median / raw.median
+            samples["raw"].append(clock.seconds)
+        say(f"  run {i}: " + ", ".join(f"{name} {samples[name][-1]:.1f} s" for name in order))
+    stats = {name: Stats.of(values) for name, values in samples.items()}
+    raw = stats["raw"]
+    labels = {
+        "tool": "deploytool apply (CLI, this version)",
+        "before": "deploytool apply (CLI, before: the baseline)",
+        "raw": "terraform apply (raw: same tfvars, root, workspace, warm data dir)",
+    }
+    say(
+        table(
+            ["image-tag change", "median s", "min s", "max s", "runs"], [[labels[n], *stats[n].cells()] for n in order]
+        )
+    )
+    starts = {n: statistics.median(p["wall_s"] - p["run_s"] - p["imports_s"] for p in profiles[n]) for n in tools}
+    floor = starts["tool"] + raw.median
+    value = stats["tool"].median / raw.median
     say(f"\nratio tool / raw (medians): {value:.2f}x (target <= {TARGETS['overhead']:.2f}x)")
+    note = f"floor (Python start + one Terraform process) {floor / raw.median:.2f}x"
+    if "before" in tools:
+        before = stats["before"].median / raw.median
+        say(f"ratio before / raw (medians): {before:.2f}x")
+        note = f"before {before:.2f}x; {note}"
+    say(f"floor: Python start {starts['tool']:.2f} s + raw apply {raw.median:.2f} s = {floor / raw.median:.2f}x of raw")
     report.add(
         "apply overhead (tool / raw Terraform)",
         value,
         f"<= {TARGETS['overhead']:.2f}x",
         value <= TARGETS["overhead"],
+        note,
     )
 
     say("\nwhere the tool's time goes (the same CLI runs, each phase timed; median seconds):")
-    samples = [p["phases"] for p in profiles]
-    totals = [p["run_s"] for p in profiles]
-    rows = phase_rows(samples, totals)
-    rows = [[r[0], r[1]] for r in rows[:-1]]
-    starts = [p["wall_s"] - p["run_s"] - p["imports_s"] for p in profiles]
-    rows.insert(0, ["Python start (interpreter)", f"{statistics.median(starts):.2f}"])
-    rows.insert(
-        1,
-        ["imports (deploytool.cli and its dependencies)", f"{statistics.median(p['imports_s'] for p in profiles):.2f}"],
-    )
-    rows.append(["total (CLI wall time)", f"{tool.median:.2f}"])
-    say(table(["phase", "median s"], rows))
+    columns = [n for n in ("before", "tool") if n in tools]
+    per: dict[str, dict[str, str]] = {}
+    for name in columns:
+        rows = phase_rows([p["phases"] for p in profiles[name]], [p["run_s"] for p in profiles[name]])
+        rows = [[r[0], r[1]] for r in rows[:-1]]
+        rows.insert(0, ["Python start (interpreter)", f"{starts[name]:.2f}"])
+        imports = statistics.median(p["imports_s"] for p in profiles[name])
+        rows.insert(1, ["imports (deploytool.cli and what the command needs)", f"{imports:.2f}"])
+        rows.append(["total (CLI wall time)", f"{stats[name].median:.2f}"])
+        per[name] = dict((r[0], r[1]) for r in rows)
+    labels_seen: list[str] = []
+    for name in columns:
+        labels_seen += [k for k in per[name] if k not in labels_seen]
+    labels_seen.sort(key=lambda k: (k.startswith("total"), k.startswith("other")))
+    headers = ["phase", *[{"before": "before s", "tool": "after s"}[n] for n in columns]]
+    say(table(headers, [[k, *[per[n].get(k, "-") for n in columns]] for k in labels_seen]))
     say("\nTerraform processes per `deploytool apply` (raw Terraform: one `apply` process):")
-    names_seen = sorted(
-        {k for p in profiles for k in p["terraform"]},
-        key=lambda k: -statistics.median(p["terraform"].get(k, [0, 0.0])[1] for p in profiles),
-    )
     proc_rows = []
-    for name in names_seen:
-        count = statistics.median(p["terraform"].get(name, [0, 0.0])[0] for p in profiles)
-        secs = statistics.median(p["terraform"].get(name, [0, 0.0])[1] for p in profiles)
-        proc_rows.append([f"terraform {name}", f"{count:.0f}", f"{secs:.2f}"])
-    all_count = statistics.median(sum(v[0] for v in p["terraform"].values()) for p in profiles)
-    all_secs = statistics.median(sum(v[1] for v in p["terraform"].values()) for p in profiles)
-    proc_rows.append(["all Terraform processes", f"{all_count:.0f}", f"{all_secs:.2f}"])
-    proc_rows.append(["raw `terraform apply`", "1", f"{raw.median:.2f}"])
-    say(table(["process", "count", "median s"], proc_rows))
+    for name in columns:
+        procs = profiles[name]
+        seen = sorted({k for p in procs for k in p["terraform"]})
+        for key in seen:
+            count = statistics.median(p["terraform"].get(key, [0, 0.0])[0] for p in procs)
+            secs = statistics.median(p["terraform"].get(key, [0, 0.0])[1] for p in procs)
+            proc_rows.append([name.replace("tool", "after"), f"terraform {key}", f"{count:.0f}", f"{secs:.2f}"])
+        all_count = statistics.median(sum(v[0] for v in p["terraform"].values()) for p in procs)
+        all_secs = statistics.median(sum(v[1] for v in p["terraform"].values()) for p in procs)
+        proc_rows.append(
+            [name.replace("tool", "after"), "all Terraform processes", f"{all_count:.0f}", f"{all_secs:.2f}"]
+        )
+    proc_rows.append(["", "raw `terraform apply`", "1", f"{raw.median:.2f}"])
+    say(table(["version", "process", "count", "median s"], proc_rows))
+    from deploytool import stackops
+
     stackops.destroy(target, branch)
 
 
@@ -396,8 +438,31 @@ def run_janitor(s: Session, n: int, parallel: int) -> tuple[JanitorRun, list[flo
     return run, finished, calls
 
 
-def bench_janitor(s: Session, sizes: list[int], report: Report, plot: Path | None) -> None:
+def janitor_before(s: Session, sizes: list[int], baseline: Path) -> dict[str, Any]:
+    """The janitor section run by the baseline version (a child process on the same session)."""
+    out = s.root / "janitor-before.json"
+    env = {
+        **s.env(),
+        "PYTHONPATH": str(baseline),
+        SESSION_ENV: str(s.root),
+        "BENCH_JANITOR_N": ",".join(map(str, sizes)),
+        "BENCH_BASELINE": "",
+    }
+    argv = [sys.executable, str(Path(__file__).resolve()), "--only", "janitor", "--no-plot", "--json-out", str(out)]
+    argv += ["--baseline", ""]  # the child measures its own version only
+    say("  (before: the baseline's janitor runs first, in a child process on this session)")
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        fail(f"the baseline's janitor run exited {proc.returncode}: {(proc.stdout + proc.stderr)[-2500:]}")
+    data: dict[str, Any] = json.loads(out.read_text())["janitor"]
+    return data
+
+
+def bench_janitor(
+    s: Session, sizes: list[int], report: Report, plot: Path | None, baseline: Path | None = None
+) -> dict[str, Any]:
     section(f"4. Janitor: `cleanup` of N branch environments, 1 worker vs 4 (N = {', '.join(map(str, sizes))})")
+    before = janitor_before(s, sizes, baseline) if baseline is not None else None
     largest = sizes[-1]
     # One serial run at the largest N: a serial janitor destroys one environment after the other, so the
     # time at which its k-th destroy finishes is the time of a serial run with N = k.
@@ -486,9 +551,88 @@ def bench_janitor(s: Session, sizes: list[int], report: Report, plot: Path | Non
         value >= TARGETS["janitor"],
         f"at the CPU floor of {cores} cores: {one.wall_s / floor(largest):.2f}x",
     )
+    per_destroy = serial.tool_cpu_s / largest
+    after = {
+        "runs": [dataclasses.asdict(r) for r in results],
+        "calls": {k: [calls.calls[k] / largest, calls.seconds[k] / largest] for k in calls.calls},
+        "cpu_per_destroy": per_destroy,
+    }
+    note = ""
+    if before is not None:
+        janitor_comparison(before, after, sizes)
+        note = f"before {before['cpu_per_destroy']:.1f}"
+    report.add(
+        "janitor CPU-s per destroy (tool + Terraform + provider, serial run)",
+        per_destroy,
+        f"<= {TARGETS['janitor_cpu']:.1f}",
+        per_destroy <= TARGETS["janitor_cpu"],
+        note,
+        unit="",
+    )
     if plot is not None:
         plot_janitor(results, plot, cores, cpu_env)
         say(f"\nplot: {plot.relative_to(REPO) if plot.is_relative_to(REPO) else plot}")
+    return after
+
+
+def janitor_comparison(before: dict[str, Any], after: dict[str, Any], sizes: list[int]) -> None:
+    """Before/after tables of the janitor: CPU per destroy, Terraform processes, 1-vs-4 speed-up."""
+
+    def run(data: dict[str, Any], n: int, parallel: int) -> dict[str, Any]:
+        return next(r for r in data["runs"] if r["n"] == n and r["parallel"] == parallel)
+
+    say("\nbefore / after (the baseline's run first, then this version's, same session):")
+    rows = []
+    for n in sizes:
+        for parallel in (1, 4):
+            b, a = run(before, n, parallel), run(after, n, parallel)
+            measured = b["prefix_of"] is None and a["prefix_of"] is None
+            rows.append(
+                [
+                    n,
+                    parallel,
+                    f"{b['wall_s']:.1f}",
+                    f"{a['wall_s']:.1f}",
+                    f"{b['tool_cpu_s'] / n:.1f}" if measured else "-",
+                    f"{a['tool_cpu_s'] / n:.1f}" if measured else "-",
+                    f"{b['processes'] / n:.0f}" if measured else "-",
+                    f"{a['processes'] / n:.0f}" if measured else "-",
+                ]
+            )
+    headers = [
+        "N",
+        "workers",
+        "wall s before",
+        "wall s after",
+        "CPU-s per destroy before",
+        "after",
+        "terraform runs per destroy before",
+        "after",
+    ]
+    say(table(headers, rows))
+    say()
+    rows = []
+    for n in sizes:
+        speed = [run(d, n, 1)["wall_s"] / run(d, n, 4)["wall_s"] for d in (before, after)]
+        rows.append([n, f"{speed[0]:.2f}x", f"{speed[1]:.2f}x"])
+    say(table(["N", "1 worker / 4 workers before", "after"], rows))
+    say()
+    names = sorted(set(before["calls"]) | set(after["calls"]))
+    rows = [
+        [
+            f"terraform {k}",
+            f"{before['calls'].get(k, [0, 0])[0]:.1f}",
+            f"{after['calls'].get(k, [0, 0])[0]:.1f}",
+            f"{before['calls'].get(k, [0, 0])[1]:.2f}",
+            f"{after['calls'].get(k, [0, 0])[1]:.2f}",
+        ]
+        for k in names
+    ]
+    say(table(["process per destroy (serial run)", "count before", "after", "s before", "after"], rows))
+    say(
+        f"\nCPU-seconds per destroy (tool + Terraform + provider, os.times() with children; serial run): "
+        f"{before['cpu_per_destroy']:.1f} -> {after['cpu_per_destroy']:.1f}"
+    )
 
 
 def plot_janitor(results: list[JanitorRun], path: Path, cores: int, cpu_per_env: float) -> None:
@@ -598,7 +742,7 @@ def bench_plans(s: Session, runs: int, report: Report) -> None:
 
 # -- main ---------------------------------------------------------------------------------------------------
 def janitor_sizes() -> list[int]:
-    raw = os.environ.get("BENCH_JANITOR_N", "5,10")
+    raw = os.environ.get("BENCH_JANITOR_N", "10,20")
     try:
         sizes = sorted({int(v) for v in raw.split(",") if v.strip()})
     except ValueError:
@@ -616,6 +760,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "5")), help="repetitions (>= 1)")
     parser.add_argument("--plot", type=Path, default=Path(__file__).resolve().parent / "janitor.png")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        default=os.environ.get("BENCH_BASELINE", BASELINE),
+        help="a commit: its deploytool/ is measured too (overhead, janitor), as 'before', in the same run",
+    )
+    parser.add_argument("--json-out", type=Path, help="write the janitor results as JSON here")
     args = parser.parse_args(argv)
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(only) - set(SECTIONS))
@@ -637,16 +787,23 @@ def main(argv: list[str] | None = None) -> int:
         say(f"\nbackground load before the runs: {background_load():.0%} of all cores busy (other processes)")
         if s.platform_s is not None:
             say(f"\nsession setup: local platform applied in {s.platform_s:.0f} s (once, not measured)")
+        baseline = baseline_tree(args.baseline, s.root / "baseline") if args.baseline else None
+        if baseline is not None:
+            say(f"\nbefore/after: 'before' is deploytool/ as of {args.baseline} ({baseline})")
         if "overhead" in only:
-            bench_overhead(s, args.runs, report)
+            bench_overhead(s, args.runs, report, baseline)
         if "lifecycle" in only:
             bench_lifecycle(s, args.runs, report)
         if "janitor" in only:
-            bench_janitor(s, janitor_sizes(), report, None if args.no_plot else args.plot)
+            janitor = bench_janitor(s, janitor_sizes(), report, None if args.no_plot else args.plot, baseline)
+            if args.json_out is not None:
+                args.json_out.write_text(json.dumps({"janitor": janitor}))
         if "plans" in only:
             bench_plans(s, args.runs, report)
     section("Headline ratios (one run)")
-    rows = [[h.name, f"{h.value:.2f}x", h.target, "met" if h.met else "MISSED", h.note] for h in report.headlines]
+    rows = [
+        [h.name, f"{h.value:.2f}{h.unit}", h.target, "met" if h.met else "MISSED", h.note] for h in report.headlines
+    ]
     say(table(["measure", "value", "target", "", "note"], rows))
     say(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0

@@ -7,6 +7,8 @@ and any S3 ``terraform_remote_state`` at the emulator; when a run targets AWS th
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
 import os
 import signal
@@ -18,10 +20,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
-from hcl2.api import load as hcl_load
+from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from deploytool.emulator_server import DECISIONS_ENV
 from deploytool.errors import DeployError
@@ -105,12 +105,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def hcl_load(fh: TextIO) -> Any:
+    """python-hcl2's ``load``, imported on first use: runs against AWS never parse HCL here."""
+    from hcl2.api import load
+
+    return load(fh)
+
+
 def answering(endpoint: str, timeout: float = 2.0, path: str = "/") -> bool:
-    """True when an emulator answers HTTP at ``endpoint`` (its root lists S3 buckets; cheap)."""
+    """True when an emulator answers HTTP at ``endpoint`` (its root lists S3 buckets; cheap).
+
+    Plain ``http.client`` (the emulator is plain HTTP on loopback): every run against the emulator
+    asks, and an HTTP client library would add its import to every command's start."""
+    url = urlsplit(endpoint)
+    connection = http.client.HTTPConnection(url.hostname or HOST, url.port or 80, timeout=timeout)
     try:
-        return httpx.get(f"{endpoint}{path}", timeout=timeout).status_code < 500
-    except httpx.HTTPError:
+        connection.request("GET", path)
+        return connection.getresponse().status < 500
+    except (OSError, http.client.HTTPException):
         return False
+    finally:
+        connection.close()
 
 
 def _serving(endpoint: str, timeout: float = 2.0) -> bool:
@@ -346,6 +361,8 @@ def client(service: str, endpoint: str, credentials: Credentials | None = None, 
 
 
 def _set_auth(endpoint: str, count: str) -> None:
+    import httpx
+
     try:
         response = httpx.post(f"{endpoint}/moto-api/reset-auth", content=count.encode(), timeout=10)
     except httpx.HTTPError as exc:
@@ -534,15 +551,43 @@ def override_text(
         "  }",
         "}",
     ]
-    if _root_has_s3_backend(root):
+    has_s3_backend, remote_states = _root_facts(root)
+    if has_s3_backend:
         lines += ["", "terraform {", '  backend "s3" {']
         lines += [f"    {k} = {v}" for k, v in _backend_emulator_args(endpoint, credentials, from_environment).items()]
         lines += ["  }", "}"]
     extra = _backend_emulator_args(endpoint, credentials, from_environment)
-    for name, config in _remote_states(root).items():
+    for name, config in remote_states.items():
         merged = "{ " + ", ".join(f"{k} = {v}" for k, v in extra.items()) + " }"
         lines += ["", f'data "terraform_remote_state" "{name}" {{', f"  config = merge({_expr(config)}, {merged})", "}"]
     return "\n".join(lines) + "\n"
+
+
+def _root_facts(root: Path) -> tuple[bool, dict[str, Any]]:
+    """Whether ``root`` has an S3 backend, and its S3 remote states (see ``_remote_states``).
+
+    Parsing HCL costs a run ~0.2 s of CPU (the parser is built first), and a root's files rarely
+    change: the answer is kept under ``DEPLOYTOOL_HOME`` by a digest of the root's files (names and
+    contents), so an edited root is parsed again."""
+    digest = hashlib.sha256()
+    for tf in sorted(root.glob("*.tf")):
+        if not tf.name.endswith("_override.tf"):
+            digest.update(tf.name.encode() + b"\0" + tf.read_bytes() + b"\0")
+    cache = home() / "hcl-facts" / f"{digest.hexdigest()}.json"
+    try:
+        facts = json.loads(cache.read_text())
+        return bool(facts["s3_backend"]), dict(facts["remote_states"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    has_s3_backend, remote_states = _root_has_s3_backend(root), _remote_states(root)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"s3_backend": has_s3_backend, "remote_states": remote_states}))
+        tmp.replace(cache)
+    except OSError:
+        pass  # a cache that cannot be written only costs the next run the parse
+    return has_s3_backend, remote_states
 
 
 def _root_has_s3_backend(root: Path) -> bool:

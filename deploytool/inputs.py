@@ -9,6 +9,7 @@ priority. Secrets reach templates only as ARNs, never as values.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -161,18 +162,24 @@ def app_context(
     platform: PlatformOutputs | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An app template's inputs for ``image_tag`` (``extra`` adds strategy inputs, e.g. the colours)."""
-    platform = platform if platform is not None else platform_outputs(target)  # a clear error when not deployed
-    priority = None
-    if target.settings.branch_environments:
-        priority = listener_priority(target, platform.listener_arn, names.host, names.workspace)
+    """An app template's inputs for ``image_tag`` (``extra`` adds strategy inputs, e.g. the colours).
+
+    The repository look-up runs beside the platform's outputs and the listener-priority look-up
+    (which needs them): independent AWS round trips."""
+    with ThreadPoolExecutor(max_workers=1) as pool:  # on an error here, the look-up is waited for and dropped
+        repository = pool.submit(image_repository_uri, target)
+        platform = platform if platform is not None else platform_outputs(target)  # a clear error when not deployed
+        priority = None
+        if target.settings.branch_environments:
+            priority = listener_priority(target, platform.listener_arn, names.host, names.workspace)
+        image_repository = repository.result()
     return app_template_context(
         target.env,
         target.settings,
         target.config.project,
         names,
         image_tag,
-        image_repository=image_repository_uri(target),
+        image_repository=image_repository,
         platform=platform.for_app(),
         listener_priority=priority,
         environment=environment,

@@ -253,6 +253,53 @@ def summarize(plan: Mapping[str, Any]) -> PlanSummary:
     )
 
 
+_STREAMED_ACTIONS: dict[str, Action] = {
+    "create": "create",
+    "update": "update",
+    "replace": "replace",
+    "delete": "delete",
+    "remove": "forget",
+    "import": "import",
+}
+"""``planned_change`` actions of Terraform's machine-readable UI (``apply -json``) -> summary actions
+(``read``, ``noop`` and ``move`` change nothing)."""
+
+
+def summarize_planned_changes(
+    changes: Iterable[Mapping[str, Any]], terraform_version: str | None = None
+) -> PlanSummary:
+    """Summarize the ``change`` objects of the ``planned_change`` messages that ``terraform apply -json``
+    streams before it changes anything: the same counts and resources ``summarize`` gives for the
+    saved plan of the same run. The stream carries no attribute values, so no image changes."""
+    counts = {"create": 0, "update": 0, "replace": 0, "delete": 0, "forget": 0, "import": 0}
+    resources: list[ResourceChange] = []
+    seen: set[str] = set()
+    for change in changes:
+        resource = change.get("resource") or {}
+        action = _STREAMED_ACTIONS.get(str(change.get("action", "")))
+        address = str(resource.get("addr", "?"))
+        if action is None or address in seen or address.startswith("data.") or ".data." in address:
+            continue  # a data source is read, never changed
+        seen.add(address)
+        counts[action] += 1
+        reason = change.get("reason")
+        resources.append(
+            ResourceChange(
+                address, str(resource.get("resource_type", "")), action, reason if isinstance(reason, str) else None
+            )
+        )
+    return PlanSummary(
+        add=counts["create"],
+        change=counts["update"],
+        replace=counts["replace"],
+        destroy=counts["delete"],
+        forget=counts["forget"],
+        imported=counts["import"],
+        resources=tuple(resources),
+        terraform_version=terraform_version,
+    )
+
+
 # --- sensitive values ----------------------------------------------------------------------------
 
 

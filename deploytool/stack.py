@@ -13,10 +13,11 @@ import hashlib
 import os
 import shutil
 import sys
+import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from deploytool import deploylock, naming, toolchain
 from deploytool import emulator as emu
@@ -26,9 +27,11 @@ from deploytool.errors import DeployError
 from deploytool.ledger import Ledger
 from deploytool.plansummary import Secrets
 from deploytool.render import backend_config_text
-from deploytool.runtime import Runtime, runtime_for
 from deploytool.state import StateLayout, read_outputs
 from deploytool.terraform import Runner
+
+if TYPE_CHECKING:
+    from deploytool.runtime import Runtime
 
 StackName = Literal["platform", "app"]
 STACKS: tuple[StackName, ...] = ("platform", "app")
@@ -88,6 +91,7 @@ class Target:
     data_dir: Path | None = None
     secrets: Secrets = field(default_factory=Secrets, repr=False, compare=False)
     _runtime: Runtime | None = field(default=None, init=False, repr=False, compare=False)
+    _clients: dict[int, Clients] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def env(self) -> str:
@@ -127,11 +131,19 @@ class Target:
     def runtime(self) -> Runtime:
         """Where this target's releases run (ECS, or the local stand-in on the emulator)."""
         if self._runtime is None:
+            from deploytool.runtime import runtime_for  # the local stand-in and its HTTP client: on use
+
             self._runtime = runtime_for(self)
         return self._runtime
 
     def clients(self) -> Clients:
-        return Clients(self.settings.region, self.endpoint, self.credentials)
+        """This target's boto3 clients, made once per thread: a client loads its service's model and
+        the endpoint rules (~0.1 s of CPU each), and boto3 sessions are not to be shared by threads."""
+        thread = threading.get_ident()
+        clients = self._clients.get(thread)
+        if clients is None:
+            clients = self._clients[thread] = Clients(self.settings.region, self.endpoint, self.credentials)
+        return clients
 
     def runtime_clients(self) -> Clients:
         """Clients for the local stand-in of ECS (it plays AWS, not the caller)."""
@@ -245,8 +257,9 @@ class Stack:
     def backend_settings(self) -> dict[str, str | bool]:
         return self.target.layout.backend_settings(self.name)
 
-    def prepare(self, *, create_workspace: bool = True) -> None:
-        """Override file for the target, init (skipped when nothing changed), select the workspace."""
+    def prepare(self, *, create_workspace: bool = True, select: bool = True) -> None:
+        """Override file for the target, init (skipped when nothing changed), select the workspace
+        (``select=False``: the caller names the workspace per process, ``TF_WORKSPACE``)."""
         if self.target.endpoint:
             emu.write_override(
                 self.root,
@@ -273,7 +286,8 @@ class Stack:
             backend_file.write_text(text)
             self.runner.init(backend_file)
             marker.write_text(fingerprint)
-        self.runner.select_workspace(self.workspace, create=create_workspace)
+        if select:
+            self.runner.select_workspace(self.workspace, create=create_workspace)
 
     def _config_digest(self) -> str:
         """Changes to required providers or modules need a new init: hash versions.tf and module calls."""

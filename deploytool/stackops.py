@@ -7,6 +7,7 @@ is always rendered, saved and summarised the same way and what is applied is wha
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from deploytool.state import (
     delete_platform_outputs,
     publish_platform_outputs,
     read_outputs,
+    read_state,
 )
+from deploytool.terraform import TerraformError
 
 Progress = Callable[[str], None]
 
@@ -94,6 +97,46 @@ class PlanResult:
         return self.stack.runner.show_text(self.planfile)
 
 
+def _rendered(
+    target: Target,
+    stack_name: StackName,
+    *,
+    branch: str | None = None,
+    image_tag: str | None = None,
+    environment: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[Stack, Path]:
+    """The stack, prepared, and its tfvars rendered. Infra-only app runs keep the deployed tag."""
+    names = target.names(branch) if stack_name == "app" else None
+    if image_tag:
+        naming.validate_image_tag(image_tag)  # before Terraform runs: init would create the workspace
+    stack = open_stack(target, stack_name, names)  # checks the toolchain
+    if names is not None:
+        check_branch(target, names)  # before Terraform runs, likewise
+    if stack_name == "platform":
+        stack.prepare()
+        context = platform_context(target)
+    else:
+        assert names is not None
+        # Terraform's init and workspace selection, and the inputs' AWS look-ups, are independent.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            prepared = pool.submit(stack.prepare)
+            try:
+                tag = image_tag or deployed_image(target, stack.workspace)
+                if tag is None:
+                    raise DeployError(
+                        f"{names.workspace} has no deployed image yet; pass --image-tag for its first deploy"
+                    )
+                context = app_context(
+                    target, names, naming.validate_image_tag(tag), environment=environment, extra=extra
+                )
+            except BaseException:
+                prepared.result()  # Terraform's error (init, a held lock) first, as when prepare ran first
+                raise
+            prepared.result()
+    return stack, stack.write_tfvars(render_tfvars(stack.root, context))
+
+
 def plan_stack(
     target: Target,
     stack_name: StackName,
@@ -109,26 +152,74 @@ def plan_stack(
 
     ``extra`` adds template inputs of a release strategy (the blue-green colours).
     """
-    names = target.names(branch) if stack_name == "app" else None
-    if image_tag:
-        naming.validate_image_tag(image_tag)  # before Terraform runs: init would create the workspace
-    stack = open_stack(target, stack_name, names)  # checks the toolchain
-    if names is not None:
-        check_branch(target, names)  # before Terraform runs, likewise
-    stack.prepare()
-    if stack_name == "platform":
-        context = platform_context(target)
-    else:
-        assert names is not None
-        tag = image_tag or deployed_image(target, stack.workspace)
-        if tag is None:
-            raise DeployError(f"{names.workspace} has no deployed image yet; pass --image-tag for its first deploy")
-        context = app_context(target, names, naming.validate_image_tag(tag), environment=environment, extra=extra)
-    tfvars = stack.write_tfvars(render_tfvars(stack.root, context))
+    stack, tfvars = _rendered(
+        target, stack_name, branch=branch, image_tag=image_tag, environment=environment, extra=extra
+    )
     planfile = out or (stack.data_dir / "deploytool.tfplan")
     changed = stack.runner.plan(planfile, var_files=[tfvars], destroy=destroy)
     plan_json = stack.runner.show_json(planfile)
     return PlanResult(stack, planfile, tfvars, changed, summaries.summarize(plan_json), plan_json)
+
+
+@dataclass
+class AppliedResult:
+    """A stack planned and applied in one Terraform process: what it planned (and applied), the outputs after."""
+
+    stack: Stack
+    tfvars: Path
+    summary: summaries.PlanSummary
+    outputs: Outputs
+
+
+def one_phase(stack_name: StackName) -> bool:
+    """Whether a run that reviews no plan plans and applies ``stack_name`` in one Terraform process.
+
+    ``terraform apply -json`` streams what it plans before it changes anything, but cannot be stopped
+    between its plan and its apply: a check that must see the plan first needs a saved plan. The app
+    stack holds no data (task definition, service, target group, listener rule, alarms: what a
+    redeploy recreates), so nothing there needs refusing before an apply; the platform stack holds the
+    database, and keeps plan -> summary -> apply, so a destructive plan of it can be stopped first.
+    The tool has no destroy guard today: a guard that must refuse a plan before it runs would make
+    the stacks it covers (those with protected resources in state) two-phase here. Nothing of the app
+    stack is marked sensitive, so its plans teach ``Secrets`` nothing, and the stream carries no values."""
+    return stack_name == "app"
+
+
+def plan_and_apply(
+    target: Target,
+    stack_name: StackName,
+    *,
+    branch: str | None = None,
+    image_tag: str | None = None,
+    environment: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+    progress: Progress = quiet,
+    planned: Callable[[summaries.PlanSummary], None] | None = None,
+) -> AppliedResult:
+    """Render, plan and apply ``stack_name`` in one Terraform process (see ``one_phase``). The branch
+    is claimed before Terraform runs; ``planned`` gets the summary of what Terraform planned, before
+    it changes anything; the summary returned is of the same plan, so what is recorded is what was
+    applied."""
+    stack, tfvars = _rendered(
+        target, stack_name, branch=branch, image_tag=image_tag, environment=environment, extra=extra
+    )
+    if stack_name == "app":
+        claim_branch(target, target.names(branch))
+
+    def on_plan(changes: list[dict[str, Any]]) -> None:
+        summary = summaries.summarize_planned_changes(changes)
+        progress(f"applying: {summary.headline()}")
+        if planned is not None:
+            planned(summary)
+
+    applied = stack.runner.apply_now(var_files=[tfvars], planned=on_plan)
+    summary = summaries.summarize_planned_changes(applied.changes, applied.terraform_version)
+    values = applied.output_values()
+    if values is None:
+        outputs = stack_outputs(stack)
+    else:
+        outputs = PlatformOutputs(values) if stack_name == "platform" else AppOutputs(values)
+    return AppliedResult(stack, tfvars, summary, outputs)
 
 
 def stack_outputs(stack: Stack) -> Outputs:
@@ -145,14 +236,14 @@ def apply_app(
     environment: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
     progress: Progress = quiet,
-) -> tuple[PlanResult, AppOutputs]:
-    """Plan and apply the app stack of ``names`` with ``image_tag``; the plan and the outputs after it."""
+) -> tuple[AppliedResult, AppOutputs]:
+    """Plan and apply the app stack of ``names`` with ``image_tag`` (one Terraform process); what was
+    planned and applied, and the outputs after it."""
     progress(f"planning {names.workspace} with image {image_tag}")
-    result = plan_stack(target, "app", branch=names.branch, image_tag=image_tag, environment=environment, extra=extra)
-    claim_branch(target, names)
-    progress(f"applying: {result.summary.headline()}")
-    result.stack.runner.apply(result.planfile, discard=True)
-    return result, AppOutputs(stack_outputs(result.stack))
+    result = plan_and_apply(
+        target, "app", branch=names.branch, image_tag=image_tag, environment=environment, extra=extra, progress=progress
+    )
+    return result, AppOutputs(result.outputs)
 
 
 def apply_stack(
@@ -170,6 +261,8 @@ def apply_stack(
     stacks never read the platform's state, which holds the database password)."""
     names = target.names(branch) if stack_name == "app" else None
     own_plan = planfile is None
+    if own_plan and one_phase(stack_name):
+        return _apply_one_phase(target, stack_name, branch=branch, image_tag=image_tag, progress=progress)
     if planfile is not None:
         stack = open_stack(target, stack_name, names)
         if names is not None:
@@ -196,6 +289,26 @@ def apply_stack(
             progress(f"publishing the platform's outputs to {target.layout.outputs_url('platform')}")
             publish_platform_outputs(target.clients()("s3"), target.layout)
     return stack_outputs(stack).to_dict()
+
+
+def _apply_one_phase(
+    target: Target, stack_name: StackName, *, branch: str | None, image_tag: str | None, progress: Progress
+) -> dict[str, Any]:
+    """``apply_stack`` without a saved plan: one Terraform process, recorded with what it planned."""
+    workspace = target.names(branch).workspace if stack_name == "app" else naming.DEFAULT_WORKSPACE
+    progress(f"applying {target.env}/{stack_name} ({workspace})")
+    record = Record(env=target.env, workspace=workspace, stack=stack_name, action="apply", image_after=image_tag)
+
+    def planned(summary: summaries.PlanSummary) -> None:
+        record.plan = counts(summary)
+
+    result: AppliedResult | None = None
+    with target.ledger().recording(record, warn=progress):
+        result = plan_and_apply(
+            target, stack_name, branch=branch, image_tag=image_tag, progress=progress, planned=planned
+        )
+        record.plan = counts(result.summary)
+    return result.outputs.to_dict()
 
 
 def destroy(target: Target, branch: str | None, stack_name: StackName = "app", *, progress: Progress = quiet) -> str:
@@ -225,11 +338,9 @@ def _destroy(
         if owner is not None and owner != names.branch:
             return f"{names.workspace} belongs to branch {owner!r}, not {names.branch!r}; nothing to do"
     stack = open_stack(target, stack_name, names)
-    stack.prepare(create_workspace=False) if stack.workspace == "default" else _prepare_existing(stack)
-    if stack.workspace != "default" and not stack.exists():
-        if stack_name == "app":
-            ledger.forget_branch(target.env, stack.workspace)
-        return f"{stack.workspace} does not exist (already destroyed); nothing to do"
+    if stack.workspace != "default":
+        return _destroy_workspace(target, stack, names, progress=progress, reason=reason)
+    stack.prepare(create_workspace=False)
     before = deployed_image(target, stack.workspace) if stack_name == "app" else None
     record = Record(env=target.env, workspace=stack.workspace, stack=stack_name, action="destroy", image_before=before)
     if reason:
@@ -243,13 +354,57 @@ def _destroy(
             var_files = [stack.write_tfvars(render_tfvars(stack.root, context))] if context else []
             progress(f"destroying {target.env}/{stack_name} ({stack.workspace})")
             stack.runner.destroy(var_files=var_files)
-        if stack.workspace != "default":
-            stack.runner.delete_workspace(stack.workspace)
-            ledger.forget_branch(target.env, stack.workspace)
         if stack_name == "app" and names is not None:
             for service in _service_names(target, names):
                 target.runtime.stop(service)
     return f"{stack.workspace} destroyed and its workspace deleted"
+
+
+def _destroy_workspace(
+    target: Target, stack: Stack, names: naming.Names | None, *, progress: Progress, reason: str = ""
+) -> str:
+    """Destroy a branch environment's workspace: its state read from S3 (existence, resources, image)
+    in one GET, then one ``terraform destroy`` and one ``workspace delete``, the workspace named per
+    process (``TF_WORKSPACE``), so no ``workspace list``/``select``/``show``/``state list`` runs.
+
+    The destroy skips the refresh: a branch environment's resources are the tool's alone (its
+    task definition, service, target group, listener rule, alarm, autoscaling), changed only by its
+    applies, which refresh them, and by ECS autoscaling (the desired count, which a delete does not
+    read); deleting them goes by the IDs in state. Should a resource have gone or changed under it
+    anyway (someone deleted it by hand) and the delete fail, the destroy runs again with the refresh.
+    """
+    ledger = target.ledger()
+    workspace = stack.workspace
+    state = read_state(target.clients()("s3"), target.layout, stack.name, workspace)
+    if state is None:
+        if stack.name == "app":
+            ledger.forget_branch(target.env, workspace)
+        return f"{workspace} does not exist (already destroyed); nothing to do"
+    stack.prepare(create_workspace=False, select=False)
+    before = (
+        (AppOutputs(state.outputs).image_tag or ledger.current_image(target.env, workspace))
+        if stack.name == "app"
+        else None
+    )
+    record = Record(env=target.env, workspace=workspace, stack=stack.name, action="destroy", image_before=before)
+    if reason:
+        record.extra["reason"] = reason
+    with ledger.recording(record, warn=progress):
+        if state.resources:
+            context = _destroy_context(target, stack.name, names, before)
+            var_files = [stack.write_tfvars(render_tfvars(stack.root, context))] if context else []
+            progress(f"destroying {target.env}/{stack.name} ({workspace})")
+            try:
+                stack.runner.destroy(var_files=var_files, workspace=workspace, refresh=False)
+            except TerraformError as exc:
+                progress(f"destroy without refresh failed ({exc.message}); destroying again with the refresh")
+                stack.runner.destroy(var_files=var_files, workspace=workspace)
+        stack.runner.delete_workspace(workspace, exists=True)
+        ledger.forget_branch(target.env, workspace)
+        if stack.name == "app" and names is not None:
+            for service in _service_names(target, names):
+                target.runtime.stop(service)
+    return f"{workspace} destroyed and its workspace deleted"
 
 
 def _destroy_context(
@@ -270,16 +425,6 @@ def _service_names(target: Target, names: naming.Names) -> list[str]:
     if target.settings.strategy == "blue-green":
         return [names.colored(color).service for color in naming.COLORS]
     return [names.service]
-
-
-def _prepare_existing(stack: Stack) -> None:
-    """Init and select the workspace only if it exists (destroy never creates one)."""
-    original = stack.workspace
-    stack.workspace = "default"
-    stack.prepare(create_workspace=False)
-    stack.workspace = original
-    if stack.exists():
-        stack.runner.select_workspace(original, create=False)
 
 
 def render_only(

@@ -117,9 +117,18 @@ def _code(exc: ClientError | BotoCoreError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "error")) if isinstance(exc, ClientError) else str(exc)
 
 
-def read_outputs(s3: Any, layout: StateLayout, stack: str, workspace: str = DEFAULT_WORKSPACE) -> dict[str, Any] | None:
-    """The outputs of ``stack`` in ``workspace`` (sensitive ones left out, see ``output_values``);
-    None when it has no state."""
+@dataclass(frozen=True)
+class StateObject:
+    """What the tool reads from one state object: the managed resources it records and its outputs
+    (sensitive ones left out). Its existence is the workspace's: the S3 backend lists a workspace
+    exactly when its state object exists (``workspace new`` writes an empty one)."""
+
+    resources: tuple[str, ...]
+    outputs: dict[str, Any]
+
+
+def read_state(s3: Any, layout: StateLayout, stack: str, workspace: str = DEFAULT_WORKSPACE) -> StateObject | None:
+    """The state of ``stack`` in ``workspace`` (one GET, no Terraform process); None when it has none."""
     key = layout.object_key(stack, workspace)
     try:
         body = s3.get_object(Bucket=layout.bucket, Key=key)["Body"].read()
@@ -130,10 +139,23 @@ def read_outputs(s3: Any, layout: StateLayout, stack: str, workspace: str = DEFA
     except BotoCoreError as exc:
         raise DeployError(f"cannot read {layout.url(stack, workspace)}: {exc}") from exc
     try:
-        raw = json.loads(body or b"{}").get("outputs", {})
-    except ValueError as exc:
+        state = json.loads(body or b"{}")
+        raw = state.get("outputs", {})
+        resources = tuple(
+            f"{r.get('module') + '.' if r.get('module') else ''}{r.get('type')}.{r.get('name')}"
+            for r in state.get("resources") or ()
+            if r.get("mode", "managed") == "managed" and r.get("instances")
+        )
+    except (ValueError, AttributeError) as exc:
         raise DeployError(f"{layout.url(stack, workspace)} is not a Terraform state file") from exc
-    return output_values(raw, include_sensitive=False)
+    return StateObject(resources, output_values(raw, include_sensitive=False))
+
+
+def read_outputs(s3: Any, layout: StateLayout, stack: str, workspace: str = DEFAULT_WORKSPACE) -> dict[str, Any] | None:
+    """The outputs of ``stack`` in ``workspace`` (sensitive ones left out, see ``output_values``);
+    None when it has no state."""
+    state = read_state(s3, layout, stack, workspace)
+    return None if state is None else state.outputs
 
 
 STACK_OUTPUTS = ("platform", "app")

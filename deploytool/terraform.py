@@ -109,15 +109,27 @@ class Runner:
         env.pop("TF_WORKSPACE", None)
         return {k: v for k, v in env.items() if v != ""}
 
-    def run(self, args: Sequence[str], *, stream: bool = True, check: bool = True, what: str | None = None) -> Result:
-        """Run ``terraform <args>`` in the root; stream output to ``progress`` when ``stream``."""
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        stream: bool = True,
+        check: bool = True,
+        what: str | None = None,
+        env: Mapping[str, str] | None = None,
+        transform: Callable[[str], str | None] | None = None,
+    ) -> Result:
+        """Run ``terraform <args>`` in the root; stream output to ``progress`` when ``stream``.
+
+        ``env`` adds to the process environment (``TF_WORKSPACE``); ``transform`` turns each stdout
+        line into what is streamed (None: nothing), for machine-readable (``-json``) output."""
         argv = [*self.engine.argv, *args]
         out = self.progress if self.progress is not None else sys.stderr
         try:
             proc = subprocess.Popen(
                 argv,
                 cwd=self.root,
-                env=self._environ(),
+                env={**self._environ(), **(env or {})},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 stdin=subprocess.DEVNULL,
@@ -131,8 +143,9 @@ class Runner:
         def pump(name: str, pipe: IO[str]) -> None:
             for line in pipe:
                 chunks[name].append(line)
-                if stream:
-                    out.write(self.redact(line))
+                text = transform(line) if (transform is not None and name == "stdout") else line
+                if stream and text is not None:
+                    out.write(self.redact(text))
                     out.flush()
 
         threads = [
@@ -212,7 +225,13 @@ class Runner:
         return [line.strip(" *") for line in result.stdout.splitlines() if line.strip(" *")]
 
     def current_workspace(self) -> str:
-        return self.run(["workspace", "show"], stream=False).stdout.strip()
+        """The selected workspace, as Terraform records it in the data directory (``environment``,
+        absent for ``default``): what ``terraform workspace show`` prints, without a process."""
+        try:
+            name = (self.data_dir / WORKSPACE_FILE).read_text().strip()
+        except FileNotFoundError:
+            return "default"
+        return name or "default"
 
     def select_workspace(self, name: str, *, create: bool = True) -> None:
         if self.current_workspace() == name:
@@ -224,13 +243,20 @@ class Runner:
         else:
             raise DeployError(f"workspace {name!r} does not exist")
 
-    def delete_workspace(self, name: str) -> bool:
-        """Delete ``name`` (switching to ``default`` first). False when it did not exist."""
-        if name == "default" or name not in self.workspaces():
+    def delete_workspace(self, name: str, *, exists: bool | None = None) -> bool:
+        """Delete ``name`` (switching to ``default`` first). False when it did not exist.
+
+        ``exists``: the caller already knows whether it exists (from the backend's listing), so no
+        ``workspace list`` runs; the switch to ``default`` is written to the data directory as
+        ``workspace select default`` would write it."""
+        if name == "default" or not (self.exists_in_backend(name) if exists is None else exists):
             return False
-        self.run(["workspace", "select", "default"], stream=False)
+        (self.data_dir / WORKSPACE_FILE).unlink(missing_ok=True)  # = `workspace select default`
         self.run(["workspace", "delete", f"-lock-timeout={self.lock_timeout}", name], stream=False)
         return True
+
+    def exists_in_backend(self, name: str) -> bool:
+        return name in self.workspaces()
 
     def plan(
         self,
@@ -281,10 +307,54 @@ class Runner:
             if discard:
                 plan.unlink(missing_ok=True)
 
-    def destroy(self, *, var_files: Sequence[Path] = ()) -> None:
+    def apply_now(
+        self,
+        *,
+        var_files: Sequence[Path] = (),
+        planned: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> Applied:
+        """Plan and apply in one process (``terraform apply -json -auto-approve``), for runs where no
+        one reviews the plan in between: the changes Terraform planned (its ``planned_change``
+        messages, streamed before it changes anything; ``planned`` is called with them then) and the
+        outputs after the apply (its last ``outputs`` message). Progress gets Terraform's messages."""
+        args = ["apply", "-json", "-input=false", "-auto-approve", f"-lock-timeout={self.lock_timeout}"]
+        args += [f"-var-file={f}" for f in var_files]
+        applied = Applied()
+
+        def message(line: str) -> str | None:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                return line
+            if not isinstance(event, dict):
+                return line
+            kind = event.get("type")
+            if kind == "version":
+                applied.terraform_version = event.get("terraform")
+            elif kind == "planned_change" and isinstance(event.get("change"), dict):
+                applied.changes.append(event["change"])
+            elif kind == "change_summary" and (event.get("changes") or {}).get("operation") == "plan":
+                applied.planned = True
+                if planned is not None:
+                    planned(list(applied.changes))
+            elif kind == "outputs" and isinstance(event.get("outputs"), dict):
+                applied.outputs = event["outputs"]
+            return _human(event)
+
+        result = self.run(args, check=False, what="apply", transform=message)
+        if result.code != 0:
+            human = "".join(filter(None, (_human_line(line) for line in result.stdout.splitlines())))
+            self._raise("apply", Result(result.code, human, result.stderr))
+        return applied
+
+    def destroy(self, *, var_files: Sequence[Path] = (), refresh: bool = True, workspace: str | None = None) -> None:
+        """``terraform destroy``; ``workspace`` selects the workspace for this process only
+        (``TF_WORKSPACE``), ``refresh=False`` destroys what state records without reading it back first."""
         args = ["destroy", "-input=false", "-no-color", "-auto-approve", f"-lock-timeout={self.lock_timeout}"]
         args += [f"-var-file={f}" for f in var_files]
-        self.run(args)
+        if not refresh:
+            args.append("-refresh=false")
+        self.run(args, env={"TF_WORKSPACE": workspace} if workspace else None)
 
     def output(self) -> dict[str, Any]:
         raw: dict[str, Any] = json.loads(self.run(["output", "-json", "-no-color"], stream=False).stdout or "{}")
@@ -300,6 +370,43 @@ class Runner:
 
     def force_unlock(self, lock_id: str) -> None:
         self.run(["force-unlock", "-force", "-no-color", lock_id])
+
+
+WORKSPACE_FILE = "environment"
+"""The file in the data directory where Terraform (and OpenTofu) record the selected workspace."""
+
+
+@dataclass
+class Applied:
+    """What one ``terraform apply -json`` did: the changes it planned and applied, its outputs after."""
+
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, Any] | None = None
+    planned: bool = False
+    terraform_version: str | None = None
+
+    def output_values(self) -> dict[str, Any] | None:
+        """The non-sensitive outputs after the apply (what the state object holds), None when it printed none."""
+        return None if self.outputs is None else output_values(self.outputs, include_sensitive=False)
+
+
+def _human(event: Mapping[str, Any]) -> str | None:
+    """A machine-readable UI message as the line a person reads (diagnostics with their detail)."""
+    text = event.get("@message")
+    if not isinstance(text, str) or not text:
+        return None
+    diagnostic = event.get("diagnostic")
+    if isinstance(diagnostic, Mapping) and diagnostic.get("detail"):
+        text += "\n" + str(diagnostic["detail"])
+    return text + "\n"
+
+
+def _human_line(line: str) -> str | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return line + "\n"
+    return _human(event) if isinstance(event, Mapping) else line + "\n"
 
 
 # -- signals -------------------------------------------------------------------------------------

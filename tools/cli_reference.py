@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from deploytool.cli import main
+from deploytool.cli import load_commands, main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BEGIN, END = "<!-- BEGIN_CLI -->", "<!-- END_CLI -->"
@@ -30,6 +30,7 @@ def _commands(group: click.Group, prefix: list[str]) -> list[list[str]]:
 
 
 def reference() -> str:
+    load_commands()
     runner = CliRunner()
     parts = ["```text", runner.invoke(main, ["--help"], terminal_width=100).output.rstrip(), "```"]
     for path in _commands(main, []):

@@ -5,6 +5,7 @@ Progress and diagnostics go to stderr, data (plans, JSON, rendered files) to std
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import traceback
@@ -93,11 +94,57 @@ def reporting_failures(output: str) -> Iterator[None]:
         raise
 
 
+COMMAND_MODULES: dict[str, str] = {
+    "bootstrap": "stacks",
+    "names": "stacks",
+    "render": "stacks",
+    "plan": "stacks",
+    "apply": "stacks",
+    "deploy": "stacks",
+    "rollback": "stacks",
+    "destroy": "stacks",
+    "history": "stacks",
+    "force-unlock": "stacks",
+    "finalize": "stacks",
+    "cleanup": "cleanup",
+    "demo": "demo",
+    "github": "github",
+    "health": "health",
+    "status": "status",
+    "workspaces": "status",
+    "toolchain": "toolchain",
+    "emulator": "toolchain",
+    "logs": "troubleshoot",
+    "events": "troubleshoot",
+    "diagnose": "troubleshoot",
+}
+"""The module of ``deploytool.cli`` that defines each command: a run imports only its command's
+module (``deploytool apply`` never loads the demo's database driver or the GitHub client)."""
+
+
+def load_commands() -> dict[str, click.Command]:
+    """Every command, all modules imported (``--help``, the README's reference)."""
+    for module in sorted(set(COMMAND_MODULES.values())):
+        importlib.import_module(f"deploytool.cli.{module}")
+    return dict(main.commands)
+
+
 class Main(click.Group):
     """Top-level group: user errors as one line; anything unexpected as one line unless --debug.
 
     AWS errors a user can fix (credentials, region, permissions) are user errors: the line says what
-    to do (``deploytool.errors.aws_error_message``)."""
+    to do (``deploytool.errors.aws_error_message``). Commands are loaded when named
+    (``COMMAND_MODULES``)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(f"deploytool.cli.{module}")
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_commands()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from deploytool import bootstrap as bootstrap_mod
-from deploytool import naming, plansummary, release, stackops
+from deploytool import naming, plansummary, stackops
 from deploytool.cli.base import (
     EXIT_CODES_HELP,
     branch_option,
@@ -24,7 +24,6 @@ from deploytool.cli.base import (
     target_options,
 )
 from deploytool.config import load_config
-from deploytool.runtime import public_url
 from deploytool.stack import StackName
 
 
@@ -106,6 +105,8 @@ def plan_cmd(
     out_file: Path | None,
 ) -> None:
     """Plan a stack: text, a JSON change summary, or the PR-comment markdown."""
+    from deploytool import release  # the strategies and their checks: only the commands that release
+
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     out = out_file.resolve() if out_file else None
     if stack == "app":
@@ -116,6 +117,8 @@ def plan_cmd(
     if output == "json":
         emit({"workspace": result.stack.workspace, **result.summary.to_dict()}, "json")
     elif output == "markdown":
+        from deploytool.runtime import public_url  # the local stand-in's HTTP client: only for the URL
+
         names = target.names(branch) if stack == "app" else None
         click.echo(
             plansummary.render_markdown(
@@ -214,6 +217,8 @@ def deploy_cmd(
     An image whose tag is a commit older than the running one (its ancestor in this checkout) is
     refused: a build that finished late never replaces a newer release (--allow-older to force).
     """
+    from deploytool import release  # the strategies and their checks: only the commands that release
+
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"deploy {image_tag} to {env}{' ' + branch if branch else ''}?")
     with reporting_failures(output):
@@ -255,6 +260,8 @@ def rollback_cmd(
     output: str,
 ) -> None:
     """Re-apply the last known good (or a given) image tag and verify it."""
+    from deploytool import release  # the strategies and their checks: only the commands that release
+
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"roll back {env}{' ' + branch if branch else ''}?")
     with reporting_failures(output):
@@ -329,6 +336,8 @@ def force_unlock_cmd(
     deploy_lock: bool,
 ) -> None:
     """Release a state lock (or a deploy lock) left by a run that died (check that it really died first)."""
+    from deploytool import release  # the strategies and their checks: only the commands that release
+
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     if deploy_lock:
         release.force_unlock_deploy(target, branch, lock_id)
@@ -344,6 +353,8 @@ def finalize_cmd(
     env: str, local: bool, config_path: Path | None, terraform_bin: str | None, lock_timeout: str, yes: bool
 ) -> None:
     """Blue-green: scale the previous colour down once the bake period is over."""
+    from deploytool import release  # the strategies and their checks: only the commands that release
+
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"scale down the idle colour of {env}?")
     err(release.finalize(target, progress=err))

@@ -20,6 +20,7 @@ from deploytool import bootstrap, naming, release, stackops
 from deploytool.errors import DeployError, RollbackFailedError, RolledBackError
 from deploytool.localrun import LocalRuntime, push_stand_in_image
 from deploytool.stack import Stack
+from tests.reliability.faultproxy import FaultProxy, api_call
 
 pytestmark = pytest.mark.apply
 
@@ -178,8 +179,8 @@ def test_first_deploy_that_fails_has_nothing_to_roll_back_to(local_target: Any, 
     stackops.destroy(local_target, branch)
 
 
-def _cli(args: list[str], data_dir: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "DEPLOYTOOL_DATA_DIR": str(data_dir)}
+def _cli(args: list[str], data_dir: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    env = {**os.environ, "DEPLOYTOOL_DATA_DIR": str(data_dir), **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "deploytool.cli", *args],
         env=env,
@@ -190,7 +191,7 @@ def _cli(args: list[str], data_dir: Path) -> subprocess.Popen[str]:
 
 
 def test_concurrent_applies_one_wins_the_other_exits_5(
-    local_target: Any, local_platform: dict[str, Any], emulator: Any, tmp_path: Path
+    local_target: Any, local_platform: dict[str, Any], emulator: Any, deploytool_home: Path, tmp_path: Path
 ) -> None:
     branch = "feature/race"
     names = local_target.names(branch)
@@ -199,20 +200,37 @@ def test_concurrent_applies_one_wins_the_other_exits_5(
     key = f"workspaces/{names.workspace}/{local_target.env}/app/terraform.tfstate"
     serial_before = json.loads(s3.get_object(Bucket=local_target.state_bucket, Key=key)["Body"].read())["serial"]
 
+    # The first run talks to the emulator through a proxy that keeps its task definition registration
+    # (the middle of its apply, the lock held) waiting until the second run has ended: the two runs
+    # overlap however fast either reaches Terraform.
+    proxy = FaultProxy(emulator.endpoint)
+    home = tmp_path / "proxied-home"
+    home.mkdir()
+    for name in ("terraform.rc", "provider-mirror", "plugin-cache"):
+        if (deploytool_home / name).exists():
+            (home / name).symlink_to(deploytool_home / name)
+    (home / "emulator.json").write_text(json.dumps({"pid": emulator.info.pid, "port": proxy.port}))
+    hold = proxy.hold(api_call("RegisterTaskDefinition"))
     args = ["apply", "--env", "local", "--branch", branch, "--image-tag", "v2", "--yes"]
-    first = _cli(args, tmp_path / "runner-a")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait until the first run holds the lock
-        listed = s3.list_objects_v2(Bucket=local_target.state_bucket, Prefix=key + ".tflock")
-        if listed.get("KeyCount"):
-            break
-        assert first.poll() is None, first.communicate()
-        time.sleep(0.05)
-    second = _cli([*args[:-2], "v3", "--yes"], tmp_path / "runner-b")
-    out_second = second.communicate(timeout=300)
-    out_first = first.communicate(timeout=300)
-    # The lock is held while each run plans and while it applies, so either run can be the one
-    # that finds it taken; what is promised is one success, one exit 5, and a consistent state.
+    try:
+        first = _cli(
+            args, tmp_path / "runner-a", env={"DEPLOYTOOL_HOME": str(home), "AWS_ENDPOINT_URL": proxy.endpoint}
+        )
+        assert hold.arrived.wait(240), first.poll()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait until the first run holds the lock
+            listed = s3.list_objects_v2(Bucket=local_target.state_bucket, Prefix=key + ".tflock")
+            if listed.get("KeyCount"):
+                break
+            assert first.poll() is None, first.communicate()
+            time.sleep(0.05)
+        second = _cli([*args[:-2], "v3", "--yes"], tmp_path / "runner-b")
+        out_second = second.communicate(timeout=300)
+        hold.release()
+        out_first = first.communicate(timeout=300)
+    finally:
+        proxy.close()
+    # What is promised is one success, one exit 5 naming the holder, and a consistent state.
     codes = sorted([first.returncode, second.returncode])
     assert codes == [0, 5], (out_first[1][-1500:], out_second[1][-1500:])
     winner, loser = ("v2", out_second) if first.returncode == 0 else ("v3", out_first)

@@ -21,7 +21,8 @@ from deploytool.config import load_config
 from deploytool.errors import DeployError
 from deploytool.ledger import Record
 from deploytool.stack import Stack, Target
-from deploytool.terraform import Runner
+from deploytool.state import StateObject
+from deploytool.terraform import Applied, Runner
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "theobroma-terraform-state"
@@ -52,6 +53,10 @@ class FakeRunner:
     def apply(self, plan: Path, *, discard: bool = False) -> None:
         self.applied += 1
 
+    def apply_now(self, **_: Any) -> Applied:
+        self.applied += 1
+        return Applied(outputs={})
+
 
 class FakeStack:
     def __init__(self, workspace: str) -> None:
@@ -61,7 +66,8 @@ class FakeStack:
 
 @pytest.fixture()
 def fake_terraform(monkeypatch: pytest.MonkeyPatch) -> list[FakeStack]:
-    """plan_stack and the outputs without Terraform; the stacks "applied" so far."""
+    """plan_stack, the rendering of a one-process apply and the outputs without Terraform; the stacks
+    "applied" so far."""
     stacks: list[FakeStack] = []
 
     def plan(target: Target, stack_name: str, *, branch: str | None = None, **_: Any) -> stackops.PlanResult:
@@ -69,7 +75,13 @@ def fake_terraform(monkeypatch: pytest.MonkeyPatch) -> list[FakeStack]:
         stacks.append(stack)
         return stackops.PlanResult(stack, Path("p"), Path("v"), True, summaries.summarize({}), {})  # type: ignore[arg-type]
 
+    def rendered(target: Target, stack_name: str, *, branch: str | None = None, **_: Any) -> tuple[Any, Path]:
+        stack = FakeStack(target.names(branch).workspace)
+        stacks.append(stack)
+        return stack, Path("v")
+
     monkeypatch.setattr(stackops, "plan_stack", plan)
+    monkeypatch.setattr(stackops, "_rendered", rendered)
     monkeypatch.setattr(stackops, "stack_outputs", lambda stack: {})
     return stacks
 
@@ -154,10 +166,9 @@ def fake_destroy(target: Target, monkeypatch: pytest.MonkeyPatch) -> list[str]:
             return None
 
     target._runtime = Runtime()  # type: ignore[assignment]
-    monkeypatch.setattr(stackops, "_prepare_existing", lambda stack: None)
-    monkeypatch.setattr(Stack, "exists", lambda self: True)
-    monkeypatch.setattr(Runner, "state_resources", lambda self: [])
-    monkeypatch.setattr(Runner, "delete_workspace", lambda self, name: deleted.append(name) or True)
+    monkeypatch.setattr(Stack, "prepare", lambda self, **_: None)
+    monkeypatch.setattr(stackops, "read_state", lambda *_: StateObject(resources=(), outputs={}))
+    monkeypatch.setattr(Runner, "delete_workspace", lambda self, name, **_: deleted.append(name) or True)
     return deleted
 
 

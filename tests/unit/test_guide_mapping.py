@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from deploytool import naming
-from deploytool.cli import main
+from deploytool.cli import load_commands
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ci-cd.md"
 GUIDE_NAMES = [
@@ -50,4 +50,4 @@ def test_the_names_given_for_this_project_are_the_tools() -> None:
     assert "`/ecs/theobroma-staging`" in text and "`/ecs/theobroma-production`" in text
     assert "theobroma/<env>/db-master-password" in text
     commands = set(re.findall(r"`deploytool ([a-z-]+)", text))
-    assert commands and commands <= set(main.commands), commands - set(main.commands)
+    assert commands and commands <= set(load_commands()), commands - set(load_commands())
