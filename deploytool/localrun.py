@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,9 +32,11 @@ from urllib.parse import urlsplit
 import httpx
 from botocore.exceptions import ClientError
 
+from deploytool import oneoff
 from deploytool.emulator import HOST, free_port
 from deploytool.errors import DeployError
 from deploytool.naming import Names
+from deploytool.oneoff import OneOffResult
 from deploytool.state import AppOutputs, ServiceOutputs
 
 if TYPE_CHECKING:
@@ -180,12 +183,25 @@ class LocalRuntime:
         if not services or services[0].get("status") != "ACTIVE":
             raise DeployError(f"service {service} does not exist in the emulator's cluster {cluster}")
         arn = services[0]["taskDefinition"]
+        env, image = self.task_environment(arn)
+        return env, arn, image
+
+    def task_environment(self, arn: str) -> tuple[dict[str, str], str]:
+        """(environment incl. resolved secrets, image) of the task definition ``arn``'s container."""
+        ecs = self.target.runtime_clients()("ecs")
         container = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["containerDefinitions"][0]
         env = {item["name"]: item["value"] for item in container.get("environment", [])}
         sm = self.target.runtime_clients()("secretsmanager")
         for secret in container.get("secrets", []):
             env[secret["name"]] = sm.get_secret_value(SecretId=secret_id(secret["valueFrom"]))["SecretString"]
-        return env, arn, str(container.get("image", ""))
+        return env, str(container.get("image", ""))
+
+    def run_one_off(self, service: ServiceOutputs, command: Sequence[str], budget_s: float) -> OneOffResult:
+        """``command`` once, as a local process with the environment of ``service.task_definition_arn``."""
+        env, _ = self.task_environment(service.task_definition_arn)
+        workdir = service_dir(self.target)
+        process_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(workdir), **self.map_database(env)}
+        return oneoff.run_locally(command, env=process_env, cwd=workdir, budget_s=budget_s)
 
     @staticmethod
     def map_database(env: dict[str, str]) -> dict[str, str]:
