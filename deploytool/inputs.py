@@ -194,7 +194,8 @@ def app_template_context(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An app template's inputs from the settings and the values looked up in AWS (no AWS calls)."""
-    container_env = {**settings.environment, **(environment or {})}
+    # The service's schema (the migration creates it): one per branch environment.
+    container_env = {"DB_SCHEMA": naming.db_schema(names), **settings.environment, **(environment or {})}
     if settings.strategy != "blue-green":
         container_env["APP_VERSION"] = image_tag  # blue-green roots set it per colour
     return {

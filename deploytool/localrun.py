@@ -222,15 +222,6 @@ class LocalRuntime:
         workdir = service_dir(self.target)
         if not (workdir / "geoapi").is_dir():
             raise DeployError(f"the reference service is missing at {workdir}")
-        if env.get("DATABASE_URL"):
-            # Like a migration job before the rollout: the schema exists before the service starts.
-            subprocess.run(
-                [sys.executable, "-m", "geoapi.seed", "--schema-only", "--database-url", env["DATABASE_URL"]],
-                cwd=workdir,
-                capture_output=True,
-                timeout=60,
-                check=False,
-            )
         process_env = {
             "PATH": os.environ.get("PATH", ""),
             "PYTHONPATH": str(workdir),

@@ -6,7 +6,7 @@ is always rendered, saved and summarised the same way and what is applied is wha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,10 +104,12 @@ def plan_stack(
     extra: dict[str, Any] | None = None,
     out: Path | None = None,
     destroy: bool = False,
+    targets: Sequence[str] = (),
 ) -> PlanResult:
     """Render the stack's tfvars and write a saved plan. Infra-only app plans keep the deployed tag.
 
-    ``extra`` adds template inputs of a release strategy (the blue-green colours).
+    ``extra`` adds template inputs of a release strategy (the blue-green colours); ``targets``
+    limits the plan to those resource addresses (``-target``: the migration's task definition).
     """
     names = target.names(branch) if stack_name == "app" else None
     if image_tag:
@@ -126,7 +128,7 @@ def plan_stack(
         context = app_context(target, names, naming.validate_image_tag(tag), environment=environment, extra=extra)
     tfvars = stack.write_tfvars(render_tfvars(stack.root, context))
     planfile = out or (stack.data_dir / "deploytool.tfplan")
-    changed = stack.runner.plan(planfile, var_files=[tfvars], destroy=destroy)
+    changed = stack.runner.plan(planfile, var_files=[tfvars], destroy=destroy, targets=targets)
     plan_json = stack.runner.show_json(planfile)
     return PlanResult(stack, planfile, tfvars, changed, summaries.summarize(plan_json), plan_json)
 
