@@ -11,6 +11,7 @@ from deploytool.cli import (  # noqa: F401  (registers the commands)
     demo,
     github,
     health,
+    migrate,
     stacks,
     status,
     toolchain,

@@ -31,8 +31,8 @@ from deploytool.errors import DeployError
 from deploytool.ledger import Record
 from deploytool.oneoff import OneOffResult
 from deploytool.stack import Stack, Target
-from deploytool.stackops import Progress, claim_branch, plan_stack, quiet
-from deploytool.state import ServiceOutputs
+from deploytool.stackops import Progress, check_branch, claim_branch, plan_stack, quiet
+from deploytool.state import ServiceOutputs, app_outputs
 
 #: Where each strategy's module keeps the service's task definition (the roots call their module "app").
 _TASK_DEFINITION = {
@@ -143,3 +143,29 @@ def recorded(record: Record) -> Iterator[None]:
         record.message = exc.message.splitlines()[0][:500]
         record.extra["migration"] = (exc.result or {}).get("migration", {})
         raise
+
+
+def migrate_now(target: Target, branch: str | None, *, progress: Progress = quiet) -> OneOffResult:
+    """``deploytool migrate``: run the migration of the release that serves, from its task definition,
+    under the workspace's deploy lock; recorded in the ledger (action ``migrate``)."""
+    if not command(target):
+        raise DeployError(f"environment {target.env!r} has no [environments.{target.env}.release] migrate_command")
+    names = target.names(branch)
+    check_branch(target, names)
+    with target.deploy_lock(branch, operation="migrate"):
+        outputs = app_outputs(target, names.workspace)
+        if outputs is None or not (outputs.text("service_name") or outputs.active_color):
+            raise DeployError(f"{names.workspace} has no deployed release to migrate; deploy one first")
+        service = outputs.service(outputs.active_color) if outputs.active_color else outputs.service()
+        record = Record(
+            env=target.env,
+            workspace=names.workspace,
+            stack="app",
+            action="migrate",
+            image_before=outputs.image_tag,
+            message="migration requested",
+        )
+        with target.ledger().recording(record, warn=progress), recorded(record):
+            result = run(target, service, progress=progress)
+            record.extra["migration"] = result.to_dict()
+        return result

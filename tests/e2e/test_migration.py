@@ -19,7 +19,7 @@ import pytest
 from deploytool import release, stackops
 from deploytool.localrun import DEFAULT_LOCAL_DB, LOCAL_DB_ENV, LocalRuntime, push_stand_in_image
 from deploytool.naming import db_schema
-from deploytool.release.migration import MigrationFailedError
+from deploytool.release.migration import MigrationFailedError, migrate_now
 
 pytestmark = pytest.mark.apply
 
@@ -90,6 +90,13 @@ def test_deploy_migrates_first_and_a_failing_migration_leaves_the_old_release_se
     records = local_target.ledger().records(local_target.env, names.workspace)
     assert [(r.image_after, r.outcome) for r in records] == [("mig-a", "success"), ("mig-b", "migration_failed")]
     assert "0002_broken.sql" in "\n".join(records[-1].extra["migration"]["log_tail"])
+    assert local_target.ledger().current_image(local_target.env, names.workspace) == "mig-a"
+
+    # On demand, from the serving release's task definition: nothing to apply, nothing changes.
+    again = migrate_now(local_target, branch)
+    assert again.exit_code == 0 and "applied: none" in again.log_tail[-1]
+    last = local_target.ledger().records(local_target.env, names.workspace)[-1]
+    assert (last.action, last.outcome, last.image_before) == ("migrate", "success", "mig-a")
     assert local_target.ledger().current_image(local_target.env, names.workspace) == "mig-a"
 
     stackops.destroy(local_target, branch)
