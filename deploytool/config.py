@@ -195,10 +195,14 @@ class ReleaseSettings(SettingsModel):
             release's task definition (``["python", "-m", "geoapi.migrate"]``); empty: no migration.
         migrate_timeout_seconds: its budget, from the request to the task's end; over it, the task
             is stopped and the release fails.
+        drop_schema_command: run the same way when a branch environment is destroyed, before its
+            stack goes (``["python", "-m", "geoapi.migrate", "--drop-schema"]``: its schema, nothing
+            else); empty: the schema stays. A failure is a warning: the destroy goes on.
     """
 
     migrate_command: list[str] = Field(default_factory=list)
     migrate_timeout_seconds: int = Field(default=600, ge=10, le=3600)
+    drop_schema_command: list[str] = Field(default_factory=list)
 
 
 class PlatformSettings(SettingsModel):
@@ -523,6 +527,7 @@ TOOL_ONLY_KEYS: dict[str, str] = {
     "image_retention": "the registry's lifecycle rule for image_tag_prefix, set by bootstrap",
     "release.migrate_command": "deploytool runs it as a one-off task of the release's task definition",
     "release.migrate_timeout_seconds": "deploytool's budget for that one-off task",
+    "release.drop_schema_command": "deploytool runs it as a one-off task before destroying a branch environment",
 }
 """Settings keys (dotted, under ``[environments.<name>]``) that configure deploytool itself and never
 reach Terraform, each with the reason. Every other key is rendered into a root's tfvars (a test renders

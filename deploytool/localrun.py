@@ -7,10 +7,12 @@ environment on a free loopback port, and points verification at it. A release's 
 therefore changes what runs, exactly as on ECS. Deploys, rollbacks and destroys replace or stop
 the process; ``stop_all`` leaves nothing running.
 
-The database: the emulator's RDS endpoint is not a server, so a ``DATABASE_URL`` that points at it
-is mapped to a local PostgreSQL (``$DEPLOYTOOL_LOCAL_DATABASE_URL``, default the one
-``.ci/install-postgis.sh`` creates). Any other database URL is kept, so a release configured for a
-database that does not exist fails for real.
+The database: the emulator's RDS endpoint is not a server, so database URLs that point at it are
+mapped to a local PostgreSQL (``$DEPLOYTOOL_LOCAL_DATABASE_URL``, default the one
+``.ci/install-postgis.sh`` creates: bare, as RDS gives one; see ``map_database``). Nothing here
+creates the schema: the release's migration does, as a one-off task (``run_one_off``), before the
+service moves. Any other database URL is kept, so a release configured for a database that does
+not exist fails for real.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 from botocore.exceptions import ClientError
@@ -205,13 +207,37 @@ class LocalRuntime:
 
     @staticmethod
     def map_database(env: dict[str, str]) -> dict[str, str]:
-        """Point a DATABASE_URL aimed at the emulator's RDS endpoint at the local PostgreSQL."""
+        """Point database URLs aimed at the emulator's RDS endpoint at the local PostgreSQL.
+
+        The master user's (``MIGRATION_DATABASE_URL``, or a ``DATABASE_URL`` of the master user) becomes
+        the local database's owner, which ``.ci/install-postgis.sh`` gives what the RDS master user has.
+        A ``DATABASE_URL`` of the application role (``APP_DB_USER``) keeps that role and its password
+        (``PGPASSWORD``, resolved from its secret): the service logs in as the role its migration made,
+        exactly as on RDS.
+        """
+        local = os.environ.get(LOCAL_DB_ENV, DEFAULT_LOCAL_DB)
+
+        def aimed(url: str) -> bool:
+            host = urlsplit(url).hostname or ""
+            return bool(url) and (host.endswith(".amazonaws.com") or host == env.get("PGHOST"))
+
+        mapped = dict(env)
+        if aimed(env.get("MIGRATION_DATABASE_URL", "")):
+            mapped["MIGRATION_DATABASE_URL"] = local
+            mapped.pop("MIGRATION_DB_PASSWORD", None)  # the local URL carries the owner's
         url = env.get("DATABASE_URL", "")
-        host = urlsplit(url).hostname or ""
-        if url and (host.endswith(".amazonaws.com") or host == env.get("PGHOST")):
-            env = {k: v for k, v in env.items() if not k.startswith("PG")}
-            env["DATABASE_URL"] = os.environ.get(LOCAL_DB_ENV, DEFAULT_LOCAL_DB)
-        return env
+        if aimed(url):
+            user = urlsplit(url).username
+            if user and user == env.get("APP_DB_USER"):
+                parts = urlsplit(local)
+                netloc = f"{quote(user, safe='')}:{quote(env.get('PGPASSWORD', ''), safe='')}@{parts.hostname}"
+                netloc += f":{parts.port}" if parts.port else ""
+                mapped["DATABASE_URL"] = urlunsplit(parts._replace(netloc=netloc))
+            else:
+                mapped["DATABASE_URL"] = local
+        if mapped != env:
+            mapped = {k: v for k, v in mapped.items() if not k.startswith("PG")}
+        return mapped
 
     def start(self, workspace: str, cluster: str, service: str, *, wait_s: float = 20.0) -> LocalTask:
         """(Re)start the local task of ``workspace`` from the service's current task definition."""

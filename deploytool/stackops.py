@@ -240,6 +240,12 @@ def _destroy(
         if stack_name == "platform":
             # First, so no app deploy starts against a platform that is going away.
             delete_platform_outputs(target.clients()("s3"), target.layout)
+        if stack_name == "app" and names is not None:
+            from deploytool.release.migration import drop_branch_schema  # late: the release package uses this one
+
+            dropped = drop_branch_schema(target, names, progress=progress)
+            if dropped is not None:
+                record.extra["drop_schema"] = dropped.to_dict()
         if stack.runner.state_resources():
             context = _destroy_context(target, stack_name, names, before)
             var_files = [stack.write_tfvars(render_tfvars(stack.root, context))] if context else []

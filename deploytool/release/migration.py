@@ -169,3 +169,22 @@ def migrate_now(target: Target, branch: str | None, *, progress: Progress = quie
             result = run(target, service, progress=progress)
             record.extra["migration"] = result.to_dict()
         return result
+
+
+def drop_branch_schema(target: Target, names: naming.Names, *, progress: Progress = quiet) -> OneOffResult | None:
+    """Before a branch environment is destroyed: its schema, by ``release.drop_schema_command`` as a
+    one-off task of its service's task definition (None: nothing to do). A failure is a warning."""
+    argv = list(target.settings.release.drop_schema_command)
+    if not argv or names.workspace == naming.DEFAULT_WORKSPACE:
+        return None
+    outputs = app_outputs(target, names.workspace)
+    if outputs is None or not outputs.text("service_name"):
+        return None
+    progress(f"dropping the database schema of {names.workspace}: `{' '.join(argv)}`")
+    result = target.runtime.run_one_off(outputs.service(), argv, float(target.settings.release.migrate_timeout_seconds))
+    if not result.ok:
+        last = result.log_tail[-1] if result.log_tail else "no output"
+        progress(
+            f"warning: the schema of {names.workspace} was not dropped ({target.redact(result.describe())}): {last}"
+        )
+    return result

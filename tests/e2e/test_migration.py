@@ -23,6 +23,7 @@ from deploytool.release.migration import MigrationFailedError, migrate_now
 
 pytestmark = pytest.mark.apply
 
+APP_ROLE = "theobroma_local_app"  # the platform's db_app_username: <project>_<env>_app
 SERVICE_MIGRATIONS = Path(__file__).resolve().parents[2] / "examples" / "geo-api" / "geoapi" / "migrations"
 
 
@@ -67,6 +68,13 @@ def test_deploy_migrates_first_and_a_failing_migration_leaves_the_old_release_se
     assert task is not None
     detailed = httpx.get(f"{task.url}/health/detailed", timeout=5).json()
     assert detailed["components"]["database"]["status"] == "healthy"
+    # The service runs as the application role its migration made, not as the master user.
+    assert detailed["components"]["database"]["user"] == APP_ROLE
+    with psycopg.connect(local_db()) as conn:
+        assert conn.execute(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = %s", (APP_ROLE,)
+        ).fetchone() == (False, False, False)
+        assert conn.execute("SELECT has_schema_privilege(%s, %s, 'CREATE')", (APP_ROLE, schema)).fetchone() == (False,)
     (record,) = local_target.ledger().records(local_target.env, names.workspace)
     assert record.extra["migration"]["exit_code"] == 0
 
@@ -99,4 +107,16 @@ def test_deploy_migrates_first_and_a_failing_migration_leaves_the_old_release_se
     assert (last.action, last.outcome, last.image_before) == ("migrate", "success", "mig-a")
     assert local_target.ledger().current_image(local_target.env, names.workspace) == "mig-a"
 
+    # Destroying the branch drops its schema, and nothing else: another branch's schema stays.
+    other = "local_feature_bystander"
+    with psycopg.connect(local_db(), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{other}"')
     stackops.destroy(local_target, branch)
+    with psycopg.connect(local_db(), autocommit=True) as conn:
+        assert conn.execute("SELECT to_regnamespace(%s)", (schema,)).fetchone() == (None,)
+        assert conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (other,)).fetchone() == (True,)
+        assert conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() == (1,)
+        assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone() == (1,)
+        conn.execute(f'DROP SCHEMA "{other}"')
+    destroyed = local_target.ledger().records(local_target.env, names.workspace)[-1]
+    assert destroyed.action == "destroy" and destroyed.extra["drop_schema"]["exit_code"] == 0

@@ -193,3 +193,19 @@ def test_the_service_runs_in_its_schema_as_the_app_role(fresh: tuple[str, str, s
         nearby = client.get("/farms/nearby", params={"lat": 6.0, "lon": -1.0})
         assert nearby.status_code == 200, nearby.text
         assert nearby.json()["count"] == 0
+
+
+def test_drop_schema_drops_that_schema_only(fresh: tuple[str, str, str]) -> None:
+    url, role, password = fresh
+    for schema in ("branch_a", "branch_b"):
+        assert migrate.main([], _env(url, schema, role, password)) == 0
+    before_b = _snapshot(url, "branch_b", role)
+
+    assert migrate.main(["--drop-schema"], _env(url, "branch_a", role, password)) == 0
+    assert migrate.main(["--drop-schema"], _env(url, "branch_a", role, password)) == 0  # already gone: fine
+
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT to_regnamespace('branch_a')").fetchone() == (None,)
+        assert conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() == (1,)
+    assert _snapshot(url, "branch_b", role) == before_b  # the other branch and the role are untouched
+    assert migrate.main(["--drop-schema"], _env(url, "public", role, password)) == 1

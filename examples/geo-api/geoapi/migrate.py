@@ -288,12 +288,39 @@ def migrate(options: Options) -> Report:
     return report
 
 
+def drop_schema(options: Options) -> bool:
+    """``DROP SCHEMA <DB_SCHEMA> CASCADE`` (a branch environment's end); True if it existed. Never
+    ``public``, the extension or a role: other schemas and the application role stay."""
+    if options.schema == "public":
+        raise MigrationError("refusing to drop the public schema (PostGIS lives there)")
+    kwargs: dict[str, Any] = {"connect_timeout": 10}
+    if options.password:
+        kwargs["password"] = options.password
+    try:
+        with psycopg.connect(options.conninfo, **kwargs) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+            found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (options.schema,)).fetchone()
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(options.schema)))
+            conn.commit()
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MigrationError(f"{type(exc).__name__}: {first}") from exc
+    return found is not None
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m geoapi.migrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--migrations-dir", help="directory of NNNN_name.sql files (default: the packaged ones)")
+    parser.add_argument(
+        "--drop-schema", action="store_true", help="drop DB_SCHEMA and everything in it (a branch environment's end)"
+    )
     args = parser.parse_args(argv)
     try:
         options = Options.from_env(os.environ if environ is None else environ, args.migrations_dir)
+        if args.drop_schema:
+            dropped = drop_schema(options)
+            print(f"schema {options.schema} {'dropped' if dropped else 'did not exist'}", file=sys.stderr)
+            return 0
         print(f"migrating schema {options.schema} with {options.directory}", file=sys.stderr)
         report = migrate(options)
     except MigrationError as exc:
