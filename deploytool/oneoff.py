@@ -40,6 +40,8 @@ class OneOffResult:
     reason: str
     log_tail: list[str] = field(default_factory=list)
     task: str = ""
+    #: From the request to the end (set by the caller that timed it).
+    duration_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -51,7 +53,13 @@ class OneOffResult:
         return f"{how}: {self.reason}" if self.reason else how
 
     def to_dict(self) -> dict[str, Any]:
-        return {"exit_code": self.exit_code, "reason": self.reason, "log_tail": list(self.log_tail), "task": self.task}
+        return {
+            "exit_code": self.exit_code,
+            "reason": self.reason,
+            "log_tail": list(self.log_tail),
+            "task": self.task,
+            "duration_s": round(self.duration_s, 2),
+        }
 
 
 Clients = Callable[[str], Any]
@@ -140,6 +148,16 @@ def run_on_ecs(
     return OneOffResult(
         int(exit_code) if exit_code is not None else None, reason, _tail(clients, options, name, task_arn), task_arn
     )
+
+
+def stopped_one_offs(ecs: Any, cluster: str, family: str) -> list[dict[str, Any]]:
+    """The stopped one-off tasks this module ran from task definitions of ``family`` (a service's),
+    as ``describe_tasks`` gives them (ECS keeps stopped tasks for about an hour)."""
+    arns = ecs.list_tasks(cluster=cluster, startedBy=STARTED_BY, desiredStatus="STOPPED").get("taskArns", [])
+    if not arns:
+        return []
+    tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[:100]).get("tasks", [])
+    return [t for t in tasks if str(t.get("taskDefinitionArn", "")).rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
 
 
 def _tail(clients: Clients, options: Mapping[str, str], container: str, task_arn: str) -> list[str]:

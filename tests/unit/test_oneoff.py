@@ -321,3 +321,26 @@ def test_locally_a_command_over_budget_is_killed(tmp_path: Any) -> None:
     result = run_locally(["python", "-c", "import time; time.sleep(30)"], env={}, cwd=tmp_path, budget_s=0.5)
     assert result.exit_code is None
     assert result.reason.startswith("did not finish within the") and result.reason.endswith("budget (killed)")
+
+
+def test_events_find_the_services_stopped_one_off_tasks(stubs: dict[str, Any]) -> None:
+    from deploytool.oneoff import stopped_one_offs
+
+    other = _task("STOPPED", exit_code=0) | {
+        "taskArn": TASK_ARN + "9",
+        "taskDefinitionArn": TASK_DEF.replace(SERVICE, "x"),
+    }
+    stubs["ecs"].add_response(
+        "list_tasks",
+        {"taskArns": [TASK_ARN, TASK_ARN + "9"]},
+        {"cluster": CLUSTER, "startedBy": STARTED_BY, "desiredStatus": "STOPPED"},
+    )
+    pull = "CannotPullContainerError: not found"
+    mine = _task("STOPPED", stoppedReason=pull, stopCode="TaskFailedToStart")
+    stubs["ecs"].add_response(
+        "describe_tasks",
+        {"tasks": [mine, other], "failures": []},
+        {"cluster": CLUSTER, "tasks": [TASK_ARN, TASK_ARN + "9"]},
+    )
+    found = stopped_one_offs(stubs["_clients"]["ecs"], CLUSTER, SERVICE)
+    assert [t["stoppedReason"] for t in found] == [pull]
