@@ -102,6 +102,7 @@ def run(target: Target, service: ServiceOutputs, *, progress: Progress = quiet) 
     started = time.monotonic()
     result = target.runtime.run_one_off(service, argv, budget)
     took = time.monotonic() - started
+    result = replace(result, duration_s=took)
     if not result.ok:
         tail = "\n".join(f"  | {target.redact(line)}" for line in result.log_tail[-10:]) or "  | (no output)"
         raise MigrationFailedError(
