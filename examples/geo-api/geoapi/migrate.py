@@ -200,8 +200,14 @@ def ensure_app_role(conn: psycopg.Connection[Any], schema: str, user: str, passw
     before = _grants(conn, schema, user)
     ident = sql.Identifier(schema)
     database = sql.Identifier(conn.info.dbname)
+    # CONNECT is PUBLIC's by default; grant it only where it was revoked (on RDS the master user may
+    # not own the database, and a GRANT that changes nothing must not fail the migration).
+    can_connect = conn.execute("SELECT has_database_privilege(%s, current_database(), 'CONNECT')", (user,)).fetchone()
+    statements = (
+        [] if can_connect and can_connect[0] else [sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, role)]
+    )
     for statement in (
-        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, role),
+        *statements,
         sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(ident, role),
         sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO {}").format(ident, role),
         sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(ident, role),
