@@ -64,9 +64,15 @@ def local_database_ready() -> str | None:
         with psycopg.connect(url, connect_timeout=3) as conn:
             # A bare database, as RDS gives one: PostGIS installable; the migration creates it.
             row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone()
+            # What the RDS master user may do: the migration creates the service's role.
+            master = conn.execute("SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user").fetchone()
     except psycopg.Error as exc:
         return f"{url.split('@')[-1]}: {str(exc).strip().splitlines()[0]}"
-    return None if row else f"{url.split('@')[-1]}: the postgis extension is not installed on the server"
+    if not row:
+        return f"{url.split('@')[-1]}: the postgis extension is not installed on the server"
+    if not (master and master[0]):
+        return f"{url.split('@')[-1]}: its role may not create roles, as the RDS master user may"
+    return None
 
 
 def run_demo(say: Callable[[str], None], *, config_path: Path | None = None) -> DemoResult:
