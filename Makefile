@@ -55,7 +55,7 @@ fmt: $(STAMP) ## Format Python and HCL
 	$(TERRAFORM) fmt -recursive environments
 
 demo: $(STAMP) ## The whole lifecycle on the local AWS emulator, narrated
-	@$(BIN)/python -c "import psycopg; psycopg.connect('$${DEPLOYTOOL_LOCAL_DATABASE_URL:-postgresql://geoapi:geoapi@127.0.0.1:5432/geoapi_test}', connect_timeout=3).close()" 2>/dev/null \
+	@$(BIN)/python -c "import psycopg; c = psycopg.connect('$${DEPLOYTOOL_LOCAL_DATABASE_URL:-postgresql://geoapi:geoapi@127.0.0.1:5432/geoapi_test}', connect_timeout=3); assert c.execute('SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user').fetchone()[0]" 2>/dev/null \
 	  || { echo "== no local PostgreSQL/PostGIS yet: installing it (.ci/install-postgis.sh)"; \
 	       if [ "$$(id -u)" = 0 ]; then bash .ci/install-postgis.sh; else sudo bash .ci/install-postgis.sh; fi; }
 	$(DEPLOYTOOL) demo

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Install and start PostgreSQL 15 + PostGIS 3 (Debian 12 packages) and create
-# the role and database the geo-api service tests use.
+# the role and database the geo-api service tests use: a BARE database, as RDS
+# gives one. The role gets what the RDS master user has (rds_superuser): it owns
+# the database, may create databases and roles, and may create the postgis
+# extension; it is not a superuser. The extension, the service's schema and its
+# application role are created by the service's migration (python -m
+# geoapi.migrate), as on RDS.
 #
 # Idempotent: packages already installed are not reinstalled, a running
 # cluster is left alone, an existing role/database is kept. Run as root.
@@ -76,22 +81,35 @@ fi
 
 psql_admin() { runuser -u postgres -- psql -p "$PG_PORT" -v ON_ERROR_STOP=1 -qtAX "$@"; }
 
-# 3. Role and database.
+# 3. What rds_superuser may do that a plain database owner may not: create the
+# postgis extension. PostGIS 3 is not a trusted extension (check:
+# SELECT trusted FROM pg_available_extension_versions WHERE name = 'postgis'),
+# so mark it trusted: then a role with CREATE on a database (its owner) may
+# create it there, and a role without (the service's application role) may not.
+control="$(pg_config --sharedir 2>/dev/null || echo "/usr/share/postgresql/${PG_VERSION}")/extension/postgis.control"
+[ -f "$control" ] || control="/usr/share/postgresql/${PG_VERSION}/extension/postgis.control"
+if grep -q '^trusted' "$control"; then
+    log "postgis already trusted ($control)"
+else
+    log "marking postgis trusted ($control)"
+    printf '# rds_superuser may create it on RDS: the database owner may here\ntrusted = true\n' >> "$control"
+fi
+
+# 4. Role and database.
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '${DB_USER}'")" = "1" ]; then
     log "role ${DB_USER} already exists"
 else
     log "creating role ${DB_USER}"
     psql_admin -c "CREATE ROLE ${DB_USER} LOGIN PASSWORD '${DB_PASSWORD}'"
 fi
+# Like the RDS master user: may create databases and roles, is no superuser.
+psql_admin -c "ALTER ROLE ${DB_USER} CREATEDB CREATEROLE NOSUPERUSER"
 if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '${DB_NAME}'")" = "1" ]; then
     log "database ${DB_NAME} already exists"
 else
     log "creating database ${DB_NAME} owned by ${DB_USER}"
     psql_admin -c "CREATE DATABASE ${DB_NAME} OWNER ${DB_USER}"
 fi
-# CREATE EXTENSION postgis needs superuser (PostGIS 3 is not a trusted
-# extension), so create it here; the service's schema.sql then finds it.
-PGOPTIONS="-c client_min_messages=warning" psql_admin -d "$DB_NAME" -c "CREATE EXTENSION IF NOT EXISTS postgis"
-log "postgis $(psql_admin -d "$DB_NAME" -c 'SELECT postgis_lib_version()') ready in ${DB_NAME}"
+log "postgis $(psql_admin -c "SELECT default_version FROM pg_available_extensions WHERE name = 'postgis'") available; ${DB_NAME} is bare (the migration creates the extension)"
 
 log "done: postgresql://${DB_USER}:***@127.0.0.1:${PG_PORT}/${DB_NAME}"

@@ -42,6 +42,11 @@ def db_secret_name(target: Target) -> str:
     return f"{target.config.project.name}/{target.env}/db-master-password"
 
 
+def db_app_secret_name(target: Target) -> str:
+    """The password of the service's own database role (its migration creates the role with it)."""
+    return f"{target.config.project.name}/{target.env}/db-app-password"
+
+
 def cache_secret_name(target: Target) -> str:
     return f"{target.config.project.name}/{target.env}/cache-auth-token"
 
@@ -211,6 +216,13 @@ def bootstrap(target: Target) -> BootstrapResult:
     secret_arn, made = ensure_db_secret(clients("secretsmanager"), db_secret_name(target))
     if made:
         created.append(secret_arn)
+    app_arn, made = ensure_db_secret(
+        clients("secretsmanager"),
+        db_app_secret_name(target),
+        description="Password of the Theobroma service's own database role",
+    )
+    if made:
+        created.append(app_arn)
     if target.settings.platform.cache:
         # 32 characters of letters, digits, - and _: within ElastiCache's 16-128 printable, no / " @.
         cache_arn, made = ensure_db_secret(

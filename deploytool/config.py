@@ -187,6 +187,24 @@ class Autoscaling(SettingsModel):
         return self
 
 
+class ReleaseSettings(SettingsModel):
+    """``[environments.<name>.release]``: what runs once per release, before the service moves.
+
+    Keys:
+        migrate_command: the command of the database migration, run as a one-off task of the
+            release's task definition (``["python", "-m", "geoapi.migrate"]``); empty: no migration.
+        migrate_timeout_seconds: its budget, from the request to the task's end; over it, the task
+            is stopped and the release fails.
+        drop_schema_command: run the same way when a branch environment is destroyed, before its
+            stack goes (``["python", "-m", "geoapi.migrate", "--drop-schema"]``: its schema, nothing
+            else); empty: the schema stays. A failure is a warning: the destroy goes on.
+    """
+
+    migrate_command: list[str] = Field(default_factory=list)
+    migrate_timeout_seconds: int = Field(default=600, ge=10, le=3600)
+    drop_schema_command: list[str] = Field(default_factory=list)
+
+
 class PlatformSettings(SettingsModel):
     """``[environments.<name>.platform]``: the shared platform stack (network, ALB, database).
 
@@ -354,6 +372,7 @@ class EnvironmentSettings(SettingsModel):
         image_retention: how long the registry keeps the images of ``image_tag_prefix``:
             ``"forever"`` (never expire) or a number N (keep the newest N, expire older ones).
             Tags without a configured prefix never expire.
+        release: see ``ReleaseSettings`` (the migration run before each release).
     """
 
     region: str
@@ -375,6 +394,7 @@ class EnvironmentSettings(SettingsModel):
     secrets: dict[str, str] = Field(default_factory=dict)
     image_tag_prefix: str = ""
     image_retention: Literal["forever"] | int = "forever"
+    release: ReleaseSettings = Field(default_factory=ReleaseSettings)
 
     _name: str = PrivateAttr(default="")
 
@@ -505,6 +525,9 @@ TOOL_ONLY_KEYS: dict[str, str] = {
     "smoke": "verification's smoke requests",
     "image_tag_prefix": "deploy refuses tags without it; the registry's lifecycle rules (bootstrap) go by it",
     "image_retention": "the registry's lifecycle rule for image_tag_prefix, set by bootstrap",
+    "release.migrate_command": "deploytool runs it as a one-off task of the release's task definition",
+    "release.migrate_timeout_seconds": "deploytool's budget for that one-off task",
+    "release.drop_schema_command": "deploytool runs it as a one-off task before destroying a branch environment",
 }
 """Settings keys (dotted, under ``[environments.<name>]``) that configure deploytool itself and never
 reach Terraform, each with the reason. Every other key is rendered into a root's tfvars (a test renders

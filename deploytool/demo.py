@@ -1,6 +1,7 @@
 """The embedded default: the whole lifecycle on the local AWS emulator, narrated.
 
-emulator up -> bootstrap -> platform -> PR plan comment -> deploy v1 (verified) -> deploy a broken v2
+emulator up -> bootstrap -> platform -> PR plan comment -> deploy v1 (its migration first: PostGIS, the
+branch's schema, the service's role; then verified) -> deploy a broken v2
 (its configuration makes the database mandatory but drops DATABASE_URL, so it refuses to start) ->
 automatic rollback to v1 (verified) -> history -> destroy the branch as a merge would -> emulator down.
 Nothing is left running. The service runs as a local process standing in for Fargate (local mode only).
@@ -13,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psycopg
 
-from deploytool import bootstrap, localrun, plansummary, release, stackops
+from deploytool import bootstrap, localrun, naming, plansummary, release, stackops
 from deploytool import emulator as emu
 from deploytool.config import load_config
 from deploytool.errors import DeployError, ExitCode
@@ -60,9 +62,16 @@ def local_database_ready() -> str | None:
     url = os.environ.get(LOCAL_DB_ENV, DEFAULT_LOCAL_DB)
     try:
         with psycopg.connect(url, connect_timeout=3) as conn:
-            conn.execute("SELECT postgis_full_version()")
+            # A bare database, as RDS gives one: PostGIS installable; the migration creates it.
+            row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone()
+            # What the RDS master user may do: the migration creates the service's role.
+            master = conn.execute("SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user").fetchone()
     except psycopg.Error as exc:
         return f"{url.split('@')[-1]}: {str(exc).strip().splitlines()[0]}"
+    if not row:
+        return f"{url.split('@')[-1]}: the postgis extension is not installed on the server"
+    if not (master and master[0]):
+        return f"{url.split('@')[-1]}: its role may not create roles, as the RDS master user may"
     return None
 
 
@@ -99,6 +108,7 @@ def run_demo(say: Callable[[str], None], *, config_path: Path | None = None) -> 
         step("platform", lambda: _platform(target, say))
         step("plan comment", lambda: _plan_comment(target, say))
         step("deploy v1", lambda: _deploy(target, "v1", say, result))
+        step("migration (in v1)", lambda: _migration(target, say))
         step("metrics + cache", lambda: _observe(target, say))
         step("deploy v2 (broken)", lambda: _deploy(target, "v2", say, result, BROKEN_RELEASE), ExitCode.ROLLED_BACK)
         step("history", lambda: _history(target, say))
@@ -148,6 +158,34 @@ def _deploy(
     out = release.deploy_release(target, BRANCH, tag, environment=env, progress=lambda m: say("   " + m))
     result.url = out.url
     return f"{tag} verified at {out.url} (local stand-in)"
+
+
+def _migration(target: Target, say: Callable[[str], None]) -> str:
+    """What v1's migration did, before its service started: a one-off task of its task definition."""
+    names = target.names(BRANCH)
+    records = [r for r in target.ledger().records(target.env, names.workspace) if r.action == "deploy"]
+    migration = records[-1].extra.get("migration") if records else None
+    if not migration:
+        raise DeployError(f"the deploy of v1 recorded no migration (release.migrate_command of {target.env})")
+    for line in migration.get("log_tail", [])[-3:]:
+        say(f"   | {line}")
+    if migration.get("exit_code") != 0:
+        raise DeployError(f"v1's migration failed: {migration.get('reason')}")
+    return (
+        f"schema {naming.db_schema(names)} migrated in {migration.get('duration_s', 0):.1f}s "
+        f"before the service started; it runs as {_database_user(target)}"
+    )
+
+
+def _database_user(target: Target) -> str:
+    task = target.runtime.task(target.names(BRANCH).service)
+    if task is None:
+        return "?"
+    try:
+        body = httpx.get(f"{task.url}/health/detailed", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return "?"
+    return str(body.get("components", {}).get("database", {}).get("user") or "?")
 
 
 def _observe(target: Target, say: Callable[[str], None]) -> str:

@@ -116,6 +116,13 @@ def platform_context(target: Target) -> dict[str, Any]:
             f"the database secret {boot.db_secret_name(target)} does not exist; "
             f"run `deploytool bootstrap --env {target.env}` first"
         ) from exc
+    try:
+        app_secret_arn = sm.describe_secret(SecretId=boot.db_app_secret_name(target))["ARN"]
+    except ClientError as exc:
+        raise DeployError(
+            f"the service role's password secret {boot.db_app_secret_name(target)} does not exist; "
+            f"run `deploytool bootstrap --env {target.env}` first"
+        ) from exc
     cache_secret_arn = None
     if target.settings.platform.cache:
         try:
@@ -126,7 +133,12 @@ def platform_context(target: Target) -> dict[str, Any]:
                 f"run `deploytool bootstrap --env {target.env}` first"
             ) from exc
     return platform_template_context(
-        target.env, target.settings, target.config.project, secret_arn, cache_secret_arn=cache_secret_arn
+        target.env,
+        target.settings,
+        target.config.project,
+        secret_arn,
+        cache_secret_arn=cache_secret_arn,
+        db_app_secret_arn=app_secret_arn,
     )
 
 
@@ -137,10 +149,12 @@ def platform_template_context(
     db_secret_arn: str,
     *,
     cache_secret_arn: str | None = None,
+    db_app_secret_arn: str | None = None,
 ) -> dict[str, Any]:
     """The platform template's inputs from the settings and the secrets' ARNs (no AWS calls).
 
-    ``cache_secret_arn`` is the cache's auth token secret, when the settings ask for a cache.
+    ``cache_secret_arn`` is the cache's auth token secret, when the settings ask for a cache;
+    ``db_app_secret_arn`` the service role's password (None: the service connects as the master user).
     """
     secret_arns = sorted(v for v in settings.secrets.values() if ":secretsmanager:" in v)
     return {
@@ -149,6 +163,7 @@ def platform_template_context(
         "project": project,
         "db_secret_arn": db_secret_arn,
         "cache_secret_arn": cache_secret_arn,
+        "db_app_secret_arn": db_app_secret_arn,
         "task_secret_arns": secret_arns,
     }
 
@@ -201,7 +216,8 @@ def app_template_context(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An app template's inputs from the settings and the values looked up in AWS (no AWS calls)."""
-    container_env = {**settings.environment, **(environment or {})}
+    # The service's schema (the migration creates it): one per branch environment.
+    container_env = {"DB_SCHEMA": naming.db_schema(names), **settings.environment, **(environment or {})}
     if settings.strategy != "blue-green":
         container_env["APP_VERSION"] = image_tag  # blue-green roots set it per colour
     return {

@@ -34,7 +34,16 @@ from deploytool.errors import DeployError
 Warn = Callable[[str], None]
 LOCKS = "locks"  # <prefix>/<env>/locks/<workspace>: the deploy locks, next to the records
 
-OUTCOMES = ("in_progress", "success", "failed", "rolled_back", "rollback_failed", "interrupted", "error")
+OUTCOMES = (
+    "in_progress",
+    "success",
+    "failed",
+    "rolled_back",
+    "rollback_failed",
+    "migration_failed",  # the release's migration failed before the service moved: the old release serves
+    "interrupted",
+    "error",
+)
 
 
 def actor() -> str:

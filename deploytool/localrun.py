@@ -7,10 +7,12 @@ environment on a free loopback port, and points verification at it. A release's 
 therefore changes what runs, exactly as on ECS. Deploys, rollbacks and destroys replace or stop
 the process; ``stop_all`` leaves nothing running.
 
-The database: the emulator's RDS endpoint is not a server, so a ``DATABASE_URL`` that points at it
-is mapped to a local PostgreSQL (``$DEPLOYTOOL_LOCAL_DATABASE_URL``, default the one
-``.ci/install-postgis.sh`` creates). Any other database URL is kept, so a release configured for a
-database that does not exist fails for real.
+The database: the emulator's RDS endpoint is not a server, so database URLs that point at it are
+mapped to a local PostgreSQL (``$DEPLOYTOOL_LOCAL_DATABASE_URL``, default the one
+``.ci/install-postgis.sh`` creates: bare, as RDS gives one; see ``map_database``). Nothing here
+creates the schema: the release's migration does, as a one-off task (``run_one_off``), before the
+service moves. Any other database URL is kept, so a release configured for a database that does
+not exist fails for real.
 """
 
 from __future__ import annotations
@@ -23,17 +25,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 from botocore.exceptions import ClientError
 
+from deploytool import oneoff
 from deploytool.emulator import HOST, free_port
 from deploytool.errors import DeployError
 from deploytool.naming import Names
+from deploytool.oneoff import OneOffResult
 from deploytool.state import AppOutputs, ServiceOutputs
 
 if TYPE_CHECKING:
@@ -180,22 +185,59 @@ class LocalRuntime:
         if not services or services[0].get("status") != "ACTIVE":
             raise DeployError(f"service {service} does not exist in the emulator's cluster {cluster}")
         arn = services[0]["taskDefinition"]
+        env, image = self.task_environment(arn)
+        return env, arn, image
+
+    def task_environment(self, arn: str) -> tuple[dict[str, str], str]:
+        """(environment incl. resolved secrets, image) of the task definition ``arn``'s container."""
+        ecs = self.target.runtime_clients()("ecs")
         container = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["containerDefinitions"][0]
         env = {item["name"]: item["value"] for item in container.get("environment", [])}
         sm = self.target.runtime_clients()("secretsmanager")
         for secret in container.get("secrets", []):
             env[secret["name"]] = sm.get_secret_value(SecretId=secret_id(secret["valueFrom"]))["SecretString"]
-        return env, arn, str(container.get("image", ""))
+        return env, str(container.get("image", ""))
+
+    def run_one_off(self, service: ServiceOutputs, command: Sequence[str], budget_s: float) -> OneOffResult:
+        """``command`` once, as a local process with the environment of ``service.task_definition_arn``."""
+        env, _ = self.task_environment(service.task_definition_arn)
+        workdir = service_dir(self.target)
+        process_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(workdir), **self.map_database(env)}
+        return oneoff.run_locally(command, env=process_env, cwd=workdir, budget_s=budget_s)
 
     @staticmethod
     def map_database(env: dict[str, str]) -> dict[str, str]:
-        """Point a DATABASE_URL aimed at the emulator's RDS endpoint at the local PostgreSQL."""
+        """Point database URLs aimed at the emulator's RDS endpoint at the local PostgreSQL.
+
+        The master user's (``MIGRATION_DATABASE_URL``, or a ``DATABASE_URL`` of the master user) becomes
+        the local database's owner, which ``.ci/install-postgis.sh`` gives what the RDS master user has.
+        A ``DATABASE_URL`` of the application role (``APP_DB_USER``) keeps that role and its password
+        (``PGPASSWORD``, resolved from its secret): the service logs in as the role its migration made,
+        exactly as on RDS.
+        """
+        local = os.environ.get(LOCAL_DB_ENV, DEFAULT_LOCAL_DB)
+
+        def aimed(url: str) -> bool:
+            host = urlsplit(url).hostname or ""
+            return bool(url) and (host.endswith(".amazonaws.com") or host == env.get("PGHOST"))
+
+        mapped = dict(env)
+        if aimed(env.get("MIGRATION_DATABASE_URL", "")):
+            mapped["MIGRATION_DATABASE_URL"] = local
+            mapped.pop("MIGRATION_DB_PASSWORD", None)  # the local URL carries the owner's
         url = env.get("DATABASE_URL", "")
-        host = urlsplit(url).hostname or ""
-        if url and (host.endswith(".amazonaws.com") or host == env.get("PGHOST")):
-            env = {k: v for k, v in env.items() if not k.startswith("PG")}
-            env["DATABASE_URL"] = os.environ.get(LOCAL_DB_ENV, DEFAULT_LOCAL_DB)
-        return env
+        if aimed(url):
+            user = urlsplit(url).username
+            if user and user == env.get("APP_DB_USER"):
+                parts = urlsplit(local)
+                netloc = f"{quote(user, safe='')}:{quote(env.get('PGPASSWORD', ''), safe='')}@{parts.hostname}"
+                netloc += f":{parts.port}" if parts.port else ""
+                mapped["DATABASE_URL"] = urlunsplit(parts._replace(netloc=netloc))
+            else:
+                mapped["DATABASE_URL"] = local
+        if mapped != env:
+            mapped = {k: v for k, v in mapped.items() if not k.startswith("PG")}
+        return mapped
 
     def start(self, workspace: str, cluster: str, service: str, *, wait_s: float = 20.0) -> LocalTask:
         """(Re)start the local task of ``workspace`` from the service's current task definition."""
@@ -206,15 +248,6 @@ class LocalRuntime:
         workdir = service_dir(self.target)
         if not (workdir / "geoapi").is_dir():
             raise DeployError(f"the reference service is missing at {workdir}")
-        if env.get("DATABASE_URL"):
-            # Like a migration job before the rollout: the schema exists before the service starts.
-            subprocess.run(
-                [sys.executable, "-m", "geoapi.seed", "--schema-only", "--database-url", env["DATABASE_URL"]],
-                cwd=workdir,
-                capture_output=True,
-                timeout=60,
-                check=False,
-            )
         process_env = {
             "PATH": os.environ.get("PATH", ""),
             "PYTHONPATH": str(workdir),

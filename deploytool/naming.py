@@ -285,6 +285,14 @@ def _branch_names(env: str, branch: str | None, slug: str, domain: str) -> Names
     )
 
 
+def db_schema(names: Names) -> str:
+    """The database schema of a deployment: ``public`` for the environment itself, one per branch
+    environment (its workspace with ``_`` for ``-``: ``staging_feature_new_api_endpoint``, <= 63)."""
+    if names.workspace == DEFAULT_WORKSPACE:
+        return "public"
+    return names.workspace.replace("-", "_")
+
+
 def _checked(names: Names) -> Names:
     if len(names.host) > DNS_NAME_MAX_LEN:
         raise DeployError(

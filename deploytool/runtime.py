@@ -11,11 +11,14 @@ stand-in task's loopback address.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from deploytool import oneoff
 from deploytool.localrun import LocalRuntime, LocalTask
 from deploytool.naming import Names
+from deploytool.oneoff import OneOffResult
 from deploytool.state import AppOutputs, ServiceOutputs
 
 if TYPE_CHECKING:
@@ -52,6 +55,11 @@ class Runtime(Protocol):
 
     def stop_all(self) -> int:
         """Stop everything this runtime started; returns how many."""
+        ...
+
+    def run_one_off(self, service: ServiceOutputs, command: Sequence[str], budget_s: float) -> OneOffResult:
+        """Run ``command`` once from ``service.task_definition_arn`` where ``service`` runs (its network,
+        its environment and secrets), and wait up to ``budget_s`` for it to end."""
         ...
 
 
@@ -91,6 +99,16 @@ class AwsRuntime:
 
     def stop_all(self) -> int:
         return 0
+
+    def run_one_off(self, service: ServiceOutputs, command: Sequence[str], budget_s: float) -> OneOffResult:
+        return oneoff.run_on_ecs(
+            self.target.clients(),
+            cluster=service.cluster_name,
+            service=service.service_name,
+            task_definition=service.task_definition_arn,
+            command=command,
+            budget_s=budget_s,
+        )
 
 
 def runtime_for(target: Target) -> Runtime:

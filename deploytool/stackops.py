@@ -6,7 +6,7 @@ is always rendered, saved and summarised the same way and what is applied is wha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,16 +147,18 @@ def plan_stack(
     extra: dict[str, Any] | None = None,
     out: Path | None = None,
     destroy: bool = False,
+    targets: Sequence[str] = (),
 ) -> PlanResult:
     """Render the stack's tfvars and write a saved plan. Infra-only app plans keep the deployed tag.
 
-    ``extra`` adds template inputs of a release strategy (the blue-green colours).
+    ``extra`` adds template inputs of a release strategy (the blue-green colours); ``targets``
+    limits the plan to those resource addresses (``-target``: the migration's task definition).
     """
     stack, tfvars = _rendered(
         target, stack_name, branch=branch, image_tag=image_tag, environment=environment, extra=extra
     )
     planfile = out or (stack.data_dir / "deploytool.tfplan")
-    changed = stack.runner.plan(planfile, var_files=[tfvars], destroy=destroy)
+    changed = stack.runner.plan(planfile, var_files=[tfvars], destroy=destroy, targets=targets)
     plan_json = stack.runner.show_json(planfile)
     return PlanResult(stack, planfile, tfvars, changed, summaries.summarize(plan_json), plan_json)
 
@@ -349,6 +351,12 @@ def _destroy(
         if stack_name == "platform":
             # First, so no app deploy starts against a platform that is going away.
             delete_platform_outputs(target.clients()("s3"), target.layout)
+        if stack_name == "app" and names is not None:
+            from deploytool.release.migration import drop_branch_schema  # late: the release package uses this one
+
+            dropped = drop_branch_schema(target, names, progress=progress)
+            if dropped is not None:
+                record.extra["drop_schema"] = dropped.to_dict()
         if stack.runner.state_resources():
             context = _destroy_context(target, stack_name, names, before)
             var_files = [stack.write_tfvars(render_tfvars(stack.root, context))] if context else []

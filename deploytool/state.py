@@ -51,6 +51,8 @@ APP_PLATFORM_ATTRIBUTES = (
     "db_username",
     "db_name",
     "db_secret_arn",
+    "db_app_username",
+    "db_app_secret_arn",
     "db_security_group_id",
     "alb_arn_suffix",
     "sns_topic_arn",
@@ -209,8 +211,18 @@ class Outputs(Mapping[str, Any]):
         return dict(self._values)
 
 
-_NULL_WHEN_ABSENT = frozenset({"cache_url", "cache_port", "cache_security_group_id", "cache_auth_token_secret_arn"})
-"""Outputs a platform applied before they existed lacks and means as null (it has no cache)."""
+_NULL_WHEN_ABSENT = frozenset(
+    {
+        "cache_url",
+        "cache_port",
+        "cache_security_group_id",
+        "cache_auth_token_secret_arn",
+        "db_app_username",
+        "db_app_secret_arn",
+    }
+)
+"""Outputs a platform applied before they existed lacks and means as null (it has no cache; its
+service connects as the master user)."""
 
 
 class PlatformOutputs(Outputs):

@@ -106,6 +106,7 @@ COMMAND_MODULES: dict[str, str] = {
     "history": "stacks",
     "force-unlock": "stacks",
     "finalize": "stacks",
+    "migrate": "migrate",
     "cleanup": "cleanup",
     "demo": "demo",
     "github": "github",

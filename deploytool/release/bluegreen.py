@@ -5,6 +5,8 @@ rule that forwards 100/0 to the active colour; a test route (same host plus a he
 idle colour. All of it is Terraform driven by ``active_color``, ``<colour>_image_tag`` and
 ``<colour>_desired_count``. The sequence never leaves production pointing at an unverified colour::
 
+    migrate from the idle colour's new task definition, once (deploytool.release.migration)
+                                              -> fail: exit 1, nothing staged, production untouched
     stage   idle := new tag, scaled up        (production untouched)
     verify  idle through the test route       -> fail: scale idle down, exit 3
     flip    active := idle                    (listener weights, in place)
@@ -22,6 +24,7 @@ from deploytool import inputs, naming
 from deploytool.errors import DeployError, RollbackFailedError, RolledBackError
 from deploytool.health import Verdict
 from deploytool.ledger import Record
+from deploytool.release import migration
 from deploytool.release.outcome import DeployOutcome
 from deploytool.release.verify import verify
 from deploytool.stack import Target
@@ -226,6 +229,11 @@ class BlueGreen:
     def _first_deploy(self, record: Record, tag: str, desired: int, env: dict[str, str]) -> DeployOutcome:
         colors = self._first_colors(tag, desired, env)
         outputs = self.apply(colors, "first deploy on blue")
+        if migration.command(self.target):  # nothing served before: migrate before the first check
+            with migration.recorded(record):
+                record.extra["migration"] = migration.run(
+                    self.target, outputs.service("blue"), progress=self.progress
+                ).to_dict()
         verdict = self.check("blue", tag, outputs, test_route=False)
         url = str(outputs.url)
         if not verdict.ok:
@@ -242,6 +250,20 @@ class BlueGreen:
         old, new = before.active_color, before.idle_color
         old_tag = before.tag(old)
         staged = self._staged_colors(before, tag, desired, env)
+        current = app_outputs(self.target, self.workspace)
+        if current is not None:  # once, before the idle colour is staged; nothing moves if it fails
+            with migration.recorded(record):
+                result = migration.before_release(
+                    self.target,
+                    self.names,
+                    tag,
+                    current.service(new),
+                    extra={"colors": staged.to_vars()},
+                    color=new,
+                    progress=self.progress,
+                )
+            if result is not None:
+                record.extra["migration"] = result.to_dict()
         outputs = self.apply(staged, f"stage {tag} on {new}")
         verdict = self.check(new, tag, outputs, test_route=True)
         if not verdict.ok:

@@ -1,8 +1,9 @@
 """Rolling releases (staging, branch environments): one service, updated in place.
 
-    deploy   apply the new tag -> verify -> success
+    deploy   [migrate from the new task definition] -> apply the new tag -> verify -> success
                                         -> fail: re-apply the last known good tag -> verify
                                                  -> exit 3 (restored) or 4 (restore failed / nothing to restore)
+             a failed migration: exit 1, the service never moved (``deploytool.release.migration``)
 
 The last known good release comes from the ledger (the newest verified success), else the tag
 that ran before. ECS's deployment circuit breaker guards the rollout itself on AWS.
@@ -13,10 +14,12 @@ from __future__ import annotations
 from deploytool import inputs, naming
 from deploytool.errors import DeployError, RollbackFailedError, RolledBackError
 from deploytool.ledger import Record
+from deploytool.release import migration
 from deploytool.release.outcome import DeployOutcome
 from deploytool.release.verify import verify
 from deploytool.stack import Target
 from deploytool.stackops import Progress, apply_app, counts, deployed_image, quiet
+from deploytool.state import app_outputs
 
 
 class Rolling:
@@ -35,10 +38,17 @@ class Rolling:
     def running_image(self) -> str | None:
         return deployed_image(self.target, self.names.workspace)
 
-    def _release(self, record: Record, image_tag: str, environment: dict[str, str] | None) -> DeployOutcome:
-        """Apply ``image_tag``, verify it, fill ``record`` in; the outcome (success or failed)."""
+    def _release(
+        self, record: Record, image_tag: str, environment: dict[str, str] | None, *, migrate_after_apply: bool = False
+    ) -> DeployOutcome:
+        """Apply ``image_tag``, verify it, fill ``record`` in; the outcome (success or failed).
+
+        ``migrate_after_apply``: a first deploy's migration, between its apply and its verification."""
         result, app = apply_app(self.target, self.names, image_tag, environment=environment, progress=self.progress)
         record.plan = counts(result.summary)
+        if migrate_after_apply:
+            with migration.recorded(record):
+                record.extra["migration"] = migration.run(self.target, app.service(), progress=self.progress).to_dict()
         url, verdict = verify(
             self.target,
             self.names,
@@ -82,13 +92,35 @@ class Rolling:
         # Roll back first, record after: the outcome is written when the run ends, and a history
         # that cannot be written never holds the rollback up (see ``Ledger.recording``).
         with self.ledger.recording(record, warn=self.progress):
-            outcome = self._release(record, image_tag, environment)
+            first = self._migrate(record, image_tag, environment)
+            outcome = self._release(record, image_tag, environment, migrate_after_apply=first)
             if outcome.verdict.ok:
                 self.progress(f"verified: {outcome.verdict.summary()}")
                 return outcome
             self.progress(f"verification failed: {outcome.verdict.summary()}")
             self._restore(record, outcome, rollback=rollback)
         return outcome  # not reached: _restore always raises
+
+    def _migrate(self, record: Record, image_tag: str, environment: dict[str, str] | None) -> bool:
+        """The release's migration, before the service moves; True when it is still to run (first deploy:
+        no service yet, so it runs after the apply)."""
+        if not migration.command(self.target):
+            return False
+        current = app_outputs(self.target, self.names.workspace)
+        if current is None or not current.text("service_name"):
+            return True
+        with migration.recorded(record):
+            result = migration.before_release(
+                self.target,
+                self.names,
+                image_tag,
+                current.service(),
+                environment=environment,
+                progress=self.progress,
+            )
+        if result is not None:
+            record.extra["migration"] = result.to_dict()
+        return False
 
     def _restore(self, record: Record, outcome: DeployOutcome, *, rollback: bool) -> None:
         """After a failed deploy: re-apply the last known good release; always raises."""

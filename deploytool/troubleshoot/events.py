@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from deploytool.awschecks import task_definition_label
 from deploytool.errors import DeployError
+from deploytool.oneoff import stopped_one_offs
 from deploytool.troubleshoot.explain import Explanation, explain
 from deploytool.troubleshoot.findings import EMULATOR
 from deploytool.troubleshoot.locate import Where, aws_error
@@ -212,6 +213,8 @@ def service_events(where: Where, *, limit: int = 10) -> EventsReport:
             )
             if arns:
                 stopped = ecs.describe_tasks(cluster=where.cluster, tasks=arns[:100]).get("tasks", [])
+            # The release's migration runs as a one-off task of the service's task definition.
+            stopped = [*stopped, *stopped_one_offs(ecs, where.cluster, service_name)]
         except (ClientError, BotoCoreError) as exc:
             raise DeployError(f"cannot list the stopped tasks of {service_name}: {aws_error(exc)}") from exc
     commands = {"logs": where.command("logs", "--since", "1h"), "diagnose": where.command("diagnose")}

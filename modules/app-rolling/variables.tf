@@ -17,9 +17,12 @@ variable "platform" {
     db_username             = string
     db_name                 = string
     db_secret_arn           = string
-    db_security_group_id    = string
-    alb_arn_suffix          = string
-    sns_topic_arn           = string
+    # The service's own role and its password's secret (null: it connects as the master user).
+    db_app_username      = string
+    db_app_secret_arn    = string
+    db_security_group_id = string
+    alb_arn_suffix       = string
+    sns_topic_arn        = string
     # The cache (all null without one): `rediss://host:port`, its port and security group, and the
     # secret holding its auth token.
     cache_url                   = string

@@ -6,6 +6,9 @@ variable "platform" {
     db_username   = string
     db_name       = string
     db_secret_arn = string
+    # The service's own role and its password's secret; null: the service connects as the master user.
+    db_app_username   = optional(string)
+    db_app_secret_arn = optional(string)
     # The cache, when the platform has one: its URL (no credentials) and its auth token's secret.
     cache_url                   = optional(string)
     cache_auth_token_secret_arn = optional(string)

@@ -32,6 +32,26 @@ data "aws_iam_policy_document" "deploy" {
     resources = ["${local.arn_prefix.ecs}:task-definition/${local.task_definition_family_prefix}*:*"]
   }
 
+  # The release's migration: a one-off task of the service's own task definitions, in this cluster
+  # only; then its status and, past its budget, a stop.
+  statement {
+    sid       = "MigrationTasksRun"
+    actions   = ["ecs:RunTask"]
+    resources = ["${local.arn_prefix.ecs}:task-definition/${local.task_definition_family_prefix}*:*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [var.cluster_arn]
+    }
+  }
+
+  statement {
+    sid       = "MigrationTasksWatch"
+    actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
+    resources = ["${local.arn_prefix.ecs}:task/${local.cluster_name}/*"]
+  }
+
   statement {
     sid = "TargetGroups"
     actions = [

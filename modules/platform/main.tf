@@ -11,6 +11,7 @@ locals {
   # The execution role reads the database password and any secret the app stacks inject.
   task_secret_arns = distinct(concat(
     [local.settings.database.master_password_secret_arn],
+    local.settings.database.app_password_secret_arn != null ? [local.settings.database.app_password_secret_arn] : [],
     local.cache ? [local.settings.cache.auth_token_secret_arn] : [],
     local.settings.task_secret_arns,
   ))

@@ -111,6 +111,16 @@ output "db_username" {
   value       = module.db.username
 }
 
+output "db_app_username" {
+  description = "The service's database role (its migration creates it with the password in `db_app_secret_arn`), or null when the service connects as the master user."
+  value       = local.settings.database.app_password_secret_arn != null ? "${replace(local.settings.name, "-", "_")}_app" : null
+}
+
+output "db_app_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the service role's password (never the password itself), or null."
+  value       = local.settings.database.app_password_secret_arn
+}
+
 output "db_name" {
   description = "Database the app connects to (the instance's default database)."
   value       = "postgres"

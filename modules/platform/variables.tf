@@ -29,10 +29,13 @@ variable "settings" {
     })
     database = object({
       master_password_secret_arn = string
-      instance_class             = string
-      multi_az                   = bool
-      deletion_protection        = bool
-      skip_final_snapshot        = bool
+      # The service's own role (made by its migration): the secret holding its password; null: the
+      # service connects as the master user.
+      app_password_secret_arn = optional(string)
+      instance_class          = string
+      multi_az                = bool
+      deletion_protection     = bool
+      skip_final_snapshot     = bool
     })
     cache = object({
       enabled               = bool

@@ -57,12 +57,13 @@ def test_demo_runs_the_lifecycle_and_leaves_nothing_running(tmp_path: Path, tf_e
 
     # Each step's exit code, as the summary table reports it.
     summary = err.split("== summary", 1)[1]
-    codes = {line[:22].strip(): int(line[22:28]) for line in summary.splitlines()[3:11]}
+    codes = {line[:22].strip(): int(line[22:28]) for line in summary.splitlines()[3:12]}
     assert codes == {
         "emulator + bootstrap": 0,
         "platform": 0,
         "plan comment": 0,
         "deploy v1": 0,
+        "migration (in v1)": 0,
         "metrics + cache": 0,
         "deploy v2 (broken)": 3,
         "history": 0,
@@ -70,6 +71,12 @@ def test_demo_runs_the_lifecycle_and_leaves_nothing_running(tmp_path: Path, tf_e
     }
     assert "<!-- deploytool:local -->" in err  # the PR comment it would post
     assert "rolled back to v1, which verified healthy" in err
+    # v1's migration ran before its service, and the service runs as the role it made.
+    assert "migration done: postgis" in err
+    assert re.search(
+        r"schema local_feature_demo migrated in [0-9.]+s before the service started; it runs as theobroma_local_app",
+        err,
+    )
     assert "the task exited at start" in err and "DATABASE_URL" in err  # the real reason v2 failed
     # The history step listed the three records: v1 verified, v2 rolled back, the rollback to v1 verified.
     history = [

@@ -58,7 +58,15 @@ def db_secret_arn(emulator: Emulator) -> str:
     return str(sm.create_secret(Name=name, SecretString=DB_PASSWORD)["ARN"])
 
 
-def _platform_outputs(emulator: Emulator, db_secret_arn: str) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def db_app_secret_arn(emulator: Emulator) -> str:
+    """The service role's password secret, stored as ``deploytool bootstrap`` stores it."""
+    sm = emulator.client("secretsmanager")
+    name = f"theobroma-test-db-app-{uuid.uuid4().hex[:8]}"
+    return str(sm.create_secret(Name=name, SecretString="app-role-password")["ARN"])
+
+
+def _platform_outputs(emulator: Emulator, db_secret_arn: str, db_app_secret_arn: str | None = None) -> dict[str, Any]:
     """Create what the platform stack would, directly through the API, and return its outputs."""
     suffix = uuid.uuid4().hex[:6]
     ec2, ecs, elb = emulator.client("ec2"), emulator.client("ecs"), emulator.client("elbv2")
@@ -116,6 +124,8 @@ def _platform_outputs(emulator: Emulator, db_secret_arn: str) -> dict[str, Any]:
         "db_username": "theobroma",
         "db_name": "postgres",
         "db_secret_arn": db_secret_arn,
+        "db_app_username": "theobroma_staging_app" if db_app_secret_arn else None,
+        "db_app_secret_arn": db_app_secret_arn,
         "db_security_group_id": db_sg,
         "db_instance_identifier": f"theobroma-test-{suffix}",
         "sns_topic_arn": f"arn:aws:sns:{REGION}:123456789012:theobroma-test-{suffix}-alarms",
@@ -128,9 +138,9 @@ def _platform_outputs(emulator: Emulator, db_secret_arn: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def platform(emulator: Emulator, db_secret_arn: str) -> dict[str, Any]:
+def platform(emulator: Emulator, db_secret_arn: str, db_app_secret_arn: str) -> dict[str, Any]:
     """The platform's outputs (as its root's ``platform`` object output holds them)."""
-    return _platform_outputs(emulator, db_secret_arn)
+    return _platform_outputs(emulator, db_secret_arn, db_app_secret_arn)
 
 
 def _unquote(value: Any) -> Any:
@@ -156,6 +166,7 @@ def _platform_vars(
     github_repository: str | None = None,
     cache_secret_arn: str | None = None,
     settings: EnvironmentSettings | None = None,
+    db_app_secret_arn: str | None = None,
 ) -> dict[str, Any]:
     project = CONFIG.project.model_copy(update={"github_repository": github_repository})
     settings = settings or CONFIG.environment(env)
@@ -168,6 +179,7 @@ def _platform_vars(
         "project": project,
         "db_secret_arn": db_secret_arn,
         "cache_secret_arn": cache_secret_arn,
+        "db_app_secret_arn": db_app_secret_arn,
         "task_secret_arns": [],
     }
     tf_vars = _rendered(ENVIRONMENTS / env / "platform", context)
@@ -663,8 +675,16 @@ def test_staging_app_logs_and_database_wiring(long_branch_plan: Planned, platfor
     }
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert env["PGHOST"] == platform["db_address"] and env["PGPORT"] == "5432"
-    assert env["DATABASE_URL"] == (f"postgresql://theobroma@{platform['db_address']}:5432/postgres?sslmode=require")
-    assert container["secrets"] == [{"name": "PGPASSWORD", "valueFrom": platform["db_secret_arn"]}]
+    # The service connects as its own role; the master user is the migration's alone.
+    server = f"{platform['db_address']}:5432/postgres?sslmode=require"
+    assert env["DATABASE_URL"] == f"postgresql://theobroma_staging_app@{server}"
+    assert env["PGUSER"] == env["APP_DB_USER"] == "theobroma_staging_app"
+    assert env["MIGRATION_DATABASE_URL"] == f"postgresql://theobroma@{server}"
+    assert container["secrets"] == [
+        {"name": "APP_DB_PASSWORD", "valueFrom": platform["db_app_secret_arn"]},
+        {"name": "MIGRATION_DB_PASSWORD", "valueFrom": platform["db_secret_arn"]},
+        {"name": "PGPASSWORD", "valueFrom": platform["db_app_secret_arn"]},
+    ]
     # The branch's own security group is admitted by the database for the life of the branch.
     rule = plan.after("module.app.aws_security_group_rule.db_from_service")
     assert (rule["type"], rule["security_group_id"], rule["from_port"]) == (

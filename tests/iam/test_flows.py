@@ -90,11 +90,17 @@ _REPLACE = {
         "elasticloadbalancing:DeleteTargetGroup",
     )
 }
+# The release's migration runs as an ECS one-off task on AWS; the local stand-in runs it as a process.
+_ONE_OFF = {
+    action: "the migration's one-off task runs as a local process here (the ECS side: tests/unit/test_oneoff.py)"
+    for action in ("ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask")
+}
 UNUSED_HERE: dict[str, dict[str, str]] = {
     "staging-deploy": {
         **_IMPLICIT,
         **_PROVIDER,
         **_UNTAG,
+        **_ONE_OFF,
         "elasticloadbalancing:ModifyRule": "a branch rule's conditions change (a new domain)",
         "elasticloadbalancing:SetRulePriorities": "a rule's priority changes",
     },
@@ -103,6 +109,7 @@ UNUSED_HERE: dict[str, dict[str, str]] = {
         **_PROVIDER,
         **_UNTAG,
         **_REPLACE,
+        **_ONE_OFF,
         "elasticloadbalancing:SetRulePriorities": "a rule's priority changes",
     },
     "staging-build": {

@@ -29,32 +29,36 @@ ROLE = 'module.github_oidc.aws_iam_role.this["{}"]'
 POLICY = 'module.github_oidc.aws_iam_role_policy.this["{}"]'
 
 # Actions AWS cannot scope to a resource: the only ones allowed with Resource "*".
-UNSCOPABLE_ACTIONS = frozenset({
-    "ecr:GetAuthorizationToken",
-    "ecs:DescribeTaskDefinition",
-    "ecs:RegisterTaskDefinition",
-    "ecs:DeregisterTaskDefinition",
-    "elasticloadbalancing:DescribeRules",
-    "elasticloadbalancing:DescribeTargetGroups",
-    "elasticloadbalancing:DescribeTargetGroupAttributes",
-    "elasticloadbalancing:DescribeTargetHealth",
-    "elasticloadbalancing:DescribeTags",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSecurityGroupRules",
-    "ec2:DescribeNetworkInterfaces",
-    "application-autoscaling:DescribeScalableTargets",
-    "application-autoscaling:DescribeScalingPolicies",
-})
+UNSCOPABLE_ACTIONS = frozenset(
+    {
+        "ecr:GetAuthorizationToken",
+        "ecs:DescribeTaskDefinition",
+        "ecs:RegisterTaskDefinition",
+        "ecs:DeregisterTaskDefinition",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DescribeTags",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSecurityGroupRules",
+        "ec2:DescribeNetworkInterfaces",
+        "application-autoscaling:DescribeScalableTargets",
+        "application-autoscaling:DescribeScalingPolicies",
+    }
+)
 # What pushing an image takes (the Docker client's calls and the workflow's "already there?" check).
-PUSH_ACTIONS = frozenset({
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:InitiateLayerUpload",
-    "ecr:UploadLayerPart",
-    "ecr:CompleteLayerUpload",
-    "ecr:PutImage",
-    "ecr:BatchGetImage",
-    "ecr:DescribeImages",
-})
+PUSH_ACTIONS = frozenset(
+    {
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:BatchGetImage",
+        "ecr:DescribeImages",
+    }
+)
 SECURITY_GROUP_MUTATIONS = (
     "ec2:CreateSecurityGroup",
     "ec2:AuthorizeSecurityGroupIngress",
@@ -139,12 +143,21 @@ CLAIMS: list[tuple[str, dict[str, str], set[str]]] = [
     ("pull request", github_claims(f"{SUB}:pull_request"), {"staging deploy"}),
     ("fork pull request", github_claims(f"{SUB}:pull_request"), {"staging deploy"}),
     ("push to main, no environment", github_claims(f"{SUB}:ref:refs/heads/main"), {"production build"}),
-    ("push to a feature branch", github_claims(f"{SUB}:ref:refs/heads/feature/new-api-endpoint"),
-     {"staging deploy", "staging build"}),
-    ("push to a nested feature branch", github_claims(f"{SUB}:ref:refs/heads/feature/a/b"),
-     {"staging deploy", "staging build"}),
-    ("push to a hotfix branch", github_claims(f"{SUB}:ref:refs/heads/hotfix/db-timeout"),
-     {"staging deploy", "staging build"}),
+    (
+        "push to a feature branch",
+        github_claims(f"{SUB}:ref:refs/heads/feature/new-api-endpoint"),
+        {"staging deploy", "staging build"},
+    ),
+    (
+        "push to a nested feature branch",
+        github_claims(f"{SUB}:ref:refs/heads/feature/a/b"),
+        {"staging deploy", "staging build"},
+    ),
+    (
+        "push to a hotfix branch",
+        github_claims(f"{SUB}:ref:refs/heads/hotfix/db-timeout"),
+        {"staging deploy", "staging build"},
+    ),
     ("push to develop", github_claims(f"{SUB}:ref:refs/heads/develop"), {"staging deploy", "staging build"}),
     ("push to developer", github_claims(f"{SUB}:ref:refs/heads/developer"), set()),
     ("push to release/1.0", github_claims(f"{SUB}:ref:refs/heads/release/1.0"), set()),
@@ -153,8 +166,11 @@ CLAIMS: list[tuple[str, dict[str, str], set[str]]] = [
     ("push of tag v1.2.3", github_claims(f"{SUB}:ref:refs/tags/v1.2.3"), {"production build"}),
     ("push of another tag", github_claims(f"{SUB}:ref:refs/tags/release-1"), set()),
     ("another repository, feature branch", github_claims("repo:theobroma/another:ref:refs/heads/feature/x"), set()),
-    ("another owner, production environment", github_claims("repo:attacker/geo-api-deploy:environment:production"),
-     set()),
+    (
+        "another owner, production environment",
+        github_claims("repo:attacker/geo-api-deploy:environment:production"),
+        set(),
+    ),
     ("a look-alike repository", github_claims(f"{SUB}-fork:ref:refs/heads/main"), set()),
     ("wrong audience", github_claims(f"{SUB}:environment:production", aud="https://github.com/theobroma"), set()),
     ("wrong audience, pull request", github_claims(f"{SUB}:pull_request", aud="sts.amazonaws.com.evil"), set()),
@@ -224,9 +240,13 @@ def test_role_nobody_can_assume_is_rejected(root: TfRoot) -> None:
 def test_roles_are_created_as_asked(root: TfRoot, staging: Roles) -> None:
     assert staging.role("deploy")["name"] == "modtest-staging-github-deploy"
     assert staging.role("build")["name"] == "modtest-staging-github-build"
-    without_build = root.plan({
-        "create_oidc_provider": False, "oidc_provider_arn": EXISTING_PROVIDER, "build_role_enabled": False,
-    })
+    without_build = root.plan(
+        {
+            "create_oidc_provider": False,
+            "oidc_provider_arn": EXISTING_PROVIDER,
+            "build_role_enabled": False,
+        }
+    )
     assert ROLE.format("build") not in without_build.resource_changes
     assert POLICY.format("build") not in without_build.resource_changes
     assert output(without_build, "build_role_name") is None
@@ -321,38 +341,44 @@ def test_build_roles_push_to_the_one_repository_and_do_nothing_else(roles: dict[
 
 
 @pytest.mark.parametrize("action", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
-@pytest.mark.parametrize("key, allowed", [
-    # Branch workspaces (workspace_key_prefix "workspaces", see deploytool/state.py) and their locks.
-    ("workspaces/staging-feature-x/staging/app/terraform.tfstate", True),
-    ("workspaces/staging-feature-x/staging/app/terraform.tfstate.tflock", True),
-    ("staging/app/terraform.tfstate", True),
-    ("deploy-history/staging/staging-feature-x/20250101T000000Z-1.json", True),
-    # The record of the branch a workspace belongs to (deploytool/ledger.py), beside its history.
-    ("deploy-history/staging/staging-feature-x.branch.json", True),
-    # The platform's state (database master password) is never written by the staging role.
-    ("staging/platform/terraform.tfstate", False),
-    ("env:/staging-feature-x/staging/app/terraform.tfstate", False),
-    ("production/app/terraform.tfstate", False),
-    ("production/platform/terraform.tfstate", False),
-    ("workspaces/staging-feature-x/production/app/terraform.tfstate", False),
-    ("deploy-history/production/default/20250101T000000Z-1.json", False),
-])
+@pytest.mark.parametrize(
+    "key, allowed",
+    [
+        # Branch workspaces (workspace_key_prefix "workspaces", see deploytool/state.py) and their locks.
+        ("workspaces/staging-feature-x/staging/app/terraform.tfstate", True),
+        ("workspaces/staging-feature-x/staging/app/terraform.tfstate.tflock", True),
+        ("staging/app/terraform.tfstate", True),
+        ("deploy-history/staging/staging-feature-x/20250101T000000Z-1.json", True),
+        # The record of the branch a workspace belongs to (deploytool/ledger.py), beside its history.
+        ("deploy-history/staging/staging-feature-x.branch.json", True),
+        # The platform's state (database master password) is never written by the staging role.
+        ("staging/platform/terraform.tfstate", False),
+        ("env:/staging-feature-x/staging/app/terraform.tfstate", False),
+        ("production/app/terraform.tfstate", False),
+        ("production/platform/terraform.tfstate", False),
+        ("workspaces/staging-feature-x/production/app/terraform.tfstate", False),
+        ("deploy-history/production/default/20250101T000000Z-1.json", False),
+    ],
+)
 def test_staging_state_access(staging: Roles, action: str, key: str, allowed: bool) -> None:
     # Reading its own platform's outputs document is the one exception (below).
     assert allows(staging.policy("deploy"), action, s3(key)) is allowed
 
 
 @pytest.mark.parametrize("action", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
-@pytest.mark.parametrize("key, allowed", [
-    ("production/app/terraform.tfstate", True),
-    ("production/app/terraform.tfstate.tflock", True),
-    ("deploy-history/production/default/20250101T000000Z-1.json", True),
-    ("production/platform/terraform.tfstate", False),
-    ("staging/app/terraform.tfstate", False),
-    ("workspaces/staging-feature-x/staging/app/terraform.tfstate", False),
-    ("deploy-history/staging/staging-feature-x/20250101T000000Z-1.json", False),
-    ("deploy-history/staging/staging-feature-x.branch.json", False),
-])
+@pytest.mark.parametrize(
+    "key, allowed",
+    [
+        ("production/app/terraform.tfstate", True),
+        ("production/app/terraform.tfstate.tflock", True),
+        ("deploy-history/production/default/20250101T000000Z-1.json", True),
+        ("production/platform/terraform.tfstate", False),
+        ("staging/app/terraform.tfstate", False),
+        ("workspaces/staging-feature-x/staging/app/terraform.tfstate", False),
+        ("deploy-history/staging/staging-feature-x/20250101T000000Z-1.json", False),
+        ("deploy-history/staging/staging-feature-x.branch.json", False),
+    ],
+)
 def test_production_state_access(production: Roles, action: str, key: str, allowed: bool) -> None:
     assert allows(production.policy("deploy"), action, s3(key)) is allowed
 
@@ -434,18 +460,21 @@ def owned(env: str, name: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("action", [a for a in SECURITY_GROUP_MUTATIONS if a != "ec2:CreateSecurityGroup"])
-@pytest.mark.parametrize("env, context, allowed", [
-    ("staging", owned("staging", "staging-feature-x-service"), True),
-    ("production", owned("production", "theobroma-production-blue-service"), True),
-    # The platform's groups carry the same default tags, but not a service group's name.
-    ("staging", owned("staging", "theobroma-staging-db"), False),
-    ("staging", owned("staging", "theobroma-staging-alb"), False),
-    ("production", owned("production", "theobroma-production-tasks"), False),
-    # Another environment's, another VPC's, an untagged group.
-    ("staging", owned("production", "staging-feature-x-service"), False),
-    ("staging", {**owned("staging", "staging-feature-x-service"), "ec2:Vpc": VPC.replace("0123", "9999")}, False),
-    ("staging", {"ec2:Vpc": VPC}, False),
-])
+@pytest.mark.parametrize(
+    "env, context, allowed",
+    [
+        ("staging", owned("staging", "staging-feature-x-service"), True),
+        ("production", owned("production", "theobroma-production-blue-service"), True),
+        # The platform's groups carry the same default tags, but not a service group's name.
+        ("staging", owned("staging", "theobroma-staging-db"), False),
+        ("staging", owned("staging", "theobroma-staging-alb"), False),
+        ("production", owned("production", "theobroma-production-tasks"), False),
+        # Another environment's, another VPC's, an untagged group.
+        ("staging", owned("production", "staging-feature-x-service"), False),
+        ("staging", {**owned("staging", "staging-feature-x-service"), "ec2:Vpc": VPC.replace("0123", "9999")}, False),
+        ("staging", {"ec2:Vpc": VPC}, False),
+    ],
+)
 def test_security_group_changes_only_on_the_tools_groups(
     staging: Roles, production: Roles, action: str, env: str, context: dict[str, str], allowed: bool
 ) -> None:
@@ -453,12 +482,15 @@ def test_security_group_changes_only_on_the_tools_groups(
     assert allows(plan.policy("deploy"), action, GROUP, context) is allowed
 
 
-@pytest.mark.parametrize("tags, allowed", [
-    ({"ManagedBy": "deploytool", "Environment": "staging", "Name": "staging-feature-x-service"}, True),
-    ({"ManagedBy": "deploytool", "Environment": "staging", "Name": "theobroma-staging-db"}, False),
-    ({"ManagedBy": "deploytool", "Name": "staging-feature-x-service"}, False),
-    ({}, False),
-])
+@pytest.mark.parametrize(
+    "tags, allowed",
+    [
+        ({"ManagedBy": "deploytool", "Environment": "staging", "Name": "staging-feature-x-service"}, True),
+        ({"ManagedBy": "deploytool", "Environment": "staging", "Name": "theobroma-staging-db"}, False),
+        ({"ManagedBy": "deploytool", "Name": "staging-feature-x-service"}, False),
+        ({}, False),
+    ],
+)
 def test_security_groups_are_created_only_with_the_tools_tags(
     staging: Roles, tags: dict[str, str], allowed: bool
 ) -> None:
@@ -525,15 +557,21 @@ def test_security_group_changes_are_held_to_the_vpc(staging: Roles) -> None:
     manage = staging.by_sid("deploy")["ManageServiceSecurityGroups"]
     assert conditions(manage)["ArnEquals"] == {"ec2:Vpc": [VPC]}
     assert conditions(manage)["StringEquals"] == {
-        "aws:ResourceTag/ManagedBy": ["deploytool"], "aws:ResourceTag/Environment": ["staging"],
+        "aws:ResourceTag/ManagedBy": ["deploytool"],
+        "aws:ResourceTag/Environment": ["staging"],
     }
     assert conditions(manage)["StringLike"] == {"aws:ResourceTag/Name": ["staging-*-service"]}
 
 
 def test_optional_statements_disappear(staging: Roles, root: TfRoot) -> None:
     optional = {
-        "PassTaskRolesToEcsTasks", "BranchDnsRecords", "DnsChangeStatus", "PlatformOutputsRead",
-        "CreateServiceSecurityGroups", "TagServiceSecurityGroupsOnCreate", "ManageServiceSecurityGroups",
+        "PassTaskRolesToEcsTasks",
+        "BranchDnsRecords",
+        "DnsChangeStatus",
+        "PlatformOutputsRead",
+        "CreateServiceSecurityGroups",
+        "TagServiceSecurityGroupsOnCreate",
+        "ManageServiceSecurityGroups",
     }
     assert optional <= set(staging.by_sid("deploy"))
     bare = plan_kind(root, "staging", vpc_id=None, pass_role_arns=[], route53_zone_ids=[], platform_outputs_key=None)
@@ -547,9 +585,7 @@ def test_optional_statements_disappear(staging: Roles, root: TfRoot) -> None:
 
 
 @pytest.mark.apply
-def test_apply_creates_provider_and_roles_then_destroy_removes_them(
-    applied: Applied, emulator: Emulator
-) -> None:
+def test_apply_creates_provider_and_roles_then_destroy_removes_them(applied: Applied, emulator: Emulator) -> None:
     root, outputs = applied.root, applied.outputs
     iam = emulator.client("iam")
     providers = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
@@ -576,3 +612,24 @@ def test_apply_creates_provider_and_roles_then_destroy_removes_them(
     assert outputs["deploy_role_name"] not in roles and outputs["build_role_name"] not in roles
     providers = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
     assert outputs["oidc_provider_arn"] not in providers
+
+
+def test_deploy_roles_run_the_migration_only_from_their_task_definitions_in_their_cluster(
+    staging: Roles, production: Roles
+) -> None:
+    ecs = f"arn:aws:ecs:us-east-1:{ACCOUNT}"
+    for plan, env, family in [
+        (staging, "staging", "staging-feature-x"),
+        (production, "production", "theobroma-production-blue"),
+    ]:
+        cluster = {"ecs:cluster": f"{ecs}:cluster/theobroma-{env}"}
+        policy = plan.policy("deploy")
+        assert allows(policy, "ecs:RunTask", f"{ecs}:task-definition/{family}:7", cluster)
+        assert not allows(
+            policy, "ecs:RunTask", f"{ecs}:task-definition/{family}:7", {"ecs:cluster": f"{ecs}:cluster/x"}
+        )
+        assert not allows(policy, "ecs:RunTask", f"{ecs}:task-definition/other-family:1", cluster)
+        for action in ("ecs:DescribeTasks", "ecs:StopTask"):
+            assert allows(policy, action, f"{ecs}:task/theobroma-{env}/0f1e2d3c4b5a6978")
+            assert not allows(policy, action, f"{ecs}:task/another-cluster/0f1e2d3c4b5a6978")
+        assert not allows(plan.policy("build"), "ecs:RunTask", f"{ecs}:task-definition/{family}:7", cluster)

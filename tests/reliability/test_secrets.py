@@ -78,6 +78,9 @@ def test_no_secret_in_anything_a_lifecycle_prints_or_writes(
     password = emulator.client("secretsmanager").get_secret_value(SecretId="theobroma/local/db-master-password")[
         "SecretString"
     ]
+    app_password = emulator.client("secretsmanager").get_secret_value(SecretId="theobroma/local/db-app-password")[
+        "SecretString"
+    ]
     assert len(password) >= 16
     evidence = Evidence()
     target = ["--env", "local", "--branch", BRANCH]
@@ -162,7 +165,12 @@ def test_no_secret_in_anything_a_lifecycle_prints_or_writes(
     sensitive = plansummary.sensitive_values(platform_json)
     assert password in sensitive
 
-    secrets = {"the database password": password, "the GitHub token": github.token, "--set-env": SET_ENV_TOKEN}
+    secrets = {
+        "the database password": password,
+        "the service role's password": app_password,
+        "the GitHub token": github.token,
+        "--set-env": SET_ENV_TOKEN,
+    }
     secrets.update(
         {f"sensitive plan value #{i}": value for i, value in enumerate(sorted(sensitive)) if len(value) >= 8}
     )
@@ -178,6 +186,9 @@ def test_no_secret_in_anything_a_production_lifecycle_prints_or_writes(
     failing on the idle colour), a refused ``--set-env`` secret, the platform plan (JSON summary,
     markdown) and its PR comment, rollback, finalize and history."""
     password = emulator.client("secretsmanager").get_secret_value(SecretId="theobroma/production/db-master-password")[
+        "SecretString"
+    ]
+    app_password = emulator.client("secretsmanager").get_secret_value(SecretId="theobroma/production/db-app-password")[
         "SecretString"
     ]
     evidence = Evidence()
@@ -243,7 +254,12 @@ def test_no_secret_in_anything_a_production_lifecycle_prints_or_writes(
     sensitive = plansummary.sensitive_values(platform_json)
     assert password in sensitive
 
-    secrets = {"the database password": password, "the GitHub token": github.token, "--set-env": SET_ENV_TOKEN}
+    secrets = {
+        "the database password": password,
+        "the service role's password": app_password,
+        "the GitHub token": github.token,
+        "--set-env": SET_ENV_TOKEN,
+    }
     secrets.update(
         {f"sensitive plan value #{i}": value for i, value in enumerate(sorted(sensitive)) if len(value) >= 8}
     )

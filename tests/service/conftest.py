@@ -23,6 +23,7 @@ if str(SERVICE_DIR) not in sys.path:
 import psycopg  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from geoapi import Settings, create_app  # noqa: E402
+from geoapi.db import apply_schema  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict  # noqa: E402
 
 DEFAULT_TEST_DATABASE_URL = "postgresql://geoapi:geoapi@127.0.0.1:5432/geoapi_test"
@@ -50,10 +51,11 @@ def client_without_db() -> Iterator[TestClient]:
 
 @pytest.fixture(scope="session")
 def database_url() -> str:
-    """A reachable PostgreSQL with PostGIS, or skip."""
+    """A reachable PostgreSQL with PostGIS, migrated (the database arrives bare, as on RDS), or skip."""
     url = os.environ.get("GEOAPI_TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
     try:
         with psycopg.connect(url, connect_timeout=2) as conn:
+            apply_schema(conn)
             conn.execute("SELECT postgis_lib_version()")
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

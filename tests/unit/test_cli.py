@@ -28,7 +28,18 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 def test_help_lists_commands_and_exit_codes(runner: CliRunner) -> None:
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("deploy", "rollback", "plan", "apply", "destroy", "history", "names", "render", "bootstrap"):
+    for command in (
+        "deploy",
+        "rollback",
+        "migrate",
+        "plan",
+        "apply",
+        "destroy",
+        "history",
+        "names",
+        "render",
+        "bootstrap",
+    ):
         assert command in result.output
     assert "5  state locked" in result.output
     assert "3  deploy failed verification and was rolled back" in result.output

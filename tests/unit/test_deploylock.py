@@ -68,6 +68,7 @@ def during_verification(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     monkeypatch.setattr(rolling, "apply_app", apply_app)
     monkeypatch.setattr(rolling, "verify", verify)
     monkeypatch.setattr(rolling, "counts", lambda _summary: {})
+    monkeypatch.setattr(rolling.migration, "command", lambda _target: [])  # no database, no migration here
     monkeypatch.setattr(rolling.inputs, "require_image", lambda *_a, **_k: None)  # no registry here
     monkeypatch.setattr(rolling, "deployed_image", lambda _t, _w: applied[-1] if applied else None)
     return rivals

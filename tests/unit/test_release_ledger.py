@@ -88,6 +88,7 @@ def applied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(rolling, "apply_app", apply_app)
     monkeypatch.setattr(rolling, "verify", verify)
     monkeypatch.setattr(rolling, "counts", lambda _summary: {})
+    monkeypatch.setattr(rolling.migration, "command", lambda _target: [])  # no database, no migration here
     monkeypatch.setattr(rolling.inputs, "require_image", lambda *_a, **_k: None)  # no registry here
     monkeypatch.setattr(rolling, "deployed_image", lambda _target, _workspace: running[-1])
     return running

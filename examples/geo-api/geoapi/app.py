@@ -36,6 +36,8 @@ class DatabaseComponent(BaseModel):
     status: ComponentStatus
     detail: str
     postgis_version: str | None = None
+    #: The database role the service runs as (its ``current_user``).
+    user: str | None = None
 
 
 class Components(BaseModel):
@@ -112,7 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics(settings.app_version, emf)
     pool: ConnectionPool | None = None
     if settings.database_url:
-        pool = db.make_pool(settings.database_url, settings.db_connect_timeout_s, settings.db_pool_max_size)
+        pool = db.make_pool(
+            settings.database_url, settings.db_connect_timeout_s, settings.db_pool_max_size, settings.db_schema
+        )
     cache = _nearby_cache(settings)
 
     lifespan = _lifespan(pool, cache, emf, settings.emf_pool_interval_s)
@@ -143,11 +147,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.database_url is None:
             component = DatabaseComponent(status="not_configured", detail="DATABASE_URL is not set")
         else:
-            probe = db.probe(settings.database_url, settings.db_connect_timeout_s)
+            probe = db.probe(settings.database_url, settings.db_connect_timeout_s, settings.db_schema)
             component = DatabaseComponent(
                 status="healthy" if probe.healthy else "unhealthy",
                 detail=probe.detail,
                 postgis_version=probe.postgis_version,
+                user=probe.user,
             )
         healthy = component.status == "healthy"
         body = Detailed(

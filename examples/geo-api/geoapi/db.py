@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from importlib import resources
 from typing import Any
 
 import psycopg
@@ -14,7 +13,7 @@ from psycopg_pool import ConnectionPool
 
 logger = logging.getLogger(__name__)
 
-#: Name of the GiST index on ``farms.location`` (schema.sql); the nearby query must use it.
+#: Name of the GiST index on ``farms.location`` (migrations/0001_init.sql); the nearby query must use it.
 LOCATION_INDEX = "farms_location_gist"
 
 #: Farms within ``radius_m`` metres of a point, nearest first. ``ST_DWithin`` on
@@ -35,14 +34,23 @@ LIMIT %(limit)s
 """
 
 
-def schema_sql() -> str:
-    """The DDL that creates the PostGIS extension, the farms table and its index."""
-    return resources.files("geoapi").joinpath("schema.sql").read_text(encoding="utf-8")
+def apply_schema(conn: psycopg.Connection[Any], schema: str = "public") -> None:
+    """Bring ``schema`` to the latest migration on ``conn`` (idempotent; no application role)."""
+    from geoapi import migrate
+
+    migrate.ensure_extension(conn)
+    migrate.ensure_schema(conn, schema)
+    migrate.apply_pending(conn, schema, migrate.discover(migrate.packaged_dir()))
 
 
-def apply_schema(conn: psycopg.Connection[Any]) -> None:
-    """Create the schema if it does not exist (idempotent)."""
-    conn.execute(schema_sql())
+def session_options(schema: str | None, statement_timeout_ms: int | None = None) -> str:
+    """libpq ``options`` for the service's sessions: its schema first, then ``public`` for PostGIS."""
+    parts = []
+    if schema:
+        parts.append(f"-c search_path={schema},public")
+    if statement_timeout_ms is not None:
+        parts.append(f"-c statement_timeout={statement_timeout_ms}")
+    return " ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -52,9 +60,11 @@ class DatabaseStatus:
     healthy: bool
     detail: str
     postgis_version: str | None = None
+    #: The role the service connects as (``current_user``).
+    user: str | None = None
 
 
-def probe(database_url: str, connect_timeout_s: int) -> DatabaseStatus:
+def probe(database_url: str, connect_timeout_s: int, schema: str | None = None) -> DatabaseStatus:
     """Open a fresh connection and run ``SELECT postgis_full_version()``.
 
     A fresh connection, not a pooled one, so the answer reflects whether a new
@@ -64,25 +74,28 @@ def probe(database_url: str, connect_timeout_s: int) -> DatabaseStatus:
         with psycopg.connect(
             database_url,
             connect_timeout=connect_timeout_s,
-            options=f"-c statement_timeout={connect_timeout_s * 1000}",
+            options=session_options(schema, connect_timeout_s * 1000),
         ) as conn:
-            row = conn.execute("SELECT postgis_full_version()").fetchone()
+            row = conn.execute("SELECT postgis_full_version(), current_user").fetchone()
     except psycopg.Error as exc:
         # Connection errors can carry the DSN's host and user, never the password.
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         logger.warning("database health check failed: %s", message)
         return DatabaseStatus(healthy=False, detail=f"{type(exc).__name__}: {message}")
     version = str(row[0]) if row else ""
-    return DatabaseStatus(healthy=True, detail="SELECT postgis_full_version() succeeded", postgis_version=version)
+    user = str(row[1]) if row else None
+    return DatabaseStatus(
+        healthy=True, detail="SELECT postgis_full_version() succeeded", postgis_version=version, user=user
+    )
 
 
-def make_pool(database_url: str, connect_timeout_s: int, max_size: int) -> ConnectionPool:
+def make_pool(database_url: str, connect_timeout_s: int, max_size: int, schema: str | None = None) -> ConnectionPool:
     """A pool that opens lazily: the service starts even while the database is down."""
     return ConnectionPool(
         database_url,
         min_size=1,
         max_size=max_size,
-        kwargs={"connect_timeout": connect_timeout_s, "row_factory": dict_row},
+        kwargs={"connect_timeout": connect_timeout_s, "row_factory": dict_row, "options": session_options(schema)},
         open=False,
         timeout=float(connect_timeout_s) + 1.0,
         name="geoapi",

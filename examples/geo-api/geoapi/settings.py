@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -58,6 +59,9 @@ class Settings:
     redis_auth_token: str | None = field(default=None, repr=False)
     cache_ttl_s: int = 60
     cache_timeout_s: float = 0.25
+    #: The schema the service's tables live in (``DB_SCHEMA``; one per branch); ``public`` follows it
+    #: on the search path for PostGIS. None: the server's default search path.
+    db_schema: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -78,12 +82,15 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             redis_auth_token=env.get("REDIS_AUTH_TOKEN") or None,
             cache_ttl_s=_parse_port("GEOAPI_CACHE_TTL_SECONDS", env.get("GEOAPI_CACHE_TTL_SECONDS") or "60"),
+            db_schema=env.get("DB_SCHEMA") or None,
         )
         settings.validate()
         return settings
 
     def validate(self) -> None:
         """Raise :class:`SettingsError` when the settings cannot run the service."""
+        if self.db_schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.db_schema):
+            raise SettingsError(f"DB_SCHEMA must match [a-z_][a-z0-9_]{{0,62}}, got {self.db_schema!r}")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError(f"REDIS_URL must be a redis:// or rediss:// URL, got {self.redis_url.split('@')[-1]!r}")
         if self.require_database and not self.database_url:
