@@ -7,6 +7,7 @@ BIN         := $(VENV)/bin
 DEPLOYTOOL  := $(BIN)/deploytool
 TERRAFORM   := $(BIN)/deploytool-terraform
 STAMP       := $(VENV)/.installed
+DEPLOY_STAMP := $(VENV)/.installed-deploy
 # checkov pins its own HCL parser and older boto3: it lives in a venv of its own.
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV     := $(CHECKOV_VENV)/bin/checkov
@@ -23,7 +24,7 @@ PYTEST_ARGS ?=
 # Three workers on two cores: much of the suite waits on the emulator's waiters, not the CPU.
 TEST_WORKERS ?= 3
 
-.PHONY: setup test lint fmt demo deploy plan destroy cleanup bench perf help
+.PHONY: setup setup-deploy test lint fmt demo deploy plan destroy cleanup bench perf help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -31,13 +32,23 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,dev,service]'
+	$(BIN)/pip install --quiet -e '.[emulator,test,dev,service]'
 	$(DEPLOYTOOL) toolchain install
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3'
 	touch $(STAMP)
 
 setup: $(STAMP) ## Create the venv, install everything, lay out the offline provider mirror
+
+# Deploy jobs (a cloud credential is live): deploytool's runtime only, every file checked against
+# the hashes of requirements/deploy.txt; no test, dev or emulator packages, no offline mirror.
+$(DEPLOY_STAMP): requirements/deploy.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/deploy.txt
+	$(BIN)/pip install --quiet --no-deps .
+	touch $(DEPLOY_STAMP)
+
+setup-deploy: $(DEPLOY_STAMP) ## Deploy jobs: the hash-locked runtime only (requirements/deploy.txt)
 
 test: $(STAMP) ## Run the whole test suite (emulator, Terraform and all)
 	CHECKOV=$(CURDIR)/$(CHECKOV) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psycopg
 
 from deploytool import bootstrap, localrun, naming, plansummary, release, stackops
 from deploytool import emulator as emu
@@ -58,6 +57,8 @@ class DemoResult:
 def local_database_ready() -> str | None:
     """None when the local PostgreSQL the stand-in uses answers, else why not."""
     import os
+
+    import psycopg  # the demo's own need: deploy jobs do not install it
 
     url = os.environ.get(LOCAL_DB_ENV, DEFAULT_LOCAL_DB)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def toolchain_cmd(ctx: click.Context, terraform_bin: str | None) -> None:
             "provider": provider,
             "emulator": f"running at {emulator_info.endpoint}"
             if emulator_info
-            else "available, not running (`deploytool emulator start`)",
+            else "available, not running (`deploytool emulator start`)"
+            if importlib.util.find_spec("moto") is not None
+            else "not installed (`pip install 'deploytool[emulator]'`)",
         }
     )
 

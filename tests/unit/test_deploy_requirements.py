@@ -5,7 +5,7 @@ or service extras. Offline: the lock and pyproject.toml are read as text.
 Regenerate it after changing the dependencies (pip-tools; the versions the test venv runs)::
 
     .venv/bin/pip freeze --exclude-editable > /tmp/tested.txt
-    pip-compile --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \\
+    pip-compile --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \\
         --constraint=/tmp/tested.txt --output-file=requirements/deploy.txt pyproject.toml
 """
 

@@ -155,15 +155,18 @@ class ActRunner:
     log: list[tuple[str, float]] = field(default_factory=list)
 
     def _venv_shim(self) -> Path:
-        """A ``VENV`` for make whose stamp is newer than any checkout: ``make setup`` has nothing to do."""
+        """A ``VENV`` for make whose stamps are newer than any checkout: ``make setup`` and ``make
+        setup-deploy`` have nothing to do."""
         shim = self.work / "venv-shim"
-        stamp = shim / ".installed"
-        if not stamp.is_file():
+        if not (shim / "bin").exists():
             shim.mkdir(parents=True, exist_ok=True)
             (shim / "bin").symlink_to(Path(sys.executable).parent)
-            stamp.touch()
-            future = time.time() + 10 * 365 * 86400
-            os.utime(stamp, (future, future))
+        for name in (".installed", ".installed-deploy"):
+            stamp = shim / name
+            if not stamp.is_file():
+                stamp.touch()
+                future = time.time() + 10 * 365 * 86400
+                os.utime(stamp, (future, future))
         return shim
 
     def run(self, event: str, payload: dict[str, Any], workflow: str, *, label: str = "") -> ActResult:

@@ -144,6 +144,30 @@ def test_ci_runs_the_make_targets_the_readme_documents() -> None:
         assert calls(ci[job], "make setup"), job
 
 
+def test_jobs_with_cloud_credentials_install_only_the_hash_locked_runtime() -> None:
+    """A job that assumes an AWS role installs deploytool from requirements/deploy.txt (hashes
+    checked, no test/dev/emulator packages), never the full `make setup`; the Makefile target does
+    that with --require-hashes."""
+    checked = 0
+    for name, workflow in all_workflows().items():
+        for job_name, job in jobs(workflow).items():
+            assumes = any("configure-aws-credentials" in str(step.get("uses", "")) for step in steps(job))
+            if not assumes:
+                continue
+            checked += 1
+            assert not calls(job, "make setup"), f"{name}:{job_name}"
+            installs = calls(job, "make setup-deploy")
+            assert installs or not calls(job, "deploytool"), f"{name}:{job_name} runs deploytool without installing it"
+            for step in steps(job):
+                if "setup-python" in str(step.get("uses", "")) and installs:
+                    assert step["with"]["cache-dependency-path"] == "requirements/deploy.txt", f"{name}:{job_name}"
+    assert checked >= 5
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("$(DEPLOY_STAMP): requirements/deploy.txt", 1)[1].split("\n\n", 1)[0]
+    assert "--require-hashes" in recipe and "-r requirements/deploy.txt" in recipe
+    assert "[emulator" not in recipe and "[test" not in recipe
+
+
 def test_ci_validate_job_runs_actionlint_and_checkov() -> None:
     scripts = " ".join(run_scripts(jobs(load("ci.yml"))["validate"]))
     assert "actionlint" in scripts
