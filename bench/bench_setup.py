@@ -1,9 +1,10 @@
 """Measured: the setup step of a deploy job, today's `make setup` vs the hash-locked runtime install.
 
-* ``make setup`` (what every job runs today): a venv, pip upgraded, ``pip install -e '.[test,dev,service]'``,
+* ``make setup`` (what every job ran before): a venv, pip upgraded, ``pip install -e '.[emulator,test,dev,service]'``,
   ``deploytool toolchain install`` (the offline provider mirror), and checkov's own venv.
-* deploy install: a venv, ``pip install --require-hashes -r requirements/deploy.txt``, then
-  ``pip install --no-deps .`` (deploytool's runtime dependencies only, every file's hash checked).
+* deploy install (``make setup-deploy``): a venv,
+  ``pip install --require-hashes --no-deps -r requirements/deploy.txt``, then ``pip install --no-deps .``
+  (deploytool's runtime dependencies only, every file's hash checked).
 
 Both run in clean temporary venvs against a warm pip cache (each is run once untimed first, as a
 CI cache restore would leave it), alternating, ``--runs`` times each (default 1); the median is
@@ -39,7 +40,7 @@ def make_setup(work: Path) -> list[list[str]]:
     return [
         [PYTHON, "-m", "venv", str(venv)],
         [str(venv / "bin" / "pip"), "install", "--quiet", "--upgrade", "pip"],
-        [str(venv / "bin" / "pip"), "install", "--quiet", "-e", ".[test,dev,service]"],
+        [str(venv / "bin" / "pip"), "install", "--quiet", "-e", ".[emulator,test,dev,service]"],
         [str(venv / "bin" / "deploytool"), "toolchain", "install"],
         [PYTHON, "-m", "venv", str(checkov)],
         [str(checkov / "bin" / "pip"), "install", "--quiet", "checkov>=3"],
@@ -52,7 +53,7 @@ def deploy_install(work: Path) -> list[list[str]]:
     pip = str(venv / "bin" / "pip")
     return [
         [PYTHON, "-m", "venv", str(venv)],
-        [pip, "install", "--quiet", "--require-hashes", "-r", "requirements/deploy.txt"],
+        [pip, "install", "--quiet", "--require-hashes", "--no-deps", "-r", "requirements/deploy.txt"],
         [pip, "install", "--quiet", "--no-deps", "."],
     ]
 
