@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -158,6 +158,11 @@ class LocalRuntime:
         if not self._state(service_name).is_file():
             return None
         return self.exited(service_name)
+
+    def observers(self) -> tuple[Any, Any, bool]:
+        """The emulator runs no tasks and registers no targets: the rollout and target checks are unavailable."""
+        clients = self.target.clients()
+        return clients("ecs"), clients("elbv2"), False
 
     def log_path(self, service_name: str) -> Path:
         return self.dir / f"{service_name}.log"

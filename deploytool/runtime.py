@@ -12,7 +12,7 @@ stand-in task's loopback address.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deploytool.localrun import LocalRuntime, LocalTask
 from deploytool.naming import Names
@@ -36,6 +36,12 @@ class Runtime(Protocol):
 
     def task_failure(self, service_name: str) -> str | None:
         """A reason known without waiting why the service's task is not running (None: nothing known)."""
+        ...
+
+    def observers(self) -> tuple[Any, Any, bool]:
+        """What verification reads the rollout and the target health from: an ECS client (its
+        ``describe_services``), an ELBv2 client (its ``describe_target_health``), and whether they
+        observe running tasks (False: those checks are ``unavailable``)."""
         ...
 
     def task(self, service_name: str) -> LocalTask | None:
@@ -79,6 +85,10 @@ class AwsRuntime:
 
     def task_failure(self, service_name: str) -> str | None:
         return None
+
+    def observers(self) -> tuple[Any, Any, bool]:
+        clients = self.target.clients()
+        return clients("ecs"), clients("elbv2"), True
 
     def task(self, service_name: str) -> LocalTask | None:
         return None  # ECS tracks its tasks: see `deploytool events`
