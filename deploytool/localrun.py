@@ -3,9 +3,11 @@
 The emulator has no container runtime, so in local mode the tool runs what the applied ECS task
 definition describes as a local process: it reads the task definition from the emulator (image
 tag, environment, secrets, port), starts the reference Geo API (``examples/geo-api``) with that
-environment on a free loopback port, and points verification at it. A release's configuration
-therefore changes what runs, exactly as on ECS. Deploys, rollbacks and destroys replace or stop
-the process; ``stop_all`` leaves nothing running.
+environment on a free loopback port and registers it in the service's target group, where the
+local load balancer (``deploytool.locallb``) health-checks it and routes to it. A release's
+configuration therefore changes what runs, exactly as on ECS. Deploys and rollbacks roll the
+service's tasks as ECS does (see ``LocalRuntime``), destroys stop them; ``stop_all`` leaves nothing
+running, the load balancer included.
 
 The database: the emulator's RDS endpoint is not a server, so a ``DATABASE_URL`` that points at it
 is mapped to a local PostgreSQL (``$DEPLOYTOOL_LOCAL_DATABASE_URL``, default the one
@@ -390,11 +392,14 @@ class LocalRuntime:
         check = self._health_check(target_group_arn) if target_group_arn else None
         steady_s = check.interval_s * check.healthy_threshold if check else 2.0
         healthy_since: float | None = None
+        was_healthy: set[int] = set()
         while True:
             for task in new:
                 exited = self._exit(task)
                 if exited:
-                    return f"task {HOST}:{task.port} {exited} (last output: {self._last_line(workspace)})"
+                    when = "after its target was healthy" if task.port in was_healthy else "at start"
+                    last = self._last_line(workspace)
+                    return f"the task exited {when} ({exited}, {HOST}:{task.port}): {last}"
             if check is None:  # no target group (a service without a load balancer): running is enough
                 states = ["healthy"] * len(new)
                 observed: dict[int, dict[str, Any]] = {}
@@ -408,6 +413,7 @@ class LocalRuntime:
                     f"target {HOST}:{bad.port} is unhealthy "
                     f"({health.get('Reason', '')}: {health.get('Description', '')})"
                 )
+            was_healthy.update(t.port for t, state in zip(new, states, strict=True) if state == "healthy")
             now = time.monotonic()
             if all(s == "healthy" for s in states):
                 healthy_since = healthy_since or now
@@ -424,8 +430,8 @@ class LocalRuntime:
         proc = self._procs.get(task.pid)
         if proc is not None:
             status = proc.poll()
-            return None if status is None else f"exited with status {status}"
-        return None if _alive(task.pid) else "exited"
+            return None if status is None else f"status {status}"
+        return None if _alive(task.pid) else "status unknown"
 
     def _last_line(self, workspace: str) -> str:
         """The task output's last line that is not a metric document (EMF lines are JSON)."""

@@ -6,7 +6,8 @@ destroy and troubleshooting talk to the ``Runtime`` interface and never ask whic
 Where a release is checked, in this order: an explicit URL (``--health-url``), the environment's
 ``health.base_url``, then the runtime's own answer: on AWS the stack's ``url`` output (or the
 public URL of its host), with the test-route header when the idle colour is meant; locally the
-stand-in task's loopback address.
+local load balancer (``deploytool.locallb``) with the environment's Host header (and the test
+route's header), so local checks are routed by the listener's rules as on AWS.
 """
 
 from __future__ import annotations
