@@ -8,7 +8,7 @@ idle colour. All of it is Terraform driven by ``active_color``, ``<colour>_image
     stage   idle := new tag, scaled up        (production untouched)
     verify  idle through the test route       -> fail: scale idle down, exit 3
     flip    active := idle                    (listener weights, in place)
-    verify  production URL                    -> fail: flip back, verify, exit 3 (or 4)
+    verify  production URL                    -> fail: flip back, scale the new colour down, verify, exit 3 (or 4)
     bake    the old colour stays up for bake_minutes; `finalize` (or the next deploy) scales it down
 """
 
@@ -268,8 +268,10 @@ class BlueGreen:
                 f"{new} serves {tag}; {old} ({old_tag}) stays up until {bake_until:%H:%M} UTC for rollback",
             )
             return self._outcome(record, url, prod)
-        back = Colors(**{**flipped.__dict__, "active_color": old})
-        outputs = self.apply(back, f"production check failed; switch back to {old}")
+        # Traffic goes back to the old colour and the colour that failed in production is scaled down
+        # in the same apply: it never serves again, and a second failure cannot leave it running.
+        back = Colors(**{**flipped.__dict__, "active_color": old}).with_color(new, count=0)
+        outputs = self.apply(back, f"production check failed; switch back to {old} and scale {new} down")
         again = self.check(old, old_tag or tag, outputs, test_route=False)
         if again.ok:
             self._finish(record, back, prod, "rolled_back")

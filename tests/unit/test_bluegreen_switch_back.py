@@ -1,0 +1,54 @@
+"""Blue-green: a release that fails after the switch is switched away from and scaled down."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from deploytool.errors import RolledBackError
+from deploytool.health import CheckResult, Verdict
+from deploytool.ledger import Record
+from deploytool.release.bluegreen import BlueGreen, Colors
+
+OK = Verdict((CheckResult("http.stability", "pass", "3 passes in a row"),))
+FAILED = Verdict((CheckResult("http.stability", "fail", "no attempt passed"),))
+
+
+class Outputs:
+    url = "http://api.example"
+
+
+class Scripted(BlueGreen):
+    """The sequence with Terraform and the checks replaced: green passes the test route, fails in production."""
+
+    def __init__(self) -> None:  # no target: only the sequence runs
+        self.applied: list[Colors] = []
+        self.progress = lambda _: None
+        self.target = SimpleNamespace(env="production", settings=SimpleNamespace(bake_minutes=30))  # type: ignore[assignment]
+        self.workspace = "default"
+
+    def apply(self, colors: Colors, what: str) -> Any:
+        self.applied.append(colors)
+        return Outputs()
+
+    def check(self, color: str, tag: str, outputs: Any, *, test_route: bool) -> Verdict:
+        return OK if test_route or color == "blue" else FAILED
+
+
+def test_failure_after_the_switch_switches_back_and_scales_the_failed_colour_down() -> None:
+    strategy = Scripted()
+    before = Colors(active_color="blue", blue_image_tag="v1", green_image_tag="v1", blue_desired_count=2)
+    record = Record(env="production", workspace="default", stack="app", action="deploy", image_after="v2")
+
+    with pytest.raises(RolledBackError) as caught:
+        strategy._switch(record, before, "v2", 2, {})
+
+    assert "switched back to blue" in caught.value.message
+    staged, switched, back = strategy.applied
+    assert (staged.active_color, staged.green_desired_count) == ("blue", 2)
+    assert switched.active_color == "green"
+    assert back.active_color == "blue" and back.blue_desired_count == 2
+    assert back.green_desired_count == 0, "the colour that failed in production keeps running"
+    assert record.extra["colors"]["green_desired_count"] == 0
