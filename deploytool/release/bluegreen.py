@@ -14,6 +14,7 @@ idle colour. All of it is Terraform driven by ``active_color``, ``<colour>_image
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,6 +119,9 @@ class BlueGreen:
         self.health_url = health_url
         self.progress = progress
         self.ledger = target.ledger()
+        # The test route's header value for this run: unguessable, so nobody outside the run reaches
+        # the idle colour through the production host; a new one every run.
+        self.route_token = secrets.token_hex(16)
 
     def running_image(self) -> str | None:
         """The tag of the colour production points at."""
@@ -131,7 +135,8 @@ class BlueGreen:
             f" green={colors.green_image_tag}×{colors.green_desired_count}"
         )
         tag = colors.tag(colors.active_color) or colors.tag(colors.idle_color) or "unset"
-        _, outputs = apply_app(self.target, self.names, tag, extra={"colors": colors.to_vars()})
+        extra = {"colors": colors.to_vars(), "test_route_token": self.route_token}
+        _, outputs = apply_app(self.target, self.names, tag, extra=extra)
         return outputs
 
     def check(self, color: str, tag: str, outputs: AppOutputs, *, test_route: bool) -> Verdict:
@@ -209,6 +214,12 @@ class BlueGreen:
         return before.with_color(new, tag=tag, count=desired, environment=env).with_color(
             old, count=max(before.blue_desired_count if old == "blue" else before.green_desired_count, desired)
         )
+
+    def deployed_route_token(self) -> str | None:
+        """The test route's header value the stack holds now (a plan keeps it), None before a deploy."""
+        outputs = app_outputs(self.target, self.workspace)
+        header = outputs.test_route_header if outputs is not None else {}
+        return next(iter(header.values()), None)
 
     def planned_colors(self, image_tag: str | None, environment: dict[str, str] | None = None) -> Colors:
         """What a deploy of ``image_tag`` applies first (its staging step); without a tag, what runs."""

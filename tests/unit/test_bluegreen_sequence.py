@@ -52,3 +52,49 @@ def test_failure_after_the_switch_switches_back_and_scales_the_failed_colour_dow
     assert back.active_color == "blue" and back.blue_desired_count == 2
     assert back.green_desired_count == 0, "the colour that failed in production keeps running"
     assert record.extra["colors"]["green_desired_count"] == 0
+
+
+def test_the_test_route_token_is_unguessable_and_new_every_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deploytool.release import bluegreen
+
+    applied: list[dict[str, Any]] = []
+    monkeypatch.setattr(bluegreen, "apply_app", lambda *a, **k: (None, applied.append(k["extra"]) or Outputs()))
+    target = SimpleNamespace(
+        settings=SimpleNamespace(strategy="blue-green"),
+        names=lambda branch: SimpleNamespace(workspace="default"),
+        ledger=lambda: None,
+    )
+    colors = Colors(active_color="blue", blue_image_tag="v1", green_image_tag="v1", blue_desired_count=1)
+    first, second = BlueGreen(target), BlueGreen(target)  # type: ignore[arg-type]
+    first.apply(colors, "stage")
+    first.apply(colors, "switch")
+    second.apply(colors, "stage")
+    tokens = [extra["test_route_token"] for extra in applied]
+    assert tokens[0] == tokens[1] != tokens[2], "one token per run, a new one the next run"
+    assert all(len(t) == 32 and int(t, 16) >= 0 for t in tokens)
+    assert "idle" not in tokens
+
+
+def test_the_token_reaches_the_production_tfvars() -> None:
+    from deploytool import naming
+    from deploytool.inputs import app_template_context
+    from deploytool.render import render_tfvars
+    from tests.unit.test_settings_reach_terraform import CONFIG, ENVIRONMENTS, IMAGE_REPOSITORY, PLATFORM
+
+    settings = CONFIG.environment("production")
+    names = naming.names_for("production", None, settings.domain, project=CONFIG.project.name)
+    colors = Colors(active_color="blue", blue_image_tag="v1", green_image_tag="v1", blue_desired_count=1)
+    context = app_template_context(
+        "production",
+        settings,
+        CONFIG.project,
+        names,
+        "v1",
+        image_repository=IMAGE_REPOSITORY,
+        platform=PLATFORM,
+        listener_priority=None,
+        extra={"colors": colors.to_vars(), "test_route_token": "0123abcd" * 4},
+    )
+    assert 'test_route_token         = "0123abcd0123abcd0123abcd0123abcd"' in render_tfvars(
+        ENVIRONMENTS / "production" / "app", context
+    )
