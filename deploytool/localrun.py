@@ -520,11 +520,6 @@ class LocalRuntime:
             target_group_arn=target_group_arn,
         )
 
-    def start(self, workspace: str, cluster: str, service: str, *, wait_s: float = 20.0) -> LocalTask | None:
-        """Roll ``workspace`` to the service's task definition; its running task (None: it failed)."""
-        self.deploy(workspace, cluster, service)
-        return self.task(workspace)
-
     def exited(self, workspace: str) -> str | None:
         """Why no local task of ``workspace`` runs (its last log line), or None if one runs."""
         state = ServiceState.load(self._state(workspace))
