@@ -148,7 +148,7 @@ def _deploy(
     out = release.deploy_release(target, BRANCH, tag, environment=env, progress=lambda m: say("   " + m))
     result.url = out.url
     host = target.names(BRANCH).host
-    return f"{tag} verified through the local load balancer {out.url} (Host: {host})"
+    return f"{tag} verified through the local LB {out.url} (Host {host})"
 
 
 def _observe(target: Target, say: Callable[[str], None]) -> str:
