@@ -11,6 +11,8 @@ as an ALB does:
   wildcards, case-insensitive except paths); a condition it does not know never matches;
 - ``forward`` to one target group or weighted over several (weight 0 never chosen);
   ``fixed-response`` and ``redirect`` answered itself;
+- health checks on the traffic port; a group whose health-check port is another one fails them
+  (a stand-in task listens on one port only);
 - round robin over the group's healthy targets; none healthy: over all registered ones (the ALB
   fails open); none registered: 503; a target that does not answer: 502 (no retry, as an ALB).
 
@@ -165,6 +167,8 @@ class HealthCheck:
     unhealthy_threshold: int = 2
     matcher: str = "200"
     deregistration_delay_s: float = 3.0
+    #: A health-check port other than the traffic port: the stand-in's task listens on one port only.
+    other_port: str | None = None
 
     @classmethod
     def of(cls, group: Mapping[str, Any], attributes: Mapping[str, str], scale: float) -> HealthCheck:
@@ -179,7 +183,13 @@ class HealthCheck:
             unhealthy_threshold=int(group.get("UnhealthyThresholdCount", 2)),
             matcher=str((group.get("Matcher") or {}).get("HttpCode") or "200"),
             deregistration_delay_s=max(delay, REFRESH_S * 4),
+            other_port=_other_port(group),
         )
+
+
+def _other_port(group: Mapping[str, Any]) -> str | None:
+    port = str(group.get("HealthCheckPort") or "traffic-port")
+    return None if port in ("traffic-port", str(group.get("Port", ""))) else port
 
 
 @dataclass
@@ -342,6 +352,10 @@ class Balancer:
 
     async def check_target(self, target: TargetState, check: HealthCheck) -> None:
         assert self.client is not None
+        if check.other_port is not None:
+            why = f"connection failed: the task listens on its traffic port only, not on {check.other_port}"
+            target.observe(False, why, check)
+            return
         try:
             response = await self.client.get(target.address + check.path, timeout=check.timeout_s)
             ok = matcher_accepts(check.matcher, response.status_code)

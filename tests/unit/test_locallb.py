@@ -106,3 +106,10 @@ def test_only_healthy_targets_get_traffic_and_none_healthy_fails_open() -> None:
     assert group.routable() == [new]  # none healthy: every registered, non-draining target
     new.state = "healthy"
     assert group.routable() == [new]
+
+
+def test_a_health_check_port_other_than_the_traffic_port_is_one_nothing_listens_on() -> None:
+    group = {"Port": 8000, "HealthCheckIntervalSeconds": 10, "HealthyThresholdCount": 2}
+    assert HealthCheck.of({**group, "HealthCheckPort": "traffic-port"}, {}, 0.1).other_port is None
+    assert HealthCheck.of({**group, "HealthCheckPort": "8000"}, {}, 0.1).other_port is None
+    assert HealthCheck.of({**group, "HealthCheckPort": "8080"}, {}, 0.1).other_port == "8080"
