@@ -41,11 +41,12 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## Create the venv, install everything, lay out the offline provider mirror
 
 # Deploy jobs (a cloud credential is live): deploytool's runtime only, every file checked against
-# the hashes of requirements/deploy.txt; no test, dev or emulator packages, no offline mirror.
+# the hashes of requirements/deploy.txt; no test, dev or emulator packages, no offline mirror. No
+# bytecode up front (an ephemeral runner imports a fraction of botocore; Python compiles what it imports).
 $(DEPLOY_STAMP): requirements/deploy.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/deploy.txt
-	$(BIN)/pip install --quiet --no-deps .
+	$(BIN)/pip install --quiet --no-compile --require-hashes --no-deps -r requirements/deploy.txt
+	$(BIN)/pip install --quiet --no-compile --no-deps .
 	touch $(DEPLOY_STAMP)
 
 setup-deploy: $(DEPLOY_STAMP) ## Deploy jobs: the hash-locked runtime only (requirements/deploy.txt)

@@ -53,8 +53,8 @@ def deploy_install(work: Path) -> list[list[str]]:
     pip = str(venv / "bin" / "pip")
     return [
         [PYTHON, "-m", "venv", str(venv)],
-        [pip, "install", "--quiet", "--require-hashes", "--no-deps", "-r", "requirements/deploy.txt"],
-        [pip, "install", "--quiet", "--no-deps", "."],
+        [pip, "install", "--quiet", "--no-compile", "--require-hashes", "--no-deps", "-r", "requirements/deploy.txt"],
+        [pip, "install", "--quiet", "--no-compile", "--no-deps", "."],
     ]
 
 

@@ -49,7 +49,8 @@ class HealthConfig(SettingsModel):
         interval_seconds: first pause between attempts (2); backoff grows it up to
             ``max_interval_seconds`` (15).
         consecutive_passes: passes in a row needed (3).
-        require_version: the detailed endpoint must report the deployed image tag as ``version``.
+        require_version: the detailed endpoint must report the deployed image tag as ``version`` (true;
+            an answer from the old release is then "not yet", never a pass).
         required_components: components that must be healthy in the detailed JSON (``database``).
     """
 
@@ -60,7 +61,7 @@ class HealthConfig(SettingsModel):
     interval_seconds: float = Field(default=2.0, gt=0)
     max_interval_seconds: float = Field(default=15.0, gt=0)
     consecutive_passes: int = Field(default=3, ge=1)
-    require_version: bool = False
+    require_version: bool = True
     required_components: list[str] = Field(default_factory=lambda: ["database"])
 
     @field_validator("base_url")

@@ -158,7 +158,8 @@ def _deploy(
     localrun.push_stand_in_image(target, tag)  # what CI's build job does; deploy refuses a tag not in ECR
     out = release.deploy_release(target, BRANCH, tag, environment=env, progress=lambda m: say("   " + m))
     result.url = out.url
-    return f"{tag} verified at {out.url} (local stand-in)"
+    host = target.names(BRANCH).host
+    return f"{tag} verified through the local LB {out.url} (Host {host})"
 
 
 def _migration(target: Target, say: Callable[[str], None]) -> str:

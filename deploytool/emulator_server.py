@@ -1,8 +1,21 @@
 """The emulator's server: moto's own server, patched in-process before it serves.
 
 Run as ``python -m deploytool.emulator_server`` with the arguments ``python -m moto.server`` takes.
+
+Target groups (always on): AWS identifies a registered target by its ID *and* port, so two tasks
+behind one address (``127.0.0.1`` for the local stand-in's tasks) are two targets; moto keys them
+by ID alone, so registering the second replaced the first and deregistering either removed both.
+:func:`patch_target_groups` keys them by (ID, port), as AWS does.
+
+ACM's DNS validation (always on): moto issues every requested certificate once
+``MOTO_ACM_VALIDATION_WAIT`` seconds have passed, whether or not anyone created its validation
+records. ACM issues a DNS-validated certificate only when the CNAME it asked for answers: here the
+certificate stays ``PENDING_VALIDATION`` until every validation record it lists is in a Route 53
+hosted zone of the account (name and value exact), so a validation that would hang on AWS hangs
+here too (:func:`patch_acm_validation`).
+
 Three patches of IAM enforcement, all inert until it is switched on (``POST /moto-api/reset-auth``
-with body ``0``, see :func:`deploytool.emulator.enforce_iam`), and one of ACM:
+with body ``0``, see :func:`deploytool.emulator.enforce_iam`):
 
 - Resource matching. moto derives the request's resource ARN for S3 (bucket and object ARNs), for
   IAM calls that name an existing role and for ``sts:AssumeRole``; for every other request it passes
@@ -172,9 +185,67 @@ def patch_acm_validation() -> None:
     bundle._deploytool_patched = True  # type: ignore[attr-defined]
 
 
+def patch_target_groups() -> None:
+    """Key a target group's targets by (ID, port), as AWS does (idempotent)."""
+    from moto.elbv2 import models
+    from moto.elbv2.exceptions import InvalidTargetError, TargetNotRunning
+
+    group = models.FakeTargetGroup
+    if getattr(group, "_deploytool_patched", False):
+        return
+    original_health: Callable[..., Any] = group.health_for
+
+    def key(self: Any, target: dict[str, Any]) -> str:
+        return f"{target['Id']}:{target.get('Port') or self.port}"
+
+    def register(self: Any, targets: list[dict[str, Any]]) -> None:
+        for target in targets:
+            instance = self.ec2_backend.get_instance_by_id(target["Id"])
+            if instance and instance.state != "running":
+                raise TargetNotRunning(instance_id=target["Id"])
+            self.targets[key(self, target)] = {"Id": target["Id"], "Port": target.get("Port", self.port)}
+            self.deregistered_targets.pop(key(self, target), None)
+
+    def deregister(self: Any, targets: list[dict[str, Any]]) -> None:
+        for target in targets:
+            registered = self.targets.pop(key(self, target), None)
+            if not registered:
+                raise InvalidTargetError()
+            self.deregistered_targets[key(self, target)] = registered
+
+    def deregister_terminated_instances(self: Any, instance_ids: list[str]) -> None:
+        for name, target in list(self.targets.items()):
+            if target["Id"] in instance_ids:
+                self.terminated_targets[name] = self.targets.pop(name)
+
+    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+        # moto's own logic, looked up by the (ID, port) key in views keyed by ID.
+        name = key(self, target)
+        views = {
+            "targets": {t["Id"]: t for n, t in self.targets.items() if n == name},
+            "deregistered_targets": {t["Id"]: t for n, t in self.deregistered_targets.items() if n == name},
+            "terminated_targets": {t["Id"]: t for n, t in self.terminated_targets.items() if n == name},
+        }
+        saved = {attr: getattr(self, attr) for attr in views}
+        try:
+            for attr, view in views.items():
+                setattr(self, attr, view)
+            return original_health(self, target, ec2_backend)
+        finally:
+            for attr, value in saved.items():
+                setattr(self, attr, value)
+
+    group.register = register  # type: ignore[method-assign]
+    group.deregister = deregister  # type: ignore[method-assign]
+    group.deregister_terminated_instances = deregister_terminated_instances  # type: ignore[method-assign]
+    group.health_for = health_for  # type: ignore[method-assign]
+    group._deploytool_patched = True  # type: ignore[attr-defined]
+
+
 def main(argv: list[str] | None = None) -> None:
     patch_moto()
     patch_acm_validation()
+    patch_target_groups()
     from moto import server
 
     server.main(argv if argv is not None else sys.argv[1:])

@@ -3,9 +3,11 @@
 The emulator has no container runtime, so in local mode the tool runs what the applied ECS task
 definition describes as a local process: it reads the task definition from the emulator (image
 tag, environment, secrets, port), starts the reference Geo API (``examples/geo-api``) with that
-environment on a free loopback port, and points verification at it. A release's configuration
-therefore changes what runs, exactly as on ECS. Deploys, rollbacks and destroys replace or stop
-the process; ``stop_all`` leaves nothing running.
+environment on a free loopback port and registers it in the service's target group, where the
+local load balancer (``deploytool.locallb``) health-checks it and routes to it. A release's
+configuration therefore changes what runs, exactly as on ECS. Deploys and rollbacks roll the
+service's tasks as ECS does (see ``LocalRuntime``), destroys stop them; ``stop_all`` leaves nothing
+running, the load balancer included.
 
 The database: the emulator's RDS endpoint is not a server, so database URLs that point at it are
 mapped to a local PostgreSQL (``$DEPLOYTOOL_LOCAL_DATABASE_URL``, default the one
@@ -28,13 +30,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import httpx
 from botocore.exceptions import ClientError
 
-from deploytool import oneoff
+from deploytool import locallb, oneoff
 from deploytool.emulator import HOST, free_port
 from deploytool.errors import DeployError
 from deploytool.naming import Names
@@ -58,6 +59,8 @@ class LocalTask:
     port: int
     task_definition: str
     image: str
+    deployment: str = ""
+    target_group_arn: str = ""
 
     @property
     def url(self) -> str:
@@ -127,10 +130,69 @@ def secret_id(value_from: str) -> str:
     return f"{head}{sep}{tail.split(':')[0]}" if sep else value_from
 
 
-class LocalRuntime:
-    """Starts, replaces and stops local tasks for one emulator target (the ``Runtime`` of local mode).
+@dataclass
+class Deployment:
+    """One rollout of the stand-in, in the shape of an ECS service deployment."""
 
-    A local task is keyed by the ECS service it stands in for.
+    id: str
+    status: str  # PRIMARY, ACTIVE, INACTIVE
+    taskDefinition: str
+    rolloutState: str
+    rolloutStateReason: str = ""
+    desiredCount: int = 1
+    runningCount: int = 0
+    pendingCount: int = 0
+    failedTasks: int = 0
+
+
+@dataclass
+class ServiceState:
+    """What the stand-in runs for one service: its tasks and its deployments (newest first)."""
+
+    tasks: list[LocalTask]
+    deployments: list[Deployment]
+    events: list[str]
+
+    @classmethod
+    def load(cls, path: Path) -> ServiceState | None:
+        if not path.is_file():
+            return None
+        raw = json.loads(path.read_text())
+        if "tasks" not in raw:  # one task, as older versions of the stand-in recorded it
+            return cls([LocalTask(**raw)], [], [])
+        return cls(
+            [LocalTask(**t) for t in raw["tasks"]],
+            [Deployment(**d) for d in raw["deployments"]],
+            list(raw.get("events", [])),
+        )
+
+    def save(self, path: Path) -> None:
+        document = {
+            "tasks": [asdict(t) for t in self.tasks],
+            "deployments": [asdict(d) for d in self.deployments],
+            "events": self.events[:20],
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(document))
+        tmp.replace(path)
+
+    @property
+    def primary(self) -> Deployment | None:
+        return next((d for d in self.deployments if d.status == "PRIMARY"), None)
+
+
+class LocalRuntime:
+    """Starts, rolls and stops local tasks for one emulator target (the ``Runtime`` of local mode).
+
+    A rollout is what ECS does with ``minimumHealthyPercent = 100``: the new deployment's tasks
+    (the service's ``desiredCount``, at least one) start beside the old ones and are registered in
+    the service's target group; the local load balancer (``deploytool.locallb``) health-checks
+    them with the group's settings; once every new target is healthy and stays so for as long as it
+    took to become healthy (healthy threshold x interval), the old targets are deregistered, drained
+    for the group's deregistration delay and stopped: COMPLETED. A new task that exits, or whose
+    target turns unhealthy or is not healthy within the health budget, is deregistered and stopped
+    at its first failure while the old tasks keep serving: FAILED, and the old deployment is
+    PRIMARY again (the circuit breaker's rollback, without ECS's retries).
     """
 
     name = LABEL
@@ -141,27 +203,47 @@ class LocalRuntime:
         self.target = target
         self.dir = target.data_root / "local" / target.env
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.lb_dir = self.dir / "lb"
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
 
     # -- the Runtime interface -------------------------------------------------------------------------
     def roll_out(self, service: ServiceOutputs) -> None:
-        """What ECS does after an apply: replace the task with one of the applied task definition."""
-        self.start(service.service_name, service.cluster_name, service.service_name)
+        """What ECS does after an apply: roll the service to the applied task definition."""
+        self.load_balancer()
+        self.deploy(
+            service.service_name,
+            service.cluster_name,
+            service=service.service_name,
+            target_group_arn=service.target_group_arn,
+        )
 
     def url(self, names: Names, app: AppOutputs, service_name: str, *, test_route: bool) -> tuple[str, dict[str, str]]:
-        """The stand-in task of ``service`` (there is no load balancer in local mode: no routing headers).
-
-        A task that crashed keeps its address: checks find nothing there, ``task_failure`` says why.
-        """
-        path = self._state(service_name)
-        if not path.is_file():
+        """The local load balancer, with the environment's Host header (and the test route's header)."""
+        if not self._state(service_name).is_file():
             raise DeployError(f"no local stand-in was started for {service_name}; deploy it again")
-        return LocalTask(**json.loads(path.read_text())).url, {}
+        lb = self.load_balancer()
+        host = (urlsplit(app.url).hostname if app.url else None) or names.host
+        headers = {"Host": host, **(app.test_route_header if test_route else {})}
+        return lb.url, headers
+
+    def observers(self) -> tuple[Any, Any, bool]:
+        """The emulator's service and target groups, with what the stand-in and the local load
+        balancer observe: its deployments and tasks, its targets' health."""
+        clients = self.target.clients()
+        return (
+            StandInServiceView(clients("ecs"), self),
+            locallb.TargetHealthView(clients("elbv2"), self.lb_dir),
+            True,
+        )
 
     def task_failure(self, service_name: str) -> str | None:
-        """Why the stand-in of ``service_name`` is not running (it crashed at start), None when it runs
-        or was never started here."""
-        if not self._state(service_name).is_file():
+        """Why no task of ``service_name`` runs (None when one runs or none was started here)."""
+        state = ServiceState.load(self._state(service_name))
+        if state is None or any(_alive(t.pid) for t in state.tasks):
             return None
+        failed = next((d for d in state.deployments if d.rolloutState == "FAILED"), None)
+        if failed is not None and not state.tasks:
+            return f"no task runs: {failed.rolloutStateReason}"
         return self.exited(service_name)
 
     def log_path(self, service_name: str) -> Path:
@@ -170,14 +252,207 @@ class LocalRuntime:
     def _state(self, workspace: str) -> Path:
         return self.dir / f"{workspace}.json"
 
+    def state(self, service_name: str) -> ServiceState | None:
+        return ServiceState.load(self._state(service_name))
+
     def task(self, workspace: str) -> LocalTask | None:
-        path = self._state(workspace)
-        if not path.is_file():
+        """A running task of the service's PRIMARY deployment (any running task of it, else None)."""
+        state = ServiceState.load(self._state(workspace))
+        if state is None:
             return None
-        task = LocalTask(**json.loads(path.read_text()))
-        return task if _alive(task.pid) else None
+        primary = state.primary
+        alive = [t for t in state.tasks if _alive(t.pid)]
+        ours = [t for t in alive if primary is None or t.task_definition == primary.taskDefinition]
+        chosen = ours or alive
+        return chosen[0] if chosen else None
+
+    def tasks(self, service_name: str) -> list[LocalTask]:
+        state = ServiceState.load(self._state(service_name))
+        return [t for t in state.tasks if _alive(t.pid)] if state else []
+
+    # -- the local load balancer -----------------------------------------------------------------------
+    def load_balancer(self) -> locallb.LoadBalancerInfo:
+        """The local stand-in of the environment's ALB (its listener), started unless it runs."""
+        from deploytool.state import platform_outputs
+
+        running = locallb.running(self.lb_dir)
+        if running is not None:
+            return running
+        listener = platform_outputs(self.target).listener_arn
+        credentials = self.target.runtime_credentials
+        assert self.target.endpoint is not None
+        return locallb.ensure_running(
+            self.lb_dir,
+            endpoint=self.target.endpoint,
+            region=self.target.settings.region,
+            listener_arn=listener,
+            credentials=credentials.env() if credentials else {},
+        )
+
+    def _health_check(self, target_group_arn: str) -> locallb.HealthCheck:
+        elbv2 = self.target.runtime_clients()("elbv2")
+        (group,) = elbv2.describe_target_groups(TargetGroupArns=[target_group_arn])["TargetGroups"]
+        attributes = {
+            a["Key"]: a["Value"]
+            for a in elbv2.describe_target_group_attributes(TargetGroupArn=target_group_arn)["Attributes"]
+        }
+        return locallb.HealthCheck.of(group, attributes, locallb.TIME_SCALE)
+
+    def _observed(self, target_group_arn: str) -> dict[int, dict[str, Any]]:
+        """The local load balancer's view of the group's targets, by port."""
+        path = self.lb_dir / locallb.HEALTH_FILE
+        try:
+            groups = json.loads(path.read_text()).get("target_groups", {})
+        except (OSError, ValueError):
+            return {}
+        return {int(d["Target"]["Port"]): d["TargetHealth"] for d in groups.get(target_group_arn, [])}
+
+    def _register(self, target_group_arn: str, tasks: list[LocalTask], *, register: bool) -> None:
+        if not tasks or not target_group_arn:
+            return
+        elbv2 = self.target.runtime_clients()("elbv2")
+        targets: Any = [{"Id": HOST, "Port": t.port} for t in tasks]
+        try:
+            if register:
+                elbv2.register_targets(TargetGroupArn=target_group_arn, Targets=targets)
+            else:
+                elbv2.deregister_targets(TargetGroupArn=target_group_arn, Targets=targets)
+        except ClientError:
+            if register:
+                raise
+            # The target group is gone (destroyed): nothing is registered any more.
+
+    # -- a rollout ---------------------------------------------------------------------------------------
+    def deploy(self, workspace: str, cluster: str, service: str | None = None, target_group_arn: str = "") -> None:
+        """Roll the stand-in of ``service`` to its current task definition (see the class docstring)."""
+        service = service or workspace
+        env, arn, image, desired = self.service_definition(cluster, service)
+        env = self.map_database(env)
+        path = self._state(workspace)
+        state = ServiceState.load(path) or ServiceState([], [], [])
+        old = [t for t in state.tasks if _alive(t.pid)]
+        primary = state.primary
+        if (
+            old
+            and all(t.task_definition == arn for t in old)
+            and len(old) == desired
+            and primary is not None
+            and primary.rolloutState == "COMPLETED"
+        ):
+            return  # nothing to roll: ECS starts no deployment either
+        number = 1 + max((int(d.id.rsplit("/", 1)[-1]) for d in state.deployments), default=0)
+        deployment = Deployment(f"ecs-svc/{number}", "PRIMARY", arn, "IN_PROGRESS", desiredCount=desired)
+        for d in state.deployments:
+            d.status = "ACTIVE" if d.status == "PRIMARY" and old else "INACTIVE" if d.status == "PRIMARY" else d.status
+        state.deployments = [deployment, *[d for d in state.deployments if d.status != "INACTIVE"][:4]]
+        state.tasks = old
+        new = [self._spawn(workspace, env, arn, image, deployment.id, target_group_arn) for _ in range(desired)]
+        state.tasks = old + new
+        deployment.pendingCount = len(new)
+        state.events.insert(0, f"(service {service}) has started {len(new)} tasks: {deployment.id}.")
+        state.save(path)
+        self._register(target_group_arn, new, register=True)
+
+        failure = self._await_healthy(workspace, new, target_group_arn)
+        check = self._health_check(target_group_arn) if target_group_arn else None
+        if failure is None:
+            self._register(target_group_arn, old, register=False)
+            if old and check is not None:
+                time.sleep(check.deregistration_delay_s)
+            for task in old:
+                _terminate(task.pid)
+            deployment.rolloutState, deployment.rolloutStateReason = (
+                "COMPLETED",
+                f"ECS deployment {deployment.id} completed.",
+            )
+            deployment.runningCount, deployment.pendingCount = len(new), 0
+            for d in state.deployments[1:]:
+                d.status = "INACTIVE"
+            state.tasks = new
+            state.events.insert(0, f"(service {service}) has reached a steady state.")
+        else:
+            self._register(target_group_arn, new, register=False)
+            for task in new:
+                _terminate(task.pid)
+            reason = f"ECS deployment {deployment.id} failed: {failure}"
+            deployment.rolloutState, deployment.rolloutStateReason = "FAILED", reason
+            deployment.runningCount, deployment.pendingCount, deployment.failedTasks = 0, 0, len(new)
+            deployment.status = "INACTIVE" if old else "PRIMARY"
+            previous = next((d for d in state.deployments[1:] if d.status == "ACTIVE"), None)
+            if previous is not None:
+                previous.status = "PRIMARY"
+            state.tasks = old
+            rolled = f" The deployment circuit breaker rolled back to {previous.id}." if previous else ""
+            state.events.insert(
+                0, f"(service {service}) (deployment {deployment.id}) deployment failed: {failure}.{rolled}"
+            )
+        state.save(path)
+
+    def _await_healthy(self, workspace: str, new: list[LocalTask], target_group_arn: str) -> str | None:
+        """None when every new task's target is healthy and stays so; else why not."""
+        budget = self.target.settings.health.timeout_seconds
+        deadline = time.monotonic() + budget
+        check = self._health_check(target_group_arn) if target_group_arn else None
+        steady_s = check.interval_s * check.healthy_threshold if check else 2.0
+        healthy_since: float | None = None
+        was_healthy: set[int] = set()
+        while True:
+            for task in new:
+                exited = self._exit(task)
+                if exited:
+                    when = "after its target was healthy" if task.port in was_healthy else "at start"
+                    last = self._last_line(workspace)
+                    return f"the task exited {when} ({exited}, {HOST}:{task.port}): {last}"
+            if check is None:  # no target group (a service without a load balancer): running is enough
+                states = ["healthy"] * len(new)
+                observed: dict[int, dict[str, Any]] = {}
+            else:
+                observed = self._observed(target_group_arn)
+                states = [observed.get(t.port, {}).get("State", "initial") for t in new]
+            bad = next((t for t in new if observed.get(t.port, {}).get("State") == "unhealthy"), None)
+            if bad is not None:
+                health = observed[bad.port]
+                return (
+                    f"target {HOST}:{bad.port} is unhealthy "
+                    f"({health.get('Reason', '')}: {health.get('Description', '')})"
+                )
+            was_healthy.update(t.port for t, state in zip(new, states, strict=True) if state == "healthy")
+            now = time.monotonic()
+            if all(s == "healthy" for s in states):
+                healthy_since = healthy_since or now
+                if now - healthy_since >= steady_s:
+                    return None
+            else:
+                healthy_since = None
+            if now >= deadline:
+                return f"targets not healthy within {budget:g} s ({', '.join(states)})"
+            time.sleep(0.1)
+
+    def _exit(self, task: LocalTask) -> str | None:
+        """How ``task`` ended (its exit status when this runtime started it), None while it runs."""
+        proc = self._procs.get(task.pid)
+        if proc is not None:
+            status = proc.poll()
+            return None if status is None else f"status {status}"
+        return None if _alive(task.pid) else "status unknown"
+
+    def _last_line(self, workspace: str) -> str:
+        """The task output's last line that is not a metric document (EMF lines are JSON)."""
+        log = self.log_path(workspace)
+        text = log.read_text(errors="replace") if log.is_file() else ""
+        lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("{")]
+        return lines[-1][:300] if lines else "no output"
 
     # -- task definition -> process environment ------------------------------------------------------
+    def service_definition(self, cluster: str, service: str) -> tuple[dict[str, str], str, str, int]:
+        """(environment incl. resolved secrets, task definition ARN, image, desired count) of the service."""
+        ecs = self.target.runtime_clients()("ecs")
+        services = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
+        if not services or services[0].get("status") != "ACTIVE":
+            raise DeployError(f"service {service} does not exist in the emulator's cluster {cluster}")
+        env, arn, image = self.container_environment(cluster, service)
+        return env, arn, image, max(1, int(services[0].get("desiredCount", 1)))
+
     def container_environment(self, cluster: str, service: str) -> tuple[dict[str, str], str, str]:
         """(environment incl. resolved secrets, task definition ARN, image) of the applied service."""
         ecs = self.target.runtime_clients()("ecs")
@@ -239,11 +514,9 @@ class LocalRuntime:
             mapped = {k: v for k, v in mapped.items() if not k.startswith("PG")}
         return mapped
 
-    def start(self, workspace: str, cluster: str, service: str, *, wait_s: float = 20.0) -> LocalTask:
-        """(Re)start the local task of ``workspace`` from the service's current task definition."""
-        env, arn, image = self.container_environment(cluster, service)
-        env = self.map_database(env)
-        self.stop(workspace)
+    def _spawn(
+        self, workspace: str, env: dict[str, str], arn: str, image: str, deployment: str, target_group_arn: str
+    ) -> LocalTask:
         port = free_port()
         workdir = service_dir(self.target)
         if not (workdir / "geoapi").is_dir():
@@ -265,51 +538,87 @@ class LocalRuntime:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        task = LocalTask(workspace=workspace, pid=proc.pid, port=port, task_definition=arn, image=image)
-        self._state(workspace).write_text(json.dumps(asdict(task)))
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                httpx.get(f"{task.url}/health", timeout=1.0)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        # A task that exits at start is what ECS would see too: verification reports it.
-        return task
+        self._procs[proc.pid] = proc
+        return LocalTask(
+            workspace=workspace,
+            pid=proc.pid,
+            port=port,
+            task_definition=arn,
+            image=image,
+            deployment=deployment,
+            target_group_arn=target_group_arn,
+        )
 
     def exited(self, workspace: str) -> str | None:
-        """Why the local task of ``workspace`` is not running (its last log line), or None if it runs."""
-        path = self._state(workspace)
-        if not path.is_file():
+        """Why no local task of ``workspace`` runs (its last log line), or None if one runs."""
+        state = ServiceState.load(self._state(workspace))
+        if state is None:
             return "no local task was started"
-        task = LocalTask(**json.loads(path.read_text()))
-        if _alive(task.pid):
+        if any(_alive(t.pid) for t in state.tasks):
             return None
-        log = self.log_path(workspace)
-        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.is_file() else []
-        return f"the task exited at start: {lines[-1][:300] if lines else 'no output'}"
+        return f"the task exited at start: {self._last_line(workspace)}"
 
     def stop(self, workspace: str) -> bool:
         path = self._state(workspace)
-        if not path.is_file():
+        state = ServiceState.load(path)
+        if state is None:
             return False
-        task = LocalTask(**json.loads(path.read_text()))
-        stopped = False
-        if _alive(task.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(task.pid, signal.SIGTERM)
-            for _ in range(50):
-                if not _alive(task.pid):
-                    break
-                time.sleep(0.1)
-            else:
-                os.killpg(task.pid, signal.SIGKILL)
-            stopped = True
+        by_group: dict[str, list[LocalTask]] = {}
+        for task in state.tasks:
+            by_group.setdefault(task.target_group_arn, []).append(task)
+        for arn, tasks in by_group.items():
+            with contextlib.suppress(ClientError, DeployError):
+                self._register(arn, tasks, register=False)
+        stopped = [_terminate(task.pid) for task in state.tasks]
         path.unlink(missing_ok=True)
-        return stopped
+        return any(stopped)
 
     def stop_all(self) -> int:
-        return sum(self.stop(path.stem) for path in self.dir.glob("*.json"))
+        count = sum(self.stop(path.stem) for path in self.dir.glob("*.json"))
+        locallb.stop(self.lb_dir)
+        return count
 
     def running(self) -> list[LocalTask]:
-        return [t for t in (self.task(p.stem) for p in self.dir.glob("*.json")) if t is not None]
+        return [t for p in self.dir.glob("*.json") for t in self.tasks(p.stem)]
+
+
+def _terminate(pid: int) -> bool:
+    """SIGTERM the task's process group (uvicorn finishes in-flight requests), SIGKILL after 5 s."""
+    if not _alive(pid):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+class StandInServiceView:
+    """``describe_services`` in local mode: the emulator's service with the stand-in's deployments,
+    task counts and events, as ECS reports them."""
+
+    def __init__(self, ecs: Any, runtime: LocalRuntime) -> None:
+        self.ecs = ecs
+        self.runtime = runtime
+
+    def describe_services(self, cluster: str, services: list[str]) -> dict[str, Any]:
+        response: dict[str, Any] = dict(self.ecs.describe_services(cluster=cluster, services=services))
+        for svc in response.get("services", []):
+            state = self.runtime.state(str(svc.get("serviceName", "")))
+            if state is None or not state.deployments:
+                continue
+            alive = {t.deployment for t in state.tasks if _alive(t.pid)}
+            deployments = []
+            for d in state.deployments:
+                shown = asdict(d)
+                if d.rolloutState != "FAILED" and d.status != "INACTIVE" and d.id not in alive:
+                    shown["runningCount"] = 0  # its tasks died after the rollout
+                deployments.append(shown)
+            svc["deployments"] = deployments
+            svc["runningCount"] = sum(1 for t in state.tasks if _alive(t.pid))
+            svc["events"] = [{"id": str(i), "message": m} for i, m in enumerate(state.events)]
+        return response

@@ -6,14 +6,15 @@ destroy and troubleshooting talk to the ``Runtime`` interface and never ask whic
 Where a release is checked, in this order: an explicit URL (``--health-url``), the environment's
 ``health.base_url``, then the runtime's own answer: on AWS the stack's ``url`` output (or the
 public URL of its host), with the test-route header when the idle colour is meant; locally the
-stand-in task's loopback address.
+local load balancer (``deploytool.locallb``) with the environment's Host header (and the test
+route's header), so local checks are routed by the listener's rules as on AWS.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deploytool import oneoff
 from deploytool.localrun import LocalRuntime, LocalTask
@@ -39,6 +40,12 @@ class Runtime(Protocol):
 
     def task_failure(self, service_name: str) -> str | None:
         """A reason known without waiting why the service's task is not running (None: nothing known)."""
+        ...
+
+    def observers(self) -> tuple[Any, Any, bool]:
+        """What verification reads the rollout and the target health from: an ECS client (its
+        ``describe_services``), an ELBv2 client (its ``describe_target_health``), and whether they
+        observe running tasks (False: those checks are ``unavailable``)."""
         ...
 
     def task(self, service_name: str) -> LocalTask | None:
@@ -87,6 +94,10 @@ class AwsRuntime:
 
     def task_failure(self, service_name: str) -> str | None:
         return None
+
+    def observers(self) -> tuple[Any, Any, bool]:
+        clients = self.target.clients()
+        return clients("ecs"), clients("elbv2"), True
 
     def task(self, service_name: str) -> LocalTask | None:
         return None  # ECS tracks its tasks: see `deploytool events`

@@ -89,13 +89,14 @@ def plan_release(
     if isinstance(strategy, BlueGreen):
         colors = strategy.planned_colors(image_tag, environment)
         tag = image_tag or colors.tag(colors.active_color)
+        token = strategy.deployed_route_token()
         return plan_stack(
             target,
             "app",
             branch=branch,
             image_tag=tag,
             environment=environment,
-            extra={"colors": colors.to_vars()},
+            extra={"colors": colors.to_vars(), **({"test_route_token": token} if token else {})},
             out=out,
         )
     return plan_stack(target, "app", branch=branch, image_tag=image_tag, environment=environment, out=out)

@@ -10,12 +10,13 @@ idle colour. All of it is Terraform driven by ``active_color``, ``<colour>_image
     stage   idle := new tag, scaled up        (production untouched)
     verify  idle through the test route       -> fail: scale idle down, exit 3
     flip    active := idle                    (listener weights, in place)
-    verify  production URL                    -> fail: flip back, verify, exit 3 (or 4)
+    verify  production URL                    -> fail: flip back, scale the new colour down, verify, exit 3 (or 4)
     bake    the old colour stays up for bake_minutes; `finalize` (or the next deploy) scales it down
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -121,6 +122,9 @@ class BlueGreen:
         self.health_url = health_url
         self.progress = progress
         self.ledger = target.ledger()
+        # The test route's header value for this run: unguessable, so nobody outside the run reaches
+        # the idle colour through the production host; a new one every run.
+        self.route_token = secrets.token_hex(16)
 
     def running_image(self) -> str | None:
         """The tag of the colour production points at."""
@@ -134,7 +138,8 @@ class BlueGreen:
             f" green={colors.green_image_tag}×{colors.green_desired_count}"
         )
         tag = colors.tag(colors.active_color) or colors.tag(colors.idle_color) or "unset"
-        _, outputs = apply_app(self.target, self.names, tag, extra={"colors": colors.to_vars()})
+        extra = {"colors": colors.to_vars(), "test_route_token": self.route_token}
+        _, outputs = apply_app(self.target, self.names, tag, extra=extra)
         return outputs
 
     def check(self, color: str, tag: str, outputs: AppOutputs, *, test_route: bool) -> Verdict:
@@ -213,6 +218,12 @@ class BlueGreen:
             old, count=max(before.blue_desired_count if old == "blue" else before.green_desired_count, desired)
         )
 
+    def deployed_route_token(self) -> str | None:
+        """The test route's header value the stack holds now (a plan keeps it), None before a deploy."""
+        outputs = app_outputs(self.target, self.workspace)
+        header = outputs.test_route_header if outputs is not None else {}
+        return next(iter(header.values()), None)
+
     def planned_colors(self, image_tag: str | None, environment: dict[str, str] | None = None) -> Colors:
         """What a deploy of ``image_tag`` applies first (its staging step); without a tag, what runs."""
         before = current_colors(self.target, self.workspace)
@@ -290,8 +301,10 @@ class BlueGreen:
                 f"{new} serves {tag}; {old} ({old_tag}) stays up until {bake_until:%H:%M} UTC for rollback",
             )
             return self._outcome(record, url, prod)
-        back = Colors(**{**flipped.__dict__, "active_color": old})
-        outputs = self.apply(back, f"production check failed; switch back to {old}")
+        # Traffic goes back to the old colour and the colour that failed in production is scaled down
+        # in the same apply: it never serves again, and a second failure cannot leave it running.
+        back = Colors(**{**flipped.__dict__, "active_color": old}).with_color(new, count=0)
+        outputs = self.apply(back, f"production check failed; switch back to {old} and scale {new} down")
         again = self.check(old, old_tag or tag, outputs, test_route=False)
         if again.ok:
             self._finish(record, back, prod, "rolled_back")

@@ -2,7 +2,8 @@
 
 The URL is the one a deploy checks (``deploytool.runtime.check_url``): ``--health-url`` if given,
 else the configured one, else the runtime's (the app stack's ``url`` output or the public URL of
-its host; the local stand-in's address in local mode).
+its host; in local mode the local load balancer), with the headers that route there (the Host
+header in local mode).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ def check_http_endpoints(where: Where, facts: Facts, *, base_url: str | None, bu
     """``http.basic`` and ``http.detailed``: ``/health`` answers 200, ``/health/detailed`` reports healthy."""
     health = where.target.settings.health
     try:
-        url, _ = check_url(where.target, where.names, AppOutputs(facts.app_outputs), where.service, override=base_url)
+        url, headers = check_url(
+            where.target, where.names, AppOutputs(facts.app_outputs), where.service, override=base_url
+        )
     except DeployError as exc:  # the runtime has no task to send requests to
         return [not_checked("http.basic", str(exc), "local.task")]
     failure = None if base_url or health.base_url else where.runtime.task_failure(where.service)
@@ -37,6 +40,7 @@ def check_http_endpoints(where: Where, facts: Facts, *, base_url: str | None, bu
         max_interval_s=2.0,
         consecutive_passes=1,
         required_components=tuple(health.required_components),
+        extra_headers=headers,
     )
     verdict = check_http(settings)
     fixes = {

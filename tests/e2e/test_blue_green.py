@@ -100,3 +100,47 @@ def test_blue_green_switches_only_to_verified_releases(
 
     # finalize scales the idle colour down.
     assert "scaled down" in release.finalize(target)
+
+
+def test_through_the_load_balancer_production_and_the_test_route_swap_at_the_switch(
+    production_target: Any, production_platform: dict[str, Any]
+) -> None:
+    """Before the switch the production host answers the old colour and the test route (with this
+    run's token) the new one; after it, the reverse. A guessed token reaches production."""
+    import httpx
+
+    from deploytool.localrun import LocalRuntime
+
+    target = production_target
+    for tag in ("prod-lb-1", "prod-lb-2"):
+        push_stand_in_image(target, tag)
+    assert release.deploy_release(target, None, "prod-lb-1").outcome == "success"
+    lb = LocalRuntime(target).load_balancer()
+
+    def version(headers: dict[str, str]) -> str:
+        outputs = app_outputs(target, "default")
+        assert outputs is not None and outputs.url
+        host = outputs.url.split("://", 1)[1]
+        response = httpx.get(lb.url + "/health/detailed", headers={"Host": host, **headers}, timeout=5)
+        assert response.status_code == 200, response.text
+        return str(response.json()["version"])
+
+    def test_route() -> dict[str, str]:
+        outputs = app_outputs(target, "default")
+        assert outputs is not None
+        return outputs.test_route_header
+
+    seen: dict[str, tuple[str, str, str]] = {}
+
+    def at_switch(message: str) -> None:
+        if message.startswith("switch production to"):  # the staged colour verified, not switched yet
+            header = test_route()
+            guessed = {name: "idle" for name in header}
+            seen["before"] = (version({}), version(header), version(guessed))
+
+    outcome = release.deploy_release(target, None, "prod-lb-2", progress=at_switch)
+    assert outcome.outcome == "success"
+    assert seen["before"] == ("prod-lb-1", "prod-lb-2", "prod-lb-1")
+    header = test_route()
+    assert len(next(iter(header.values()))) == 32
+    assert (version({}), version(header)) == ("prod-lb-2", "prod-lb-1")  # the old colour bakes behind the test route

@@ -173,10 +173,15 @@ def service_image(emulator: Emulator, cluster: str, service: str) -> str:
 
 
 def stop_local_tasks(data_dir: Path) -> None:
-    """Stop local stand-in tasks that runs with ``data_dir`` started (their process groups)."""
-    for record in (data_dir / "local").glob("*/*.json"):
-        with contextlib.suppress(ProcessLookupError, PermissionError, ValueError, KeyError):
-            os.killpg(int(json.loads(record.read_text())["pid"]), signal.SIGTERM)
+    """Stop the local stand-in tasks and load balancer that runs with ``data_dir`` started (their
+    process groups): a service's record lists its tasks, the load balancer's record is its own."""
+    for record in (data_dir / "local").glob("**/*.json"):
+        with contextlib.suppress(ValueError, OSError):
+            document = json.loads(record.read_text())
+            entries = document.get("tasks", [document]) if isinstance(document, dict) else []
+            for entry in entries:
+                with contextlib.suppress(ProcessLookupError, PermissionError, ValueError, KeyError, TypeError):
+                    os.killpg(int(entry["pid"]), signal.SIGTERM)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
 
 #: Exit status for a configuration error (sysexits.h EX_CONFIG).
 EXIT_CONFIG = 78
@@ -22,6 +24,12 @@ def main() -> int:
         return EXIT_CONFIG
 
     import uvicorn
+
+    if settings.exit_after_s is not None:
+        log.warning("GEOAPI_FAULT: exiting %.1f s after start (a test fault)", settings.exit_after_s)
+        timer = threading.Timer(settings.exit_after_s, os._exit, args=(1,))
+        timer.daemon = True
+        timer.start()
 
     from geoapi.app import create_app
 

@@ -129,8 +129,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(metrics.middleware)
 
     @app.get("/health", response_model=Basic)
-    def health() -> Basic:
+    def health() -> Basic | JSONResponse:
         """Liveness: the process serves HTTP. Never touches the database."""
+        if settings.fault == "unhealthy":
+            return JSONResponse({"status": "fail"}, status_code=503)
         return Basic(status="ok")
 
     @app.get(
@@ -157,7 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         healthy = component.status == "healthy"
         body = Detailed(
             status="healthy" if healthy else "unhealthy",
-            version=settings.app_version,
+            version=settings.reported_version,
             components=Components(database=component),
         )
         return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)

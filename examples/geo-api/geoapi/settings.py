@@ -62,6 +62,10 @@ class Settings:
     #: The schema the service's tables live in (``DB_SCHEMA``; one per branch); ``public`` follows it
     #: on the search path for PostGIS. None: the server's default search path.
     db_schema: str | None = None
+    #: Test-only fault injection (``GEOAPI_FAULT``) for the deployment tests: ``unhealthy`` (``/health``
+    #: answers 503), ``exit-after:<seconds>`` (the process exits with status 1 that long after it
+    #: starts) or ``version:<text>`` (the detailed health reports that version, not ``APP_VERSION``).
+    fault: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,14 +87,37 @@ class Settings:
             redis_auth_token=env.get("REDIS_AUTH_TOKEN") or None,
             cache_ttl_s=_parse_port("GEOAPI_CACHE_TTL_SECONDS", env.get("GEOAPI_CACHE_TTL_SECONDS") or "60"),
             db_schema=env.get("DB_SCHEMA") or None,
+            fault=env.get("GEOAPI_FAULT", "").strip(),
         )
         settings.validate()
         return settings
+
+    @property
+    def exit_after_s(self) -> float | None:
+        """Seconds after start at which the ``exit-after`` fault ends the process (None: no such fault)."""
+        kind, _, value = self.fault.partition(":")
+        return float(value) if kind == "exit-after" else None
+
+    @property
+    def reported_version(self) -> str:
+        """The version the detailed health reports (``app_version`` unless the ``version`` fault is set)."""
+        kind, _, value = self.fault.partition(":")
+        return value if kind == "version" else self.app_version
 
     def validate(self) -> None:
         """Raise :class:`SettingsError` when the settings cannot run the service."""
         if self.db_schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.db_schema):
             raise SettingsError(f"DB_SCHEMA must match [a-z_][a-z0-9_]{{0,62}}, got {self.db_schema!r}")
+        kind, _, value = self.fault.partition(":")
+        if self.fault and kind not in ("unhealthy", "exit-after", "version"):
+            raise SettingsError(
+                f"GEOAPI_FAULT must be unhealthy, exit-after:<seconds> or version:<text>, got {self.fault!r}"
+            )
+        if kind == "exit-after":
+            try:
+                float(value)
+            except ValueError:
+                raise SettingsError(f"GEOAPI_FAULT=exit-after needs seconds, got {value!r}") from None
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError(f"REDIS_URL must be a redis:// or rediss:// URL, got {self.redis_url.split('@')[-1]!r}")
         if self.require_database and not self.database_url:
