@@ -48,9 +48,7 @@ def health_cmd(
     """
     config = load_config(config_path)
     target = Target(config=config, settings=config.environment(env))
-    settings = health_settings(
-        target, url, expected_version=expect_version, headers=parse_assignments(header)
-    )
+    settings = health_settings(target, url, expected_version=expect_version, headers=parse_assignments(header))
     if expect_version:
         settings.expected_version = expect_version
     if timeout is not None:

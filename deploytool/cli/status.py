@@ -104,5 +104,3 @@ def workspaces_cmd(
         for e in found
     ]
     click.echo(table(["WORKSPACE", "AGE", "IDLE", "EXPIRES IN", "LAST DEPLOY"], rows))
-
-

@@ -194,10 +194,12 @@ def test_container_definition(default_plan: tftest.TerraformPlanOutput) -> None:
         {"name": "APP_ENV", "value": "test"},
         {"name": "LOG_LEVEL", "value": "info"},
     ]
-    assert definition["secrets"] == [{
-        "name": "DATABASE_PASSWORD",
-        "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:test-db-password",
-    }]
+    assert definition["secrets"] == [
+        {
+            "name": "DATABASE_PASSWORD",
+            "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:test-db-password",
+        }
+    ]
     logs = definition["logConfiguration"]
     assert logs["logDriver"] == "awslogs"
     assert logs["options"] == {

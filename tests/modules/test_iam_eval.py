@@ -15,28 +15,39 @@ AUD = "token.actions.githubusercontent.com:aud"
 
 
 def trust(condition: dict[str, Any], principal: str = PROVIDER) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Principal": {"Federated": principal},
-            "Condition": condition,
-        }],
-    })
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Principal": {"Federated": principal},
+                    "Condition": condition,
+                }
+            ],
+        }
+    )
 
 
-@pytest.mark.parametrize("pattern, value, expected", [
-    ("repo:o/r:ref:refs/heads/feature/*", "repo:o/r:ref:refs/heads/feature/a/b", True),
-    ("repo:o/r:ref:refs/heads/feature/*", "repo:o/r:ref:refs/heads/feature", False),
-    ("repo:o/r:ref:refs/tags/v?", "repo:o/r:ref:refs/tags/v1", True),
-    ("repo:o/r:ref:refs/tags/v?", "repo:o/r:ref:refs/tags/v12", False),
-    ("repo:o/r:ref:refs/heads/develop", "repo:o/r:ref:refs/heads/developer", False),
-    ("a.b[c]", "a.b[c]", True),
-    ("a.b[c]", "a.bc", False),
-    ("arn:aws:s3:::b/workspaces/*/staging/app/*", "arn:aws:s3:::b/workspaces/x/staging/app/terraform.tfstate", True),
-    ("arn:aws:s3:::b/workspaces/*/staging/app/*", "arn:aws:s3:::b/workspaces/x/production/app/tfstate", False),
-])
+@pytest.mark.parametrize(
+    "pattern, value, expected",
+    [
+        ("repo:o/r:ref:refs/heads/feature/*", "repo:o/r:ref:refs/heads/feature/a/b", True),
+        ("repo:o/r:ref:refs/heads/feature/*", "repo:o/r:ref:refs/heads/feature", False),
+        ("repo:o/r:ref:refs/tags/v?", "repo:o/r:ref:refs/tags/v1", True),
+        ("repo:o/r:ref:refs/tags/v?", "repo:o/r:ref:refs/tags/v12", False),
+        ("repo:o/r:ref:refs/heads/develop", "repo:o/r:ref:refs/heads/developer", False),
+        ("a.b[c]", "a.b[c]", True),
+        ("a.b[c]", "a.bc", False),
+        (
+            "arn:aws:s3:::b/workspaces/*/staging/app/*",
+            "arn:aws:s3:::b/workspaces/x/staging/app/terraform.tfstate",
+            True,
+        ),
+        ("arn:aws:s3:::b/workspaces/*/staging/app/*", "arn:aws:s3:::b/workspaces/x/production/app/tfstate", False),
+    ],
+)
 def test_like_uses_iam_wildcards_only(pattern: str, value: str, expected: bool) -> None:
     assert like(pattern, value) is expected
 
@@ -112,13 +123,15 @@ def test_explicit_deny_wins() -> None:
 def test_conditioned_statements_need_their_context() -> None:
     policy = {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "Tagged",
-            "Effect": "Allow",
-            "Action": ["ec2:DeleteSecurityGroup"],
-            "Resource": "arn:aws:ec2:us-east-1:1:security-group/*",
-            "Condition": {"StringEquals": {"aws:ResourceTag/ManagedBy": "deploytool"}},
-        }],
+        "Statement": [
+            {
+                "Sid": "Tagged",
+                "Effect": "Allow",
+                "Action": ["ec2:DeleteSecurityGroup"],
+                "Resource": "arn:aws:ec2:us-east-1:1:security-group/*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/ManagedBy": "deploytool"}},
+            }
+        ],
     }
     group = "arn:aws:ec2:us-east-1:1:security-group/sg-1"
     assert allows(policy, "ec2:DeleteSecurityGroup", group, {"aws:ResourceTag/ManagedBy": "deploytool"})

@@ -67,7 +67,8 @@ def test_alarms_notify_the_topic_on_alarm_and_recovery(plan: tftest.TerraformPla
     for name, alarm in alarms(plan).items():
         # The topic ARN is unknown before apply; every alarm must still have one action each way.
         after_unknown = next(
-            rc["change"]["after_unknown"] for rc in plan.resource_changes.values()
+            rc["change"]["after_unknown"]
+            for rc in plan.resource_changes.values()
             if rc["type"] == "aws_cloudwatch_metric_alarm" and rc["change"]["after"]["alarm_name"] == name
         )
         assert after_unknown["alarm_actions"] in (True, [True]), name
@@ -80,7 +81,9 @@ def test_5xx_alarms(plan: tftest.TerraformPlanOutput) -> None:
     by_name = alarms(plan)
     count = by_name[f"{NAME}-alb-5xx-count"]
     assert (count["namespace"], count["metric_name"], count["statistic"]) == (
-        "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum",
+        "AWS/ApplicationELB",
+        "HTTPCode_Target_5XX_Count",
+        "Sum",
     )
     assert count["threshold"] == 10
     assert count["dimensions"] == {"LoadBalancer": ALB}
@@ -247,9 +250,7 @@ def test_no_app_metrics_no_app_widgets_or_alarms(root: TfRoot) -> None:
 
 
 @pytest.mark.apply
-def test_apply_creates_alarms_dashboard_topic_then_destroy_removes_them(
-    applied: Applied, emulator: Emulator
-) -> None:
+def test_apply_creates_alarms_dashboard_topic_then_destroy_removes_them(applied: Applied, emulator: Emulator) -> None:
     root, outputs = applied.root, applied.outputs
     cloudwatch, sns = emulator.client("cloudwatch"), emulator.client("sns")
 
