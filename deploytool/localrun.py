@@ -327,7 +327,7 @@ class LocalRuntime:
         """Roll the stand-in of ``service`` to its current task definition (see the class docstring)."""
         service = service or workspace
         env, arn, image, desired = self.service_definition(cluster, service)
-        env = self.map_database(env)
+        env = self.local_database(env)
         path = self._state(workspace)
         state = ServiceState.load(path) or ServiceState([], [], [])
         old = [t for t in state.tasks if _alive(t.pid)]
@@ -477,20 +477,35 @@ class LocalRuntime:
         """``command`` once, as a local process with the environment of ``service.task_definition_arn``."""
         env, _ = self.task_environment(service.task_definition_arn)
         workdir = service_dir(self.target)
-        process_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(workdir), **self.map_database(env)}
+        process_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(workdir), **self.local_database(env)}
         return oneoff.run_locally(command, env=process_env, cwd=workdir, budget_s=budget_s)
 
+    def role_suffix(self) -> str:
+        """What this data directory appends to the application role's name in the local database.
+
+        Each RDS instance has its own roles; the one local PostgreSQL serves every emulator session on
+        the machine (parallel test workers, the demo), each with its own random password for the same
+        role name, and the last migration to run would lock the others' services out. So locally the
+        role is ``<APP_DB_USER>_<6 hex of the data directory>``, for the migration and the service alike.
+        """
+        return "_" + hashlib.sha256(str(self.target.data_root.resolve()).encode()).hexdigest()[:6]
+
+    def local_database(self, env: dict[str, str]) -> dict[str, str]:
+        """``map_database`` with this data directory's role suffix."""
+        return self.map_database(env, role_suffix=self.role_suffix())
+
     @staticmethod
-    def map_database(env: dict[str, str]) -> dict[str, str]:
+    def map_database(env: dict[str, str], *, role_suffix: str = "") -> dict[str, str]:
         """Point database URLs aimed at the emulator's RDS endpoint at the local PostgreSQL.
 
         The master user's (``MIGRATION_DATABASE_URL``, or a ``DATABASE_URL`` of the master user) becomes
         the local database's owner, which ``.ci/install-postgis.sh`` gives what the RDS master user has.
         A ``DATABASE_URL`` of the application role (``APP_DB_USER``) keeps that role and its password
         (``PGPASSWORD``, resolved from its secret): the service logs in as the role its migration made,
-        exactly as on RDS.
+        exactly as on RDS. ``role_suffix`` is appended to that role's name (see ``role_suffix``).
         """
         local = os.environ.get(LOCAL_DB_ENV, DEFAULT_LOCAL_DB)
+        app_user = env.get("APP_DB_USER")
 
         def aimed(url: str) -> bool:
             host = urlsplit(url).hostname or ""
@@ -501,11 +516,14 @@ class LocalRuntime:
             mapped["MIGRATION_DATABASE_URL"] = local
             mapped.pop("MIGRATION_DB_PASSWORD", None)  # the local URL carries the owner's
         url = env.get("DATABASE_URL", "")
+        local_user = (app_user + role_suffix)[:63] if app_user else None
+        if local_user and aimed(env.get("MIGRATION_DATABASE_URL", "") or url):
+            mapped["APP_DB_USER"] = local_user
         if aimed(url):
             user = urlsplit(url).username
-            if user and user == env.get("APP_DB_USER"):
+            if user and user == app_user and local_user:
                 parts = urlsplit(local)
-                netloc = f"{quote(user, safe='')}:{quote(env.get('PGPASSWORD', ''), safe='')}@{parts.hostname}"
+                netloc = f"{quote(local_user, safe='')}:{quote(env.get('PGPASSWORD', ''), safe='')}@{parts.hostname}"
                 netloc += f":{parts.port}" if parts.port else ""
                 mapped["DATABASE_URL"] = urlunsplit(parts._replace(netloc=netloc))
             else:

@@ -398,6 +398,12 @@ def _destroy_workspace(
     if reason:
         record.extra["reason"] = reason
     with ledger.recording(record, warn=progress):
+        if stack.name == "app" and names is not None and state.resources:
+            from deploytool.release.migration import drop_branch_schema  # late: the release package uses this one
+
+            dropped = drop_branch_schema(target, names, progress=progress)
+            if dropped is not None:
+                record.extra["drop_schema"] = dropped.to_dict()
         if state.resources:
             context = _destroy_context(target, stack.name, names, before)
             var_files = [stack.write_tfvars(render_tfvars(stack.root, context))] if context else []

@@ -8,6 +8,7 @@ creates.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ from deploytool.release.migration import MigrationFailedError, migrate_now
 
 pytestmark = pytest.mark.apply
 
-APP_ROLE = "theobroma_local_app"  # the platform's db_app_username: <project>_<env>_app
+# The platform's db_app_username (<project>_<env>_app), which the stand-in suffixes per data directory
+# in the one local PostgreSQL that every emulator session shares (LocalRuntime.role_suffix).
+APP_ROLE_PREFIX = "theobroma_local_app"
 SERVICE_MIGRATIONS = Path(__file__).resolve().parents[2] / "examples" / "geo-api" / "geoapi" / "migrations"
 
 
@@ -58,6 +61,8 @@ def test_deploy_migrates_first_and_a_failing_migration_leaves_the_old_release_se
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     first = release.deploy_release(local_target, branch, "mig-a")
+    app_role = APP_ROLE_PREFIX + LocalRuntime(local_target).role_suffix()
+    assert re.fullmatch(APP_ROLE_PREFIX + "_[0-9a-f]{6}", app_role)
 
     assert first.outcome == "success"
     assert version(schema) == 1
@@ -69,12 +74,12 @@ def test_deploy_migrates_first_and_a_failing_migration_leaves_the_old_release_se
     detailed = httpx.get(f"{task.url}/health/detailed", timeout=5).json()
     assert detailed["components"]["database"]["status"] == "healthy"
     # The service runs as the application role its migration made, not as the master user.
-    assert detailed["components"]["database"]["user"] == APP_ROLE
+    assert detailed["components"]["database"]["user"] == app_role
     with psycopg.connect(local_db()) as conn:
         assert conn.execute(
-            "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = %s", (APP_ROLE,)
+            "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = %s", (app_role,)
         ).fetchone() == (False, False, False)
-        assert conn.execute("SELECT has_schema_privilege(%s, %s, 'CREATE')", (APP_ROLE, schema)).fetchone() == (False,)
+        assert conn.execute("SELECT has_schema_privilege(%s, %s, 'CREATE')", (app_role, schema)).fetchone() == (False,)
     (record,) = local_target.ledger().records(local_target.env, names.workspace)
     assert record.extra["migration"]["exit_code"] == 0
 
@@ -116,7 +121,7 @@ def test_deploy_migrates_first_and_a_failing_migration_leaves_the_old_release_se
         assert conn.execute("SELECT to_regnamespace(%s)", (schema,)).fetchone() == (None,)
         assert conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (other,)).fetchone() == (True,)
         assert conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() == (1,)
-        assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone() == (1,)
+        assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (app_role,)).fetchone() == (1,)
         conn.execute(f'DROP SCHEMA "{other}"')
     destroyed = local_target.ledger().records(local_target.env, names.workspace)[-1]
     assert destroyed.action == "destroy" and destroyed.extra["drop_schema"]["exit_code"] == 0

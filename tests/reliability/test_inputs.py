@@ -196,6 +196,9 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNames
     monkeypatch.delenv("DEPLOYTOOL_TERRAFORM_BIN", raising=False)
     monkeypatch.delenv("DEPLOYTOOL_DEBUG", raising=False)
     monkeypatch.setattr("deploytool.terraform.subprocess", fake)
+    # The faked Terraform registers no task definition to run a migration from (that path:
+    # tests/e2e/test_migration.py): these deploys go straight to the apply.
+    monkeypatch.setattr("deploytool.release.migration.command", lambda _target: [])
     # The checkout's roots are read, never written: no override file is added or removed there.
     monkeypatch.setattr("deploytool.stack.emu.write_override", lambda *a, **k: None)
     monkeypatch.setattr("deploytool.stack.emu.remove_override", lambda *a, **k: None)

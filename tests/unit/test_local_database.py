@@ -48,3 +48,24 @@ def test_each_branch_environment_has_its_own_schema_and_the_environment_public()
     long = naming.names_for("staging", "Feature/" + "x" * 200, "staging.theobroma.example")
     assert len(naming.db_schema(long)) <= 63
     assert naming.db_schema(naming.names_for("production", None, "api.theobroma.example")) == "public"
+
+
+def test_each_data_directory_gets_its_own_application_role_in_the_shared_local_database() -> None:
+    """One local PostgreSQL serves every emulator session (parallel workers, the demo), each with its
+    own random password for the same role name: the role is suffixed per data directory, in the
+    migration's environment and in the service's URL alike."""
+    env = {
+        "DATABASE_URL": f"postgresql://theobroma_local_app@{RDS}:5432/postgres",
+        "PGHOST": RDS,
+        "PGPASSWORD": "pw",
+        "APP_DB_USER": "theobroma_local_app",
+        "MIGRATION_DATABASE_URL": f"postgresql://theobroma@{RDS}:5432/postgres",
+    }
+    one = LocalRuntime.map_database(env, role_suffix="_aaaaaa")
+    two = LocalRuntime.map_database(env, role_suffix="_bbbbbb")
+    assert one["APP_DB_USER"] == "theobroma_local_app_aaaaaa" and two["APP_DB_USER"] == "theobroma_local_app_bbbbbb"
+    assert one["DATABASE_URL"].startswith("postgresql://theobroma_local_app_aaaaaa:pw@")
+    assert two["DATABASE_URL"].startswith("postgresql://theobroma_local_app_bbbbbb:pw@")
+    # A database elsewhere (not the emulator's RDS) keeps its role.
+    elsewhere = {"DATABASE_URL": "postgresql://app@db.example.net/x", "APP_DB_USER": "app"}
+    assert LocalRuntime.map_database(elsewhere, role_suffix="_aaaaaa") == elsewhere

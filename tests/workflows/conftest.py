@@ -61,6 +61,10 @@ def act_platforms(emulator: Emulator, tf_env: dict[str, str], local_data_dir: Pa
     config.project.github_repository = GITHUB_REPOSITORY
     config.project.name = PROJECT
     config.project.state_bucket = STATE_BUCKET
+    for env, settings in config.environments.items():
+        # The default cluster name (<project>-<env>) was derived when the file was read.
+        if settings.cluster == f"theobroma-{env}":
+            settings.cluster = f"{PROJECT}-{env}"
     made = ActPlatforms(emulator, config)
     try:
         yield made

@@ -130,7 +130,8 @@ def test_push_deploys_the_branch_and_updates_the_comment_with_url_and_verdict(wo
     assert summary["outcome"] == "success" and summary["image_after"] == tag
     # The preview URL in the comment is the one deploy reported, and the release answers there.
     assert f"| Preview | {summary['url']} |" in comment
-    assert httpx.get(f"{summary['url']}/health", timeout=5).status_code == 200
+    # Locally that URL is the local load balancer's: it routes by the branch's host, as the ALB does.
+    assert httpx.get(f"{summary['url']}/health", headers={"Host": names.host}, timeout=5).status_code == 200
     assert "### Staging deploy of `feature/new-api-endpoint`: deployed and healthy" in pushed.summaries
     steps = pushed.step_seconds()
     verify = sum(check["duration_s"] for check in summary["verdict"]["checks"])
