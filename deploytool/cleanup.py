@@ -203,6 +203,48 @@ def plan_cleanup(
     return CleanupPlan(target.env, ttl, decisions)
 
 
+def restrict(plan: CleanupPlan, workspaces: Iterable[str]) -> CleanupPlan:
+    """``plan`` narrowed to ``workspaces`` (a slice planned earlier): each keeps the decision taken
+    now, so one whose branch got a pull request or a deploy since the planning is kept; one that no
+    longer exists is reported kept, and nothing outside the list is ever touched."""
+    wanted = set(workspaces)
+    decisions = [d for d in plan.decisions if d.workspace in wanted]
+    known = {d.workspace for d in decisions}
+    decisions += [Decision(ws, False, "no longer exists") for ws in sorted(wanted - known)]
+    return CleanupPlan(plan.env, plan.ttl, sorted(decisions, key=lambda d: d.workspace))
+
+
+def read_workspace_list(path: Path | None, text: str | None = None) -> list[str]:
+    """Workspace names, one per line (blank lines and ``#`` comments skipped), from ``path`` or
+    ``text``; an empty list is refused (far more likely a failed write than a wish to do nothing)."""
+    source = "stdin" if path is None else str(path)
+    if text is None:
+        assert path is not None
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise DeployError(f"cannot read the workspace list {path}: {exc.strerror}") from exc
+    names = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    if not names:
+        raise DeployError(f"{source} lists no workspaces")
+    return names
+
+
+def slice_workspaces(workspaces: Sequence[str], max_slices: int) -> list[list[str]]:
+    """``workspaces`` dealt round-robin into at most ``max_slices`` slices, each holding at least one
+    (no workspace: no slice). Dealing keeps the slices' sizes within one of each other."""
+    if max_slices < 1:
+        raise DeployError("--slices must be at least 1")
+    count = min(max_slices, len(workspaces))
+    return [list(workspaces[i::count]) for i in range(count)]
+
+
+def plan_slices(plan: CleanupPlan, max_slices: int) -> list[dict[str, Any]]:
+    """The workspaces ``plan`` destroys as a job matrix: ``[{"slice": 1, "workspaces": [...]}, ...]``."""
+    names = [d.workspace for d in plan.to_destroy]
+    return [{"slice": i, "workspaces": ws} for i, ws in enumerate(slice_workspaces(names, max_slices), start=1)]
+
+
 # -- destroys -------------------------------------------------------------------------------------------
 @dataclass
 class Outcome:
