@@ -19,6 +19,7 @@ Each destroy is recorded in the ledger; one failure does not stop the others.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -243,6 +244,43 @@ def plan_slices(plan: CleanupPlan, max_slices: int) -> list[dict[str, Any]]:
     """The workspaces ``plan`` destroys as a job matrix: ``[{"slice": 1, "workspaces": [...]}, ...]``."""
     names = [d.workspace for d in plan.to_destroy]
     return [{"slice": i, "workspaces": ws} for i, ws in enumerate(slice_workspaces(names, max_slices), start=1)]
+
+
+def read_slices(path: Path) -> list[dict[str, Any]]:
+    """A plan file written by ``plan_slices`` (``--plan-file``)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DeployError(f"cannot read the plan file {path}: {exc}") from exc
+    ok = isinstance(data, list) and all(
+        isinstance(s, dict) and isinstance(s.get("slice"), int) and isinstance(s.get("workspaces"), list) for s in data
+    )
+    if not ok:
+        raise DeployError(f"{path} is not a cleanup plan file (a JSON list of slices)")
+    slices: list[dict[str, Any]] = data
+    return slices
+
+
+def settled(target: Target, workspace: str) -> str:
+    """What became of a planned workspace, from its newest deploy-history record: ``destroyed``,
+    ``failed`` (its last destroy failed) or ``kept`` (no destroy since: re-checked and kept, or its
+    slice never ran)."""
+    last = target.ledger().last(target.env, workspace)
+    if last is None or last.action != "destroy":
+        return "kept"
+    return "destroyed" if last.outcome == "success" else "failed"
+
+
+def slice_report(
+    target: Target, slices: Sequence[dict[str, Any]], settle: Callable[[Target, str], str] = settled
+) -> list[dict[str, Any]]:
+    """Per slice: how many of its workspaces were destroyed, kept and failed, and each one's result."""
+    report = []
+    for item in slices:
+        results = {ws: settle(target, ws) for ws in item["workspaces"]}
+        counts = {key: sum(1 for r in results.values() if r == key) for key in ("destroyed", "kept", "failed")}
+        report.append({"slice": item["slice"], **counts, "workspaces": results})
+    return report
 
 
 # -- destroys -------------------------------------------------------------------------------------------

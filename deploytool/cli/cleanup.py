@@ -22,6 +22,7 @@ from deploytool.cli.base import (
 )
 from deploytool.durations import format_age, parse_duration
 from deploytool.errors import DeployError
+from deploytool.stack import Target
 
 
 def _duration(value: str | None) -> timedelta | None:
@@ -66,6 +67,13 @@ def _duration(value: str | None) -> timedelta | None:
     show_default=True,
     help="Most slices in --plan-file (each gets at least one workspace).",
 )
+@click.option(
+    "--report",
+    "report_file",
+    metavar="PLAN_FILE",
+    help="Destroy nothing: report per slice of a --plan-file what was destroyed, kept and failed "
+    "(from the deploy history); exits 1 if a destroy failed.",
+)
 @click.option("--parallel", type=click.IntRange(min=1, max=16), default=2, show_default=True, help="Destroy workers.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (CI).")
 @output_option
@@ -82,6 +90,7 @@ def cleanup_cmd(
     dry_run: bool,
     plan_file: str | None,
     slices: int,
+    report_file: str | None,
     parallel: int,
     yes: bool,
     output: str,
@@ -92,6 +101,9 @@ def cleanup_cmd(
     the environment's ttl). The default workspace is never touched. Terraform's output of each
     destroy goes to cleanup.log in the workspace's data dir; exits 1 if any destroy failed.
     """
+    if report_file is not None:
+        _report(make_target(env, local, config_path, terraform_bin, lock_timeout), Path(report_file), output)
+        return
     ttl = _duration(older_than)
     if plan_file is not None and not dry_run:
         raise click.UsageError("--plan-file needs --dry-run")
@@ -141,3 +153,26 @@ def cleanup_cmd(
     if failed:
         logs = "; ".join(f"{o.workspace}: {o.log}" for o in failed if o.log)
         raise DeployError(f"{len(failed)} of {len(outcomes)} destroys failed; Terraform output in {logs}")
+
+
+def _report(target: Target, plan_file: Path, output: str) -> None:
+    report = cleanup_mod.slice_report(target, cleanup_mod.read_slices(plan_file))
+    if output == "json":
+        emit(report, "json")
+    elif not report:
+        click.echo(f"Nothing to clean up in {target.env}.")
+    else:
+        rows = [
+            [
+                r["slice"],
+                r["destroyed"],
+                r["kept"],
+                r["failed"],
+                " ".join(f"{w} ({x})" for w, x in r["workspaces"].items()),
+            ]
+            for r in report
+        ]
+        click.echo(table(["SLICE", "DESTROYED", "KEPT", "FAILED", "WORKSPACES"], rows))
+    failed = sum(r["failed"] for r in report)
+    if failed:
+        raise DeployError(f"{failed} destroy(s) failed; Terraform output in each workspace's {cleanup_mod.LOG_NAME}")

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from deploytool import cleanup, stackops
 from deploytool.errors import DeployError
+from deploytool.ledger import Ledger, Record
 from deploytool.stack import Target
-from tests.unit.test_cleanup import aws, run, seed  # noqa: F401  (fixture)
+from tests.unit.test_cleanup import BUCKET, aws, run, seed  # noqa: F401  (fixture)
 
 
 @given(st.lists(st.text(min_size=1, max_size=5), unique=True, max_size=40), st.integers(1, 10))
@@ -121,3 +122,54 @@ def test_only_the_listed_workspaces_are_destroyed_each_re_checked(
         "staging-vanished": "no longer exists",
     }
     assert "staging-b" not in result.output
+
+
+def test_the_report_counts_per_slice_from_the_history_and_fails_on_a_failed_destroy(
+    aws: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger(aws, BUCKET, "deploy-history")
+    for ws, outcome in (("staging-a", "success"), ("staging-b", "failure"), ("staging-d", "success")):
+        seed(aws, ws, idle_days=10)
+        ledger.write(Record("staging", ws, "app", "destroy", outcome=outcome))
+    seed(aws, "staging-c", idle_days=10)  # re-checked and kept: no destroy after its deploy
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(
+        json.dumps(
+            [
+                {"slice": 1, "workspaces": ["staging-a", "staging-c"]},
+                {"slice": 2, "workspaces": ["staging-b", "staging-d"]},
+            ]
+        )
+    )
+    result = run("cleanup", "--env", "staging", "--report", str(plan_file), "--output", "json")
+    assert result.exit_code == 1
+    assert "1 destroy(s) failed" in result.stderr
+    assert json.loads(result.stdout) == [
+        {
+            "slice": 1,
+            "destroyed": 1,
+            "kept": 1,
+            "failed": 0,
+            "workspaces": {"staging-a": "destroyed", "staging-c": "kept"},
+        },
+        {
+            "slice": 2,
+            "destroyed": 1,
+            "kept": 0,
+            "failed": 1,
+            "workspaces": {"staging-b": "failed", "staging-d": "destroyed"},
+        },
+    ]
+    text = run("cleanup", "--env", "staging", "--report", str(plan_file))
+    assert text.stdout.splitlines()[0].split() == ["SLICE", "DESTROYED", "KEPT", "FAILED", "WORKSPACES"]
+
+
+def test_the_report_of_an_empty_plan_says_there_is_nothing_to_do(aws: Any, tmp_path: Path) -> None:  # noqa: F811
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text("[]\n")
+    result = run("cleanup", "--env", "staging", "--report", str(plan_file))
+    assert result.exit_code == 0 and result.stdout.strip() == "Nothing to clean up in staging."
+    plan_file.write_text('{"not": "a plan"}')
+    result = run("cleanup", "--env", "staging", "--report", str(plan_file))
+    assert result.exit_code == 1 and "not a cleanup plan file" in result.stderr
