@@ -32,6 +32,7 @@ from typing import Any
 from deploytool import naming, stackops
 from deploytool.durations import format_age
 from deploytool.errors import DeployError
+from deploytool.ledger import now as ledger_now
 from deploytool.stack import Stack, Target
 from deploytool.status import BranchEnvironment, branch_environments
 
@@ -240,10 +241,13 @@ def slice_workspaces(workspaces: Sequence[str], max_slices: int) -> list[list[st
     return [list(workspaces[i::count]) for i in range(count)]
 
 
-def plan_slices(plan: CleanupPlan, max_slices: int) -> list[dict[str, Any]]:
-    """The workspaces ``plan`` destroys as a job matrix: ``[{"slice": 1, "workspaces": [...]}, ...]``."""
+def plan_slices(plan: CleanupPlan, max_slices: int, planned: str | None = None) -> list[dict[str, Any]]:
+    """The workspaces ``plan`` destroys as a job matrix: ``[{"slice": 1, "workspaces": [...],
+    "planned": <deploy-history timestamp>}, ...]`` (the report ignores records older than ``planned``)."""
     names = [d.workspace for d in plan.to_destroy]
-    return [{"slice": i, "workspaces": ws} for i, ws in enumerate(slice_workspaces(names, max_slices), start=1)]
+    when = planned or ledger_now()
+    slices = enumerate(slice_workspaces(names, max_slices), start=1)
+    return [{"slice": i, "workspaces": ws, "planned": when} for i, ws in slices]
 
 
 def read_slices(path: Path) -> list[dict[str, Any]]:
@@ -261,23 +265,24 @@ def read_slices(path: Path) -> list[dict[str, Any]]:
     return slices
 
 
-def settled(target: Target, workspace: str) -> str:
+def settled(target: Target, workspace: str, since: str | None = None) -> str:
     """What became of a planned workspace, from its newest deploy-history record: ``destroyed``,
-    ``failed`` (its last destroy failed) or ``kept`` (no destroy since: re-checked and kept, or its
-    slice never ran)."""
+    ``failed`` (its last destroy failed) or ``kept`` (no destroy since ``since``, the planning: it was
+    re-checked and kept, or its slice never ran; an older night's failed destroy does not count)."""
     last = target.ledger().last(target.env, workspace)
-    if last is None or last.action != "destroy":
+    if last is None or last.action != "destroy" or (since is not None and last.time < since):
         return "kept"
     return "destroyed" if last.outcome == "success" else "failed"
 
 
 def slice_report(
-    target: Target, slices: Sequence[dict[str, Any]], settle: Callable[[Target, str], str] = settled
+    target: Target, slices: Sequence[dict[str, Any]], settle: Callable[[Target, str, str | None], str] = settled
 ) -> list[dict[str, Any]]:
     """Per slice: how many of its workspaces were destroyed, kept and failed, and each one's result."""
     report = []
     for item in slices:
-        results = {ws: settle(target, ws) for ws in item["workspaces"]}
+        since = item.get("planned")
+        results = {ws: settle(target, ws, since if isinstance(since, str) else None) for ws in item["workspaces"]}
         counts = {key: sum(1 for r in results.values() if r == key) for key in ("destroyed", "kept", "failed")}
         report.append({"slice": item["slice"], **counts, "workspaces": results})
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from deploytool import cleanup, stackops
 from deploytool.errors import DeployError
 from deploytool.ledger import Ledger, Record
 from deploytool.stack import Target
-from tests.unit.test_cleanup import BUCKET, aws, run, seed  # noqa: F401  (fixture)
+from tests.unit.test_cleanup import BUCKET, _stamp, aws, run, seed  # noqa: F401  (fixture)
 
 
 @given(st.lists(st.text(min_size=1, max_size=5), unique=True, max_size=40), st.integers(1, 10))
@@ -64,10 +65,9 @@ def test_the_plan_file_is_a_matrix_of_at_most_n_slices(aws: Any, tmp_path: Path)
     assert result.exit_code == 0, result.output
     text = plan_file.read_text()
     assert "\n" not in text.rstrip("\n"), "one line, to go into $GITHUB_OUTPUT as is"
-    assert json.loads(text) == [
-        {"slice": 1, "workspaces": ["staging-a", "staging-c"]},
-        {"slice": 2, "workspaces": ["staging-b"]},
-    ]
+    slices = json.loads(text)
+    assert [(s["slice"], s["workspaces"]) for s in slices] == [(1, ["staging-a", "staging-c"]), (2, ["staging-b"])]
+    assert slices[0]["planned"] == slices[1]["planned"] and slices[0]["planned"].endswith("Z")
 
 
 def test_an_empty_plan_file_is_an_empty_matrix(aws: Any, tmp_path: Path) -> None:  # noqa: F811
@@ -173,3 +173,19 @@ def test_the_report_of_an_empty_plan_says_there_is_nothing_to_do(aws: Any, tmp_p
     plan_file.write_text('{"not": "a plan"}')
     result = run("cleanup", "--env", "staging", "--report", str(plan_file))
     assert result.exit_code == 1 and "not a cleanup plan file" in result.stderr
+
+
+def test_a_failed_destroy_from_before_the_planning_does_not_count(aws: Any, tmp_path: Path) -> None:  # noqa: F811
+    """Last night's destroy failed; tonight the workspace was re-checked and kept (its branch got a pull
+    request): the report says kept, and does not fail."""
+    seed(aws, "staging-a", idle_days=10)
+    last_night, planned = (_stamp(datetime.now(UTC) - timedelta(days=days)) for days in (1, 0.1))
+    Ledger(aws, BUCKET, "deploy-history").write(
+        Record("staging", "staging-a", "app", "destroy", outcome="failure", time=last_night)
+    )
+    plan_file = tmp_path / "plan.json"
+    plan = [{"slice": 1, "workspaces": ["staging-a"], "planned": planned}]
+    plan_file.write_text(json.dumps(plan))
+    result = run("cleanup", "--env", "staging", "--report", str(plan_file), "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["workspaces"] == {"staging-a": "kept"}
