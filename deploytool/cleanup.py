@@ -19,6 +19,7 @@ Each destroy is recorded in the ledger; one failure does not stop the others.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -31,6 +32,7 @@ from typing import Any
 from deploytool import naming, stackops
 from deploytool.durations import format_age
 from deploytool.errors import DeployError
+from deploytool.ledger import now as ledger_now
 from deploytool.stack import Stack, Target
 from deploytool.status import BranchEnvironment, branch_environments
 
@@ -201,6 +203,89 @@ def plan_cleanup(
         keep=keep_workspaces(target, keep),
     )
     return CleanupPlan(target.env, ttl, decisions)
+
+
+def restrict(plan: CleanupPlan, workspaces: Iterable[str]) -> CleanupPlan:
+    """``plan`` narrowed to ``workspaces`` (a slice planned earlier): each keeps the decision taken
+    now, so one whose branch got a pull request or a deploy since the planning is kept; one that no
+    longer exists is reported kept, and nothing outside the list is ever touched."""
+    wanted = set(workspaces)
+    decisions = [d for d in plan.decisions if d.workspace in wanted]
+    known = {d.workspace for d in decisions}
+    decisions += [Decision(ws, False, "no longer exists") for ws in sorted(wanted - known)]
+    return CleanupPlan(plan.env, plan.ttl, sorted(decisions, key=lambda d: d.workspace))
+
+
+def read_workspace_list(path: Path | None, text: str | None = None) -> list[str]:
+    """Workspace names, one per line (blank lines and ``#`` comments skipped), from ``path`` or
+    ``text``; an empty list is refused (far more likely a failed write than a wish to do nothing)."""
+    source = "stdin" if path is None else str(path)
+    if text is None:
+        assert path is not None
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise DeployError(f"cannot read the workspace list {path}: {exc.strerror}") from exc
+    names = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    if not names:
+        raise DeployError(f"{source} lists no workspaces")
+    return names
+
+
+def slice_workspaces(workspaces: Sequence[str], max_slices: int) -> list[list[str]]:
+    """``workspaces`` dealt round-robin into at most ``max_slices`` slices, each holding at least one
+    (no workspace: no slice). Dealing keeps the slices' sizes within one of each other."""
+    if max_slices < 1:
+        raise DeployError("--slices must be at least 1")
+    count = min(max_slices, len(workspaces))
+    return [list(workspaces[i::count]) for i in range(count)]
+
+
+def plan_slices(plan: CleanupPlan, max_slices: int, planned: str | None = None) -> list[dict[str, Any]]:
+    """The workspaces ``plan`` destroys as a job matrix: ``[{"slice": 1, "workspaces": [...],
+    "planned": <deploy-history timestamp>}, ...]`` (the report ignores records older than ``planned``)."""
+    names = [d.workspace for d in plan.to_destroy]
+    when = planned or ledger_now()
+    slices = enumerate(slice_workspaces(names, max_slices), start=1)
+    return [{"slice": i, "workspaces": ws, "planned": when} for i, ws in slices]
+
+
+def read_slices(path: Path) -> list[dict[str, Any]]:
+    """A plan file written by ``plan_slices`` (``--plan-file``)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DeployError(f"cannot read the plan file {path}: {exc}") from exc
+    ok = isinstance(data, list) and all(
+        isinstance(s, dict) and isinstance(s.get("slice"), int) and isinstance(s.get("workspaces"), list) for s in data
+    )
+    if not ok:
+        raise DeployError(f"{path} is not a cleanup plan file (a JSON list of slices)")
+    slices: list[dict[str, Any]] = data
+    return slices
+
+
+def settled(target: Target, workspace: str, since: str | None = None) -> str:
+    """What became of a planned workspace, from its newest deploy-history record: ``destroyed``,
+    ``failed`` (its last destroy failed) or ``kept`` (no destroy since ``since``, the planning: it was
+    re-checked and kept, or its slice never ran; an older night's failed destroy does not count)."""
+    last = target.ledger().last(target.env, workspace)
+    if last is None or last.action != "destroy" or (since is not None and last.time < since):
+        return "kept"
+    return "destroyed" if last.outcome == "success" else "failed"
+
+
+def slice_report(
+    target: Target, slices: Sequence[dict[str, Any]], settle: Callable[[Target, str, str | None], str] = settled
+) -> list[dict[str, Any]]:
+    """Per slice: how many of its workspaces were destroyed, kept and failed, and each one's result."""
+    report = []
+    for item in slices:
+        since = item.get("planned")
+        results = {ws: settle(target, ws, since if isinstance(since, str) else None) for ws in item["workspaces"]}
+        counts = {key: sum(1 for r in results.values() if r == key) for key in ("destroyed", "kept", "failed")}
+        report.append({"slice": item["slice"], **counts, "workspaces": results})
+    return report
 
 
 # -- destroys -------------------------------------------------------------------------------------------

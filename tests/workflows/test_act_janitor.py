@@ -79,7 +79,11 @@ def test_the_janitor_destroys_only_idle_environments_no_open_pull_request_needs(
     result = runner.run("workflow_dispatch", event, "cleanup.yml", label="janitor")
     print(f"\njanitor under act: {result.seconds:.1f}s wall")
     assert result.returncode == 0, result.output[-6000:]
-    assert result.jobs == {"Destroy stale branch environments": "succeeded"}
+    # Two workspaces to destroy: two slices of one each, between the plan and the report.
+    slices = sorted(name for name in result.jobs if name.startswith("Destroy slice"))
+    assert len(slices) == 2, result.jobs
+    assert set(result.jobs) == {"Plan the cleanup", "Report the cleanup", *slices}
+    assert set(result.jobs.values()) == {"succeeded"}, result.jobs
 
     s3 = target.clients()("s3")
     remaining = {
@@ -94,8 +98,14 @@ def test_the_janitor_destroys_only_idle_environments_no_open_pull_request_needs(
         assert last is not None and (last.action, last.outcome) == ("destroy", "success")
         assert str(last.extra.get("reason")).startswith("branch gone; idle 10d")
     assert "2 open pull request branches are kept." in result.output
-    (assume,) = [a for a in assumed(deploytool_home) if a["workflow"] == "Cleanup staging"]
-    assert assume["role"] == outputs["github_deploy_role_arn"] and assume["event"] == "workflow_dispatch"
+    assert "destroyed / kept / failed per slice" in result.summaries
+    report = "\n".join(line for line in result.output.splitlines() if "Report the cleanup" in line)
+    for workspace in gone:
+        assert f"{workspace} (destroyed)" in report, report[-3000:]
+    assumes = [a for a in assumed(deploytool_home) if a["workflow"] == "Cleanup staging"]
+    assert len(assumes) == 4, "plan, two slices, report"
+    for assume in assumes:
+        assert assume["role"] == outputs["github_deploy_role_arn"] and assume["event"] == "workflow_dispatch"
 
 
 def test_with_no_open_pull_request_at_all_the_age_alone_decides(

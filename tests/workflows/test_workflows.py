@@ -7,7 +7,9 @@ branch names never reach a shell through an expression, and that every action is
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -308,13 +310,78 @@ def test_production_builds_the_image_into_ecr() -> None:
 
 
 def test_cleanup_keeps_open_pull_request_branches() -> None:
-    cleanup = jobs(load("cleanup.yml"))["cleanup"]
-    scripts = " ".join(run_scripts(cleanup))
-    assert "deploytool github open-pr-branches > branches.txt" in scripts
-    assert "gh " not in scripts
-    assert cleanup["permissions"]["pull-requests"] == "read"
-    assert "deploytool cleanup --env staging" in scripts
-    assert "--open-branches-file branches.txt" in scripts and "--yes" in scripts
+    for job_name in ("plan", "destroy"):
+        job = jobs(load("cleanup.yml"))[job_name]
+        scripts = " ".join(run_scripts(job))
+        assert "deploytool github open-pr-branches > branches.txt" in scripts, job_name
+        assert "gh " not in scripts
+        assert job["permissions"]["pull-requests"] == "read"
+        assert "deploytool cleanup --env staging" in scripts
+        assert "--open-branches-file branches.txt" in scripts
+        # No open pull request at all: the age alone decides instead of a refused empty list.
+        assert "if [ -s branches.txt ]" in scripts, job_name
+
+
+def test_cleanup_fans_out_as_plan_slices_report() -> None:
+    workflow = load("cleanup.yml")
+    plan, destroy, report = (jobs(workflow)[name] for name in ("plan", "destroy", "report"))
+    plan_script = " ".join(run_scripts(plan))
+    assert "--dry-run" in plan_script and '--slices "$MAX_SLICES"' in plan_script
+    assert "--plan-file plan.json" in plan_script and "--yes" not in plan_script
+    assert 1 <= int(workflow["env"]["MAX_SLICES"]) <= 8
+    step = next(s for s in steps(plan) if s.get("id") == "plan")
+    assert 'slices=$(cat plan.json)" >> "$GITHUB_OUTPUT"' in step["run"]
+    assert plan["outputs"]["slices"] == "${{ steps.plan.outputs.slices }}"
+
+    assert destroy["needs"] == "plan"
+    assert "needs.plan.outputs.slices != '[]'" in job_if(destroy), "an empty plan runs no slice"
+    assert destroy["strategy"]["matrix"]["slice"] == "${{ fromJSON(needs.plan.outputs.slices) }}"
+    assert destroy["strategy"]["fail-fast"] is False, "one failed slice does not cancel the others"
+    assert destroy["env"]["WORKSPACES"] == "${{ join(matrix.slice.workspaces, ' ') }}"
+    destroy_script = " ".join(run_scripts(destroy))
+    assert "--only-workspaces slice.txt" in destroy_script and "--yes" in destroy_script
+    assert "--parallel 4" in destroy_script
+
+    assert set(report["needs"]) == {"plan", "destroy"}
+    condition = job_if(report).replace(" ", "")
+    assert "always()" in condition and "needs.plan.result=='success'" in condition
+    assert report["env"]["DESTROY_RESULT"] == "${{ needs.destroy.result }}"
+    report_script = "\n".join(run_scripts(report))
+    assert "deploytool cleanup --env staging --report plan.json" in report_script
+    assert "$GITHUB_STEP_SUMMARY" in report_script and "Nothing to clean up" in report_script
+    assert '[ "$DESTROY_RESULT" != success ]' in report_script and 'exit "$rc"' in report_script
+    for name, job in (("plan", plan), ("destroy", destroy), ("report", report)):
+        assert job["environment"] == "staging", name
+    assert workflow["concurrency"] == {"group": "staging-cleanup", "cancel-in-progress": False}
+
+
+def test_the_cleanup_report_fails_when_a_slice_failed(tmp_path: Path) -> None:
+    """The report step's script, run with bash against a stand-in deploytool, fails when the matrix
+    failed even if the history shows no failed destroy (a slice that died before destroying)."""
+    report = jobs(load("cleanup.yml"))["report"]
+    script = next(s["run"] for s in steps(report) if s.get("name") == "deploytool cleanup --report")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "deploytool"
+    fake.write_text('#!/bin/sh\necho "SLICE  DESTROYED  KEPT  FAILED"\nexit "${FAKE_RC:-0}"\n')
+    fake.chmod(0o755)
+    summary = tmp_path / "summary.md"
+
+    def run_report(destroy_result: str, fake_rc: int) -> int:
+        env = {
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "SLICES": '[{"slice":1,"workspaces":["staging-a"]}]',
+            "DESTROY_RESULT": destroy_result,
+            "FAKE_RC": str(fake_rc),
+            "GITHUB_STEP_SUMMARY": str(summary),
+        }
+        done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=tmp_path, env=env, check=False)
+        return done.returncode
+
+    assert run_report("success", 0) == 0
+    assert run_report("failure", 0) != 0
+    assert run_report("success", 1) != 0
+    assert "destroyed / kept / failed per slice" in summary.read_text()
 
 
 # --------------------------------------------------------------------------- cross-cutting rules
@@ -337,7 +404,9 @@ def test_the_expected_jobs_drive_deploytool() -> None:
         ("deploy-staging.yml", "deploy"),
         ("deploy-staging.yml", "destroy"),
         ("deploy-production.yml", "deploy"),
-        ("cleanup.yml", "cleanup"),
+        ("cleanup.yml", "plan"),
+        ("cleanup.yml", "destroy"),
+        ("cleanup.yml", "report"),
     }
 
 
@@ -355,7 +424,9 @@ ROLES_BY_JOB = {
     ("deploy-staging.yml", "destroy"): ["AWS_STAGING_ROLE_ARN"],
     ("deploy-production.yml", "build"): ["AWS_PRODUCTION_BUILD_ROLE_ARN"],
     ("deploy-production.yml", "deploy"): ["AWS_PRODUCTION_ROLE_ARN"],
-    ("cleanup.yml", "cleanup"): ["AWS_STAGING_ROLE_ARN"],
+    ("cleanup.yml", "plan"): ["AWS_STAGING_ROLE_ARN"],
+    ("cleanup.yml", "destroy"): ["AWS_STAGING_ROLE_ARN"],
+    ("cleanup.yml", "report"): ["AWS_STAGING_ROLE_ARN"],
 }
 
 
@@ -426,7 +497,8 @@ def test_forks_never_get_aws_credentials() -> None:
 
 def test_deploy_jobs_have_concurrency_groups_that_do_not_cancel_applies() -> None:
     for name, job_name, job in deploying_jobs():
-        concurrency = job.get("concurrency")
+        # A job of a matrix fan-out shares its workflow's group (a job-level one would queue the slices).
+        concurrency = job.get("concurrency") or load(name).get("concurrency")
         assert isinstance(concurrency, dict) and concurrency.get("group"), f"{name}:{job_name}"
         if job_name != "plan":
             assert concurrency["cancel-in-progress"] is False, f"{name}:{job_name}"
@@ -547,7 +619,8 @@ def _lock_timeout(script: str, command: str) -> str | None:
         ("deploy-staging.yml", "deploy", "deploy"),
         ("deploy-staging.yml", "destroy", "destroy"),
         ("deploy-production.yml", "deploy", "deploy"),
-        ("cleanup.yml", "cleanup", "cleanup"),
+        ("cleanup.yml", "plan", "cleanup"),
+        ("cleanup.yml", "destroy", "cleanup"),
     ],
 )
 def test_state_locks_held_by_another_run_are_waited_for(workflow: str, job: str, command: str) -> None:
