@@ -442,8 +442,10 @@ def test_concurrent_deploys_one_proceeds_the_other_exits_5(
         for r in faults.proxy.seen[seen_before_race:]
         if r.method == "PUT" and r.path.startswith(f"/{faults.target.state_bucket}/{key}?")
     ]
-    assert len(writes) == 1, "only the run that applied writes the state"
-    assert after["serial"] == before["serial"] + 1
+    # The winner's writes alone: the task definition registered for its migration, then the release.
+    applies = 2 if faults.target.settings.release.migrate_command else 1
+    assert len(writes) == applies, "only the run that applied writes the state"
+    assert after["serial"] == before["serial"] + applies
     assert_converged(faults, fault_branch, "race-win")
     outcomes = {
         r.image_after: r.outcome for r in faults.records(fault_branch) if r.image_after in ("race-win", "race-lose")
@@ -469,7 +471,13 @@ def test_rollback_to_a_release_that_is_now_unhealthy_exits_4_and_says_so(
 
     monkeypatch.setenv(LOCAL_DB_ENV, "postgresql://geoapi:geoapi@127.0.0.1:5432/reliability_no_such_database")
     health = target.settings.health.model_copy(update={"timeout_seconds": 8.0})
-    quick = dataclasses.replace(target, settings=target.settings.model_copy(update={"health": health}))
+    # A release without a migration: with one, B's migration would meet the missing database first and
+    # stop the deploy before anything moved (exit 1; tests/e2e/test_migration.py). Here B must reach
+    # its verification, fail it, and roll back to A.
+    no_migration = target.settings.release.model_copy(update={"migrate_command": []})
+    quick = dataclasses.replace(
+        target, settings=target.settings.model_copy(update={"health": health, "release": no_migration})
+    )
     with pytest.raises(RollbackFailedError) as caught:
         release.deploy_release(quick, fault_branch, "bad-b", environment=BROKEN)
 
@@ -529,12 +537,15 @@ def test_a_failed_release_is_rolled_back_when_its_failure_cannot_be_recorded(
 @pytest.mark.apply
 def test_a_rival_deploy_during_verification_exits_5_and_changes_nothing(faults: FaultEnv, fault_branch: str) -> None:
     """Terraform's state lock is free while a release is verified; the deploy lock is not. The first
-    run's target-health check (the last of its verification) is held at the proxy; a second
+    run's rollout (the stand-in registering its new task; verification has begun) is held at the proxy; a second
     ``deploy`` of the workspace then exits 5 naming the holder, the lock's age and ID, and never
     plans; the first run finishes and the lock is gone."""
     names = faults.target.names(fault_branch)
     args = ["deploy", "--env", ENV, "--branch", fault_branch, "--yes"]
-    hold = faults.proxy.hold(api_call("DescribeTargetHealth"))
+    # The stand-in registering the new task in the target group: the rollout, after every apply (the
+    # migration's and the release's), part of verification. Not DescribeTargetHealth, which the local
+    # load balancer polls through the same endpoint.
+    hold = faults.proxy.hold(api_call("RegisterTargets"))
     first = faults.start(*args, "--image-tag", "lock-first")
     assert hold.arrived.wait(240), first.text()
     serial = faults.state(fault_branch)["serial"]

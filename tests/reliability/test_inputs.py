@@ -17,7 +17,7 @@ import math
 import re
 import string
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -271,7 +271,9 @@ def assert_safe_commands(fake: FakeTerraform, data_root: Path, workspace: str, r
         if args[:2] in (["workspace", "new"], ["workspace", "select"]):
             assert args[-1] == workspace and SAFE_NAME.fullmatch(workspace)
         if args[:1] == ["apply"]:
-            assert Path(args[-1]).resolve().is_relative_to(root)
+            # A saved plan, or (one process: plan and apply) the rendered tfvars.
+            last = args[-1]
+            assert Path(last.removeprefix("-var-file=")).resolve().is_relative_to(root), args
 
 
 # --- row 6: fuzz ------------------------------------------------------------------------------------
@@ -328,8 +330,14 @@ def test_fuzzed_deploy_reaches_apply_only_with_valid_input(cli: SimpleNamespace,
         cli.fake.applied.append(["apply", str(plan)])
         raise DeployError("stopped at the apply by the test")
 
+    def stop_now(self: Runner, *, var_files: Sequence[Path] = (), **_: object) -> None:
+        # One process (plan and apply, no saved plan): what it would apply from is the rendered tfvars.
+        cli.fake.applied.append(["apply", *(f"-var-file={f}" for f in var_files)])
+        raise DeployError("stopped at the apply by the test")
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Runner, "apply", stop)
+        mp.setattr(Runner, "apply_now", stop_now)
         result = cli.runner.invoke(
             main, ["deploy", "--env", "staging", f"--branch={branch}", f"--image-tag={tag}", "--yes"]
         )
