@@ -112,8 +112,7 @@ def _fake_deploytool(tmp_path: Path) -> tuple[Path, Path]:
     bin_dir.mkdir()
     fake = bin_dir / "deploytool"
     fake.write_text(
-        f"#!{sys.executable}\nimport json, sys\n"
-        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        f"#!{sys.executable}\nimport json, sys\nopen({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
     )
     fake.chmod(0o755)
     return bin_dir, calls
@@ -132,9 +131,7 @@ def test_the_build_push_stand_in_pushes_the_env_of_the_contexts_stand_in_image_e
 
     plain = _run(script, tmp_path, env)
     assert plain.returncode == 0, plain.stdout + plain.stderr
-    (tmp_path / "ctx" / ".stand-in-image-env").write_text(
-        "# a broken build\n\nGEOAPI_FAULT=exit-after:2\nNOTE=a=b\n"
-    )
+    (tmp_path / "ctx" / ".stand-in-image-env").write_text("# a broken build\n\nGEOAPI_FAULT=exit-after:2\nNOTE=a=b\n")
     broken = _run(script, tmp_path, env)
     assert broken.returncode == 0, broken.stdout + broken.stderr
     assert [json.loads(line) for line in calls.read_text().splitlines()] == [
