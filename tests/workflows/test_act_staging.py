@@ -183,9 +183,12 @@ def test_a_broken_release_fails_the_job_and_the_comment_says_so(world: World) ->
     (comment,) = world.comments()
     assert "❌ Staging: failed verification and was rolled back to the previous release" in comment
     assert f"`{tag}`" in comment and f"| Preview | {summary['url']} |" in comment
-    # The previous release serves where the comment points, healthy and reporting its own version.
-    assert httpx.get(f"{summary['url']}/health", timeout=5).status_code == 200
-    assert httpx.get(f"{summary['url']}/health/detailed", timeout=10).json()["version"] == good.image_after
+    # The previous release serves where the comment points (the local load balancer, which routes by
+    # the environment's Host header), healthy and reporting its own version.
+    host = {"Host": names.host}
+    assert httpx.get(f"{summary['url']}/health", headers=host, timeout=5).status_code == 200
+    detailed = httpx.get(f"{summary['url']}/health/detailed", headers=host, timeout=10)
+    assert detailed.json()["version"] == good.image_after
 
     records = world.target.ledger().records("staging", names.workspace)
     failed, rollback = records[-2:]
