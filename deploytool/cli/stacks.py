@@ -348,13 +348,22 @@ def force_unlock_cmd(
 
 @main.command("finalize")
 @target_options
+@click.option(
+    "--if-baked", is_flag=True, help="Only once the last switch's bake period is over (a no-op before; for schedules)."
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (CI).")
 def finalize_cmd(
-    env: str, local: bool, config_path: Path | None, terraform_bin: str | None, lock_timeout: str, yes: bool
+    env: str,
+    local: bool,
+    config_path: Path | None,
+    terraform_bin: str | None,
+    lock_timeout: str,
+    if_baked: bool,
+    yes: bool,
 ) -> None:
-    """Blue-green: scale the previous colour down once the bake period is over."""
+    """Blue-green: scale the previous colour down, ending the bake period (--if-baked: once it is over)."""
     from deploytool import release  # the strategies and their checks: only the commands that release
 
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"scale down the idle colour of {env}?")
-    err(release.finalize(target, progress=err))
+    err(release.finalize(target, if_baked=if_baked, progress=err))

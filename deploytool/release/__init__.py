@@ -119,11 +119,12 @@ def rollback_release(
         return strategy.rollback(to)
 
 
-def finalize(target: Target, *, progress: Progress = quiet) -> str:
-    """Blue-green: scale the previous colour down after the bake period."""
+def finalize(target: Target, *, if_baked: bool = False, progress: Progress = quiet) -> str:
+    """Blue-green: scale the previous colour down, ending the bake early unless ``if_baked`` (then
+    nothing happens before the last switch's bake period is over)."""
     strategy = strategy_for(target, progress=progress)
     with target.deploy_lock(None, operation="finalize"):
-        return strategy.finalize()
+        return strategy.finalize(if_baked=if_baked)
 
 
 def force_unlock_deploy(target: Target, branch: str | None, lock_id: str) -> None:

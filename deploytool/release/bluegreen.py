@@ -11,7 +11,11 @@ idle colour. All of it is Terraform driven by ``active_color``, ``<colour>_image
     verify  idle through the test route       -> fail: scale idle down, exit 3
     flip    active := idle                    (listener weights, in place)
     verify  production URL                    -> fail: flip back, scale the new colour down, verify, exit 3 (or 4)
-    bake    the old colour stays up for bake_minutes; `finalize` (or the next deploy) scales it down
+    bake    the old colour stays up for bake_minutes (the record's ``bake_until``) for a fast rollback
+
+``finalize`` scales the old colour down (``--if-baked``: only once the bake is over, for a schedule).
+A deploy never stages over a colour that still bakes: it is refused unless ``finalize_first``; once
+the bake is over it finalizes first by itself.
 """
 
 from __future__ import annotations
@@ -96,11 +100,20 @@ def current_colors(target: Target, workspace: str) -> Colors | None:
 
 
 def _last_colors_record(target: Target, workspace: str) -> dict[str, Any] | None:
-    for record in reversed(target.ledger().records(target.env, workspace)):
-        colors = record.extra.get("colors")
-        if colors and record.outcome != "in_progress":
-            return dict(colors)
+    record = _last_colors_entry(target.ledger().records(target.env, workspace))
+    return dict(record.extra["colors"]) if record else None
+
+
+def _last_colors_entry(records: list[Record]) -> Record | None:
+    """The last finished record that set the colours (a deploy, rollback or finalize)."""
+    for record in reversed(records):
+        if record.extra.get("colors") and record.outcome != "in_progress":
+            return record
     return None
+
+
+def _idle_count(colors: Colors) -> int:
+    return colors.blue_desired_count if colors.idle_color == "blue" else colors.green_desired_count
 
 
 class BlueGreen:
@@ -361,14 +374,35 @@ class BlueGreen:
                 )
         return outcome
 
-    def finalize(self) -> str:
-        """Scale the idle colour down after the bake period."""
+    def bake_until(self) -> datetime | None:
+        """When the last switch's bake ends (``bake_until`` of the last record that set the colours);
+        None when that record is no switch (a rollback, a finalize, a first deploy)."""
+        last = _last_colors_entry(self.ledger.records(self.target.env, self.workspace))
+        value = last.extra.get("bake_until") if last else None
+        if not value:
+            return None
+        until = datetime.fromisoformat(str(value))
+        return until if until.tzinfo else until.replace(tzinfo=UTC)
+
+    def finalize(self, *, if_baked: bool = False) -> str:
+        """Scale the idle colour down, ending the bake (``if_baked``: only once the bake is over)."""
         now = current_colors(self.target, self.workspace)
         if now is None:
             raise DeployError("production has no deployed release")
         idle = now.idle_color
-        if (now.blue_desired_count if idle == "blue" else now.green_desired_count) == 0:
+        if _idle_count(now) == 0:
             return f"{idle} is already scaled down"
+        if if_baked:
+            until = self.bake_until()
+            if until is not None and until > datetime.now(UTC):
+                return (
+                    f"{self.target.env}: {idle} ({now.tag(idle)}) bakes until {until:%Y-%m-%d %H:%M} UTC; "
+                    "nothing to do yet"
+                )
+        return self._scale_down(now)
+
+    def _scale_down(self, now: Colors) -> str:
+        idle = now.idle_color
         done = now.with_color(idle, count=0)
         self.apply(done, f"finalize: scale {idle} down")
         record = Record(

@@ -56,6 +56,7 @@ class Strategy(Protocol):
         """Go back to ``to`` or the last known good release, and verify it."""
         ...
 
-    def finalize(self) -> str:
-        """Tidy up after a release has settled (blue-green: scale the old colour down)."""
+    def finalize(self, *, if_baked: bool = False) -> str:
+        """Tidy up after a release has settled (blue-green: scale the old colour down; ``if_baked``:
+        only once the bake period is over, a one-line no-op before)."""
         ...

@@ -218,5 +218,5 @@ class Rolling:
             )
         return out
 
-    def finalize(self) -> str:
+    def finalize(self, *, if_baked: bool = False) -> str:
         raise DeployError(f"environment {self.target.env!r} deploys rolling releases: there is nothing to finalize")
