@@ -170,14 +170,25 @@ class BlueGreen:
 
     # -- the sequence -------------------------------------------------------------------------------
     def deploy(
-        self, image_tag: str, *, environment: dict[str, str] | None = None, rollback: bool = True
+        self,
+        image_tag: str,
+        *,
+        environment: dict[str, str] | None = None,
+        rollback: bool = True,
+        finalize_first: bool = False,
     ) -> DeployOutcome:
         """The sequence in the module docstring. Production never points at an unverified colour, so
-        ``rollback`` has no effect here: a failing release is never left serving."""
+        ``rollback`` has no effect here: a failing release is never left serving.
+
+        The idle colour is staged over only once it is scaled down: while it still bakes the deploy
+        is refused (nothing applied, nothing recorded) unless ``finalize_first``; once the bake is
+        over it is finalized first."""
         naming.validate_image_tag(image_tag)
         inputs.require_image(self.target, image_tag)
         desired = self.target.settings.desired_count
         before = current_colors(self.target, self.workspace)
+        if before is not None and _idle_count(before) > 0:
+            before = self._end_bake(before, image_tag, finalize_first=finalize_first)
         record = Record(
             env=self.target.env,
             workspace=self.workspace,
@@ -190,6 +201,22 @@ class BlueGreen:
             if before is None:
                 return self._first_deploy(record, image_tag, desired, environment or {})
             return self._switch(record, before, image_tag, desired, environment or {})
+
+    def _end_bake(self, before: Colors, image_tag: str, *, finalize_first: bool) -> Colors:
+        """Scale the idle colour down before it is staged over, or refuse while it bakes."""
+        idle, env = before.idle_color, self.target.env
+        until = self.bake_until()
+        baking = until is not None and until > datetime.now(UTC)
+        if baking and not finalize_first:
+            raise DeployError(
+                f"{env}: the previous release still bakes: {idle} ({before.tag(idle)}) stays up for a fast rollback "
+                f"until {until:%Y-%m-%d %H:%M} UTC, and {image_tag} would be staged over it. End the bake first with "
+                f"`deploytool finalize --env {env}`, or deploy with --finalize-first; nothing was changed"
+            )
+        why = "--finalize-first ends the bake" if baking else "the bake is over"
+        self.progress(f"{why}: finalize (scale {idle} down) before staging {image_tag}")
+        self.progress(self._scale_down(before))
+        return before.with_color(idle, count=0)
 
     @staticmethod
     def _finish(record: Record, colors: Colors, verdict: Verdict, outcome: str, message: str = "") -> None:
@@ -336,10 +363,11 @@ class BlueGreen:
     def rollback(self, to: str | None = None) -> DeployOutcome:
         """Flip back to the previous colour if it still runs the last known good tag.
 
-        ``to`` (a tag) re-deploys that tag through the whole sequence instead.
+        ``to`` (a tag) re-deploys that tag through the whole sequence instead, ending a running bake
+        first (the operator asked for that tag in production now).
         """
         if to is not None:
-            return self.deploy(naming.validate_image_tag(to))
+            return self.deploy(naming.validate_image_tag(to), finalize_first=True)
         now = current_colors(self.target, self.workspace)
         if now is None:
             raise DeployError("production has no deployed release to roll back")

@@ -42,10 +42,16 @@ class Strategy(Protocol):
     """A way to release: rolling (one service, re-apply on failure) or blue-green (two colours)."""
 
     def deploy(
-        self, image_tag: str, *, environment: dict[str, str] | None = None, rollback: bool = True
+        self,
+        image_tag: str,
+        *,
+        environment: dict[str, str] | None = None,
+        rollback: bool = True,
+        finalize_first: bool = False,
     ) -> DeployOutcome:
         """Release ``image_tag``, verify it and restore the last good release when it fails
-        (``rollback=False``: leave a failing release in place, where the strategy allows it)."""
+        (``rollback=False``: leave a failing release in place, where the strategy allows it;
+        ``finalize_first``: blue-green ends a running bake instead of refusing the deploy)."""
         ...
 
     def running_image(self) -> str | None:

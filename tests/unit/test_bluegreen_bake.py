@@ -150,8 +150,81 @@ def test_finalize_if_baked_reports_an_idle_colour_already_down(scripted: Any) ->
     assert strategy.applied == []
 
 
+# -- deploy during and after the bake ------------------------------------------------------------
+def test_a_deploy_during_the_bake_is_refused_and_changes_nothing(scripted: Any) -> None:
+    until = in_minutes(20)
+    strategy = scripted(SWITCHED, [switch_record(until)])
+
+    with pytest.raises(DeployError) as caught:
+        strategy.deploy("v3")
+
+    assert caught.value.exit_code == 1
+    message = caught.value.message
+    assert f"{until:%Y-%m-%d %H:%M} UTC" in message
+    assert "`deploytool finalize --env production`" in message and "--finalize-first" in message
+    assert strategy.applied == [] and strategy.ledger.written == []
+
+
+def test_a_deploy_with_finalize_first_scales_the_baking_colour_down_before_staging(scripted: Any) -> None:
+    strategy = scripted(SWITCHED, [switch_record(in_minutes(20))])
+
+    outcome = strategy.deploy("v3", finalize_first=True)
+
+    assert outcome.outcome == "success"
+    steps = [what for what, _ in strategy.applied]
+    assert steps[0].startswith("finalize: scale blue down"), steps
+    finalized = strategy.applied[0][1]
+    assert finalized.blue_desired_count == 0 and finalized.active_color == "green"
+    staged = strategy.applied[1][1]
+    assert staged.blue_image_tag == "v3" and staged.blue_desired_count == 2 and staged.active_color == "green"
+    assert strategy.applied[-1][1].active_color == "blue"
+    assert [r.action for r in strategy.ledger.written] == ["finalize", "deploy"]
+    assert any("finalize" in line and "before" in line for line in strategy.lines), strategy.lines
+
+
+def test_a_deploy_after_the_bake_finalizes_by_itself(scripted: Any) -> None:
+    strategy = scripted(SWITCHED, [switch_record(in_minutes(-5))])
+
+    strategy.deploy("v3")
+
+    assert strategy.applied[0][0].startswith("finalize: scale blue down")
+    assert strategy.applied[0][1].blue_desired_count == 0
+    assert [r.action for r in strategy.ledger.written] == ["finalize", "deploy"]
+    assert any("bake" in line and "over" in line for line in strategy.lines), strategy.lines
+
+
+def test_a_deploy_over_a_scaled_down_idle_colour_does_not_finalize(scripted: Any) -> None:
+    down = SWITCHED.with_color("blue", count=0)
+    strategy = scripted(down, [switch_record(in_minutes(20), down)])
+
+    strategy.deploy("v3")
+
+    assert not any(what.startswith("finalize") for what, _ in strategy.applied)
+    assert [r.action for r in strategy.ledger.written] == ["deploy"]
+
+
+def test_the_bake_end_is_the_last_switch_s(scripted: Any) -> None:
+    # A later record with colours and no bake (a rollback flips back): nothing bakes.
+    rollback = switch_record(None)
+    rollback.action = "rollback"
+    strategy = scripted(SWITCHED, [switch_record(in_minutes(20)), rollback])
+
+    assert strategy.bake_until() is None
+    strategy.deploy("v3")
+    assert strategy.applied[0][0].startswith("finalize")
+
+
+def test_a_rollback_to_a_tag_during_the_bake_ends_the_bake_first(scripted: Any) -> None:
+    strategy = scripted(SWITCHED, [switch_record(in_minutes(20))])
+
+    strategy.rollback("v0")
+
+    assert strategy.applied[0][0].startswith("finalize: scale blue down")
+    assert strategy.applied[1][1].blue_image_tag == "v0"
+
+
 # -- the CLI ------------------------------------------------------------------------------------
-def test_the_cli_passes_if_baked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_passes_finalize_first_and_if_baked(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
 
     def deploy(*_: Any, **kwargs: Any) -> Any:
@@ -165,6 +238,11 @@ def test_the_cli_passes_if_baked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("deploytool.cli.stacks.make_target", lambda *a: object())
     monkeypatch.setattr("deploytool.release.deploy_release", deploy)
     monkeypatch.setattr("deploytool.release.finalize", finalize)
+    args = ["deploy", "--env", "production", "--image-tag", "abc1234", "--yes"]
+    assert CliRunner().invoke(main, [*args, "--finalize-first"]).exit_code == 1
+    assert seen["finalize_first"] is True
+    assert CliRunner().invoke(main, args).exit_code == 1
+    assert seen["finalize_first"] is False
     assert CliRunner().invoke(main, ["finalize", "--env", "production", "--yes", "--if-baked"]).exit_code == 0
     assert seen["if_baked"] is True
     assert CliRunner().invoke(main, ["finalize", "--env", "production", "--yes"]).exit_code == 0
