@@ -211,7 +211,15 @@ class BlueGreen:
             raise DeployError(
                 f"{env}: the previous release still bakes: {idle} ({before.tag(idle)}) stays up for a fast rollback "
                 f"until {until:%Y-%m-%d %H:%M} UTC, and {image_tag} would be staged over it. End the bake first with "
-                f"`deploytool finalize --env {env}`, or deploy with --finalize-first; nothing was changed"
+                f"`deploytool finalize --env {env}`, or deploy with --finalize-first; nothing was changed",
+                result={
+                    "env": env,
+                    "workspace": self.workspace,
+                    "image_before": before.tag(before.active_color),
+                    "image_after": image_tag,
+                    "outcome": "refused",
+                    "bake_until": until.isoformat() if until else None,
+                },
             )
         why = "--finalize-first ends the bake" if baking else "the bake is over"
         self.progress(f"{why}: finalize (scale {idle} down) before staging {image_tag}")

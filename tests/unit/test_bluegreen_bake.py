@@ -163,6 +163,9 @@ def test_a_deploy_during_the_bake_is_refused_and_changes_nothing(scripted: Any) 
     assert f"{until:%Y-%m-%d %H:%M} UTC" in message
     assert "`deploytool finalize --env production`" in message and "--finalize-first" in message
     assert strategy.applied == [] and strategy.ledger.written == []
+    # --output json prints it: the workflow's summary tells a refusal from a failure.
+    assert caught.value.result is not None
+    assert (caught.value.result["outcome"], caught.value.result["bake_until"]) == ("refused", until.isoformat())
 
 
 def test_a_deploy_with_finalize_first_scales_the_baking_colour_down_before_staging(scripted: Any) -> None:
