@@ -23,11 +23,12 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,43 +68,100 @@ class LocalTask:
         return f"http://{HOST}:{self.port}"
 
 
-def push_stand_in_image(target: Target, tag: str) -> str:
+#: Manifest annotations that carry a stand-in image's environment (a Docker image's ENV), one per variable.
+IMAGE_ENV_PREFIX = "io.deploytool.stand-in.env."
+
+
+class ImagePullError(DeployError):
+    """The task's image is not in the emulator's ECR: ECS stops such a task with CannotPullContainerError."""
+
+
+def push_stand_in_image(target: Target, tag: str, env: Mapping[str, str] | None = None) -> str:
     """Put ``tag`` in the emulator's ECR repository as a manifest of its own, and return its digest.
 
     The local stand-in runs the reference service from source, so no image is built; but ``deploy``
     refuses a tag the registry does not hold, exactly as on AWS, so the demo and the tests push one
-    first, as CI's build job does. Idempotent; refused outside the emulator.
+    first, as CI's build job does. ``env`` is the image's environment (what ``ENV`` gives a Docker
+    image), kept in the manifest's annotations; the stand-in applies it under the task definition's
+    environment when it starts a task (see ``LocalRuntime.image_environment``). Idempotent per
+    (tag, env); the same tag with another env is refused, as ECR refuses an immutable tag. Refused
+    outside the emulator.
     """
     if not target.local:
         raise DeployError("stand-in images are pushed to the emulator only; on AWS the build job pushes images")
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": len(tag),
-                "digest": "sha256:" + hashlib.sha256(tag.encode()).hexdigest(),
-            },
-            "layers": [],
+    document: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": len(tag),
+            "digest": "sha256:" + hashlib.sha256(tag.encode()).hexdigest(),
         },
-        sort_keys=True,
-    )
+        "layers": [],
+    }
+    if env:
+        document["annotations"] = {IMAGE_ENV_PREFIX + key: str(value) for key, value in sorted(env.items())}
+    manifest = json.dumps(document, sort_keys=True)
     digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
     ecr = target.clients()("ecr")
     name = target.config.project.image_repository
+
+    def held() -> str | None:
+        images = ecr.batch_get_image(repositoryName=name, imageIds=[{"imageTag": tag}]).get("images", [])
+        return str(images[0]["imageId"]["imageDigest"]) if images else None
+
+    def same_or_refuse(existing: str) -> str:
+        if existing != digest:
+            raise DeployError(
+                f"{tag} already holds another image ({existing}) in the emulator's ECR repository {name}; "
+                f"image tags are immutable: push the changed image under a new tag"
+            )
+        return digest
+
     try:
+        existing = held()  # checked first: the emulator lets a MUTABLE repository's tag move, ECR tags here do not
+        if existing is not None:
+            return same_or_refuse(existing)
         ecr.put_image(repositoryName=name, imageManifest=manifest, imageTag=tag, imageDigest=digest)
     except ClientError as exc:
-        # The tag is there already (tags are immutable): the registry holds it, which is all a deploy needs.
         if exc.response.get("Error", {}).get("Code") not in (
             "ImageAlreadyExistsException",
             "ImageTagAlreadyExistsException",
         ):
             raise DeployError(f"cannot push {tag} to the emulator's ECR repository {name}: {exc}") from exc
-        (detail,) = ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": tag}])["imageDetails"]
-        return str(detail["imageDigest"])
+        existing = held()  # pushed meanwhile
+        if existing is None:
+            raise DeployError(f"cannot push {tag} to the emulator's ECR repository {name}: {exc}") from exc
+        return same_or_refuse(existing)
     return digest
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_image_env(items: Iterable[str]) -> dict[str, str]:
+    """``KEY=VALUE`` items (``--image-env``, a Dockerfile's ``ENV``) as an environment; a bad item is refused."""
+    env: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not _ENV_NAME.match(key):
+            raise DeployError(f"image env {item!r} is not KEY=VALUE with KEY a variable name")
+        if key in env:
+            raise DeployError(f"image env {key} is given twice")
+        env[key] = value
+    return env
+
+
+def image_reference(image: str) -> tuple[str, dict[str, str]]:
+    """(repository, ECR image id) of an image URI ``REGISTRY/REPOSITORY:TAG`` or ``REGISTRY/REPOSITORY@DIGEST``."""
+    _, _, path = image.partition("/")
+    if "@" in path:
+        repository, _, digest = path.partition("@")
+        return repository, {"imageDigest": digest}
+    repository, sep, tag = path.rpartition(":")
+    if not sep or "/" in tag:
+        return path, {"imageTag": "latest"}
+    return repository, {"imageTag": tag}
 
 
 def service_dir(target: Target) -> Path:
@@ -327,7 +385,11 @@ class LocalRuntime:
         """Roll the stand-in of ``service`` to its current task definition (see the class docstring)."""
         service = service or workspace
         env, arn, image, desired = self.service_definition(cluster, service)
-        env = self.local_database(env)
+        try:
+            env = self.launch_environment(env, image)
+            pull_failure = None
+        except ImagePullError as exc:
+            pull_failure = str(exc)
         path = self._state(workspace)
         state = ServiceState.load(path) or ServiceState([], [], [])
         old = [t for t in state.tasks if _alive(t.pid)]
@@ -346,14 +408,17 @@ class LocalRuntime:
             d.status = "ACTIVE" if d.status == "PRIMARY" and old else "INACTIVE" if d.status == "PRIMARY" else d.status
         state.deployments = [deployment, *[d for d in state.deployments if d.status != "INACTIVE"][:4]]
         state.tasks = old
-        new = [self._spawn(workspace, env, arn, image, deployment.id, target_group_arn) for _ in range(desired)]
+        if pull_failure is None:
+            new = [self._spawn(workspace, env, arn, image, deployment.id, target_group_arn) for _ in range(desired)]
+        else:
+            new = []  # ECS starts the tasks and stops them before their container runs
         state.tasks = old + new
         deployment.pendingCount = len(new)
-        state.events.insert(0, f"(service {service}) has started {len(new)} tasks: {deployment.id}.")
+        state.events.insert(0, f"(service {service}) has started {desired} tasks: {deployment.id}.")
         state.save(path)
         self._register(target_group_arn, new, register=True)
 
-        failure = self._await_healthy(workspace, new, target_group_arn)
+        failure = pull_failure or self._await_healthy(workspace, new, target_group_arn)
         check = self._health_check(target_group_arn) if target_group_arn else None
         if failure is None:
             self._register(target_group_arn, old, register=False)
@@ -376,7 +441,7 @@ class LocalRuntime:
                 _terminate(task.pid)
             reason = f"ECS deployment {deployment.id} failed: {failure}"
             deployment.rolloutState, deployment.rolloutStateReason = "FAILED", reason
-            deployment.runningCount, deployment.pendingCount, deployment.failedTasks = 0, 0, len(new)
+            deployment.runningCount, deployment.pendingCount, deployment.failedTasks = 0, 0, desired
             deployment.status = "INACTIVE" if old else "PRIMARY"
             previous = next((d for d in state.deployments[1:] if d.status == "ACTIVE"), None)
             if previous is not None:
@@ -475,10 +540,43 @@ class LocalRuntime:
 
     def run_one_off(self, service: ServiceOutputs, command: Sequence[str], budget_s: float) -> OneOffResult:
         """``command`` once, as a local process with the environment of ``service.task_definition_arn``."""
-        env, _ = self.task_environment(service.task_definition_arn)
+        env, image = self.task_environment(service.task_definition_arn)
+        try:
+            env = self.launch_environment(env, image)
+        except ImagePullError as exc:
+            return OneOffResult(None, str(exc))
         workdir = service_dir(self.target)
-        process_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(workdir), **self.local_database(env)}
+        process_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(workdir), **env}
         return oneoff.run_locally(command, env=process_env, cwd=workdir, budget_s=budget_s)
+
+    def image_environment(self, image: str) -> dict[str, str]:
+        """The environment ``image`` carries (its manifest's annotations, see ``push_stand_in_image``), read
+        from the emulator's ECR as ECS pulls it; ImagePullError when ECR does not hold it."""
+        repository, image_id = image_reference(image)
+        ecr = self.target.runtime_clients()("ecr")
+        try:
+            answer = ecr.batch_get_image(repositoryName=repository, imageIds=[image_id])
+        except ClientError as exc:
+            raise ImagePullError(f"CannotPullContainerError: pull image manifest of {image}: {exc}") from exc
+        images = answer.get("images", [])
+        if not images:
+            failures = answer.get("failures", [])
+            why = failures[0].get("failureReason", "not found") if failures else "not found"
+            raise ImagePullError(f"CannotPullContainerError: pull image manifest of {image}: {why}")
+        try:
+            annotations = json.loads(images[0]["imageManifest"]).get("annotations") or {}
+        except (KeyError, ValueError, AttributeError):
+            annotations = {}
+        return {
+            key[len(IMAGE_ENV_PREFIX) :]: str(value)
+            for key, value in annotations.items()
+            if key.startswith(IMAGE_ENV_PREFIX)
+        }
+
+    def launch_environment(self, env: Mapping[str, str], image: str) -> dict[str, str]:
+        """What a task of ``image`` with the task definition's ``env`` runs with: the image's environment
+        under the task definition's (which wins, as on ECS), database URLs mapped (``map_database``)."""
+        return self.local_database({**self.image_environment(image), **env})
 
     def role_suffix(self) -> str:
         """What this data directory appends to the application role's name in the local database.

@@ -195,6 +195,11 @@ def apply_cmd(
     is_flag=True,
     help="Deploy even if the image's commit is an ancestor of the running one (a manual rollback).",
 )
+@click.option(
+    "--finalize-first",
+    is_flag=True,
+    help="Blue-green: scale the colour that still bakes down first (a deploy during the bake is refused without it).",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (CI).")
 @output_option
 def deploy_cmd(
@@ -209,6 +214,7 @@ def deploy_cmd(
     health_url: str | None,
     set_env: tuple[str, ...],
     allow_older: bool,
+    finalize_first: bool,
     yes: bool,
     output: str,
 ) -> None:
@@ -216,6 +222,8 @@ def deploy_cmd(
 
     An image whose tag is a commit older than the running one (its ancestor in this checkout) is
     refused: a build that finished late never replaces a newer release (--allow-older to force).
+    Blue-green refuses to stage over the previous colour while it bakes (--finalize-first to end
+    the bake; once it is over the deploy finalizes first by itself).
     """
     from deploytool import release  # the strategies and their checks: only the commands that release
 
@@ -231,6 +239,7 @@ def deploy_cmd(
             health_url=health_url,
             progress=err,
             allow_older=allow_older,
+            finalize_first=finalize_first,
         )
     emit(
         result.to_dict()
@@ -348,13 +357,22 @@ def force_unlock_cmd(
 
 @main.command("finalize")
 @target_options
+@click.option(
+    "--if-baked", is_flag=True, help="Only once the last switch's bake period is over (a no-op before; for schedules)."
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (CI).")
 def finalize_cmd(
-    env: str, local: bool, config_path: Path | None, terraform_bin: str | None, lock_timeout: str, yes: bool
+    env: str,
+    local: bool,
+    config_path: Path | None,
+    terraform_bin: str | None,
+    lock_timeout: str,
+    if_baked: bool,
+    yes: bool,
 ) -> None:
-    """Blue-green: scale the previous colour down once the bake period is over."""
+    """Blue-green: scale the previous colour down, ending the bake period (--if-baked: once it is over)."""
     from deploytool import release  # the strategies and their checks: only the commands that release
 
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"scale down the idle colour of {env}?")
-    err(release.finalize(target, progress=err))
+    err(release.finalize(target, if_baked=if_baked, progress=err))

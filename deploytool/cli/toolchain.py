@@ -115,8 +115,18 @@ def emulator_decisions(denied: bool) -> None:
     help="deploy.toml to use (default: found upwards from the current directory).",
 )
 @click.option("--image-tag", required=True, help="The tag to put in the emulator's ECR repository.")
-def emulator_push_image(env: str, config_path: Path | None, image_tag: str) -> None:
+@click.option(
+    "--image-env",
+    "image_env",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="The image's environment (a Dockerfile's ENV; the task definition's wins). Repeatable.",
+)
+def emulator_push_image(env: str, config_path: Path | None, image_tag: str, image_env: tuple[str, ...]) -> None:
     """Put a stand-in image under IMAGE_TAG in the emulator's ECR repository (what CI's build job pushes
-    on AWS; `deploy` refuses a tag the registry does not hold). Emulator only; prints its digest."""
+    on AWS; `deploy` refuses a tag the registry does not hold). Its environment, if any, is what the
+    local stand-in starts its tasks with under the task definition's. Idempotent; the same tag with
+    another environment is refused (tags are immutable). Emulator only; prints its digest."""
+    variables = localrun.parse_image_env(image_env)
     target = make_target(env, True, config_path, None, "0s")
-    click.echo(localrun.push_stand_in_image(target, naming.validate_image_tag(image_tag)))
+    click.echo(localrun.push_stand_in_image(target, naming.validate_image_tag(image_tag), variables))

@@ -42,6 +42,7 @@ def deploy_release(
     health_url: str | None = None,
     progress: Progress = quiet,
     allow_older: bool = False,
+    finalize_first: bool = False,
 ) -> DeployOutcome:
     """Deploy ``image_tag`` with the environment's strategy; verified, restored on failure.
 
@@ -50,7 +51,8 @@ def deploy_release(
     one that runs (``image_tag`` an ancestor of the running tag in the checkout) is refused unless
     ``allow_older`` (see ``deploytool.ordering``). The run holds the workspace's deploy lock from
     its plan to its final verdict, rollback included (see ``deploytool.deploylock``). A branch whose
-    workspace belongs to another branch is refused before anything is recorded."""
+    workspace belongs to another branch is refused before anything is recorded. Blue-green refuses
+    to stage over a colour that still bakes unless ``finalize_first`` (see ``bluegreen``)."""
     naming.validate_image_tag(image_tag)  # before anything reads the state
     try:
         check_plain_environment(environment or {})
@@ -69,7 +71,7 @@ def deploy_release(
                 command=f"{command} --image-tag {image_tag}",
                 progress=progress,
             )
-        return strategy.deploy(image_tag, environment=environment, rollback=rollback)
+        return strategy.deploy(image_tag, environment=environment, rollback=rollback, finalize_first=finalize_first)
 
 
 def plan_release(
@@ -119,11 +121,12 @@ def rollback_release(
         return strategy.rollback(to)
 
 
-def finalize(target: Target, *, progress: Progress = quiet) -> str:
-    """Blue-green: scale the previous colour down after the bake period."""
+def finalize(target: Target, *, if_baked: bool = False, progress: Progress = quiet) -> str:
+    """Blue-green: scale the previous colour down, ending the bake early unless ``if_baked`` (then
+    nothing happens before the last switch's bake period is over)."""
     strategy = strategy_for(target, progress=progress)
     with target.deploy_lock(None, operation="finalize"):
-        return strategy.finalize()
+        return strategy.finalize(if_baked=if_baked)
 
 
 def force_unlock_deploy(target: Target, branch: str | None, lock_id: str) -> None:

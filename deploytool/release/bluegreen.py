@@ -11,7 +11,11 @@ idle colour. All of it is Terraform driven by ``active_color``, ``<colour>_image
     verify  idle through the test route       -> fail: scale idle down, exit 3
     flip    active := idle                    (listener weights, in place)
     verify  production URL                    -> fail: flip back, scale the new colour down, verify, exit 3 (or 4)
-    bake    the old colour stays up for bake_minutes; `finalize` (or the next deploy) scales it down
+    bake    the old colour stays up for bake_minutes (the record's ``bake_until``) for a fast rollback
+
+``finalize`` scales the old colour down (``--if-baked``: only once the bake is over, for a schedule).
+A deploy never stages over a colour that still bakes: it is refused unless ``finalize_first``; once
+the bake is over it finalizes first by itself.
 """
 
 from __future__ import annotations
@@ -96,11 +100,20 @@ def current_colors(target: Target, workspace: str) -> Colors | None:
 
 
 def _last_colors_record(target: Target, workspace: str) -> dict[str, Any] | None:
-    for record in reversed(target.ledger().records(target.env, workspace)):
-        colors = record.extra.get("colors")
-        if colors and record.outcome != "in_progress":
-            return dict(colors)
+    record = _last_colors_entry(target.ledger().records(target.env, workspace))
+    return dict(record.extra["colors"]) if record else None
+
+
+def _last_colors_entry(records: list[Record]) -> Record | None:
+    """The last finished record that set the colours (a deploy, rollback or finalize)."""
+    for record in reversed(records):
+        if record.extra.get("colors") and record.outcome != "in_progress":
+            return record
     return None
+
+
+def _idle_count(colors: Colors) -> int:
+    return colors.blue_desired_count if colors.idle_color == "blue" else colors.green_desired_count
 
 
 class BlueGreen:
@@ -157,14 +170,25 @@ class BlueGreen:
 
     # -- the sequence -------------------------------------------------------------------------------
     def deploy(
-        self, image_tag: str, *, environment: dict[str, str] | None = None, rollback: bool = True
+        self,
+        image_tag: str,
+        *,
+        environment: dict[str, str] | None = None,
+        rollback: bool = True,
+        finalize_first: bool = False,
     ) -> DeployOutcome:
         """The sequence in the module docstring. Production never points at an unverified colour, so
-        ``rollback`` has no effect here: a failing release is never left serving."""
+        ``rollback`` has no effect here: a failing release is never left serving.
+
+        The idle colour is staged over only once it is scaled down: while it still bakes the deploy
+        is refused (nothing applied, nothing recorded) unless ``finalize_first``; once the bake is
+        over it is finalized first."""
         naming.validate_image_tag(image_tag)
         inputs.require_image(self.target, image_tag)
         desired = self.target.settings.desired_count
         before = current_colors(self.target, self.workspace)
+        if before is not None and _idle_count(before) > 0:
+            before = self._end_bake(before, image_tag, finalize_first=finalize_first)
         record = Record(
             env=self.target.env,
             workspace=self.workspace,
@@ -177,6 +201,30 @@ class BlueGreen:
             if before is None:
                 return self._first_deploy(record, image_tag, desired, environment or {})
             return self._switch(record, before, image_tag, desired, environment or {})
+
+    def _end_bake(self, before: Colors, image_tag: str, *, finalize_first: bool) -> Colors:
+        """Scale the idle colour down before it is staged over, or refuse while it bakes."""
+        idle, env = before.idle_color, self.target.env
+        until = self.bake_until()
+        baking = until is not None and until > datetime.now(UTC)
+        if baking and not finalize_first:
+            raise DeployError(
+                f"{env}: the previous release still bakes: {idle} ({before.tag(idle)}) stays up for a fast rollback "
+                f"until {until:%Y-%m-%d %H:%M} UTC, and {image_tag} would be staged over it. End the bake first with "
+                f"`deploytool finalize --env {env}`, or deploy with --finalize-first; nothing was changed",
+                result={
+                    "env": env,
+                    "workspace": self.workspace,
+                    "image_before": before.tag(before.active_color),
+                    "image_after": image_tag,
+                    "outcome": "refused",
+                    "bake_until": until.isoformat() if until else None,
+                },
+            )
+        why = "--finalize-first ends the bake" if baking else "the bake is over"
+        self.progress(f"{why}: finalize (scale {idle} down) before staging {image_tag}")
+        self.progress(self._scale_down(before))
+        return before.with_color(idle, count=0)
 
     @staticmethod
     def _finish(record: Record, colors: Colors, verdict: Verdict, outcome: str, message: str = "") -> None:
@@ -323,10 +371,11 @@ class BlueGreen:
     def rollback(self, to: str | None = None) -> DeployOutcome:
         """Flip back to the previous colour if it still runs the last known good tag.
 
-        ``to`` (a tag) re-deploys that tag through the whole sequence instead.
+        ``to`` (a tag) re-deploys that tag through the whole sequence instead, ending a running bake
+        first (the operator asked for that tag in production now).
         """
         if to is not None:
-            return self.deploy(naming.validate_image_tag(to))
+            return self.deploy(naming.validate_image_tag(to), finalize_first=True)
         now = current_colors(self.target, self.workspace)
         if now is None:
             raise DeployError("production has no deployed release to roll back")
@@ -361,14 +410,35 @@ class BlueGreen:
                 )
         return outcome
 
-    def finalize(self) -> str:
-        """Scale the idle colour down after the bake period."""
+    def bake_until(self) -> datetime | None:
+        """When the last switch's bake ends (``bake_until`` of the last record that set the colours);
+        None when that record is no switch (a rollback, a finalize, a first deploy)."""
+        last = _last_colors_entry(self.ledger.records(self.target.env, self.workspace))
+        value = last.extra.get("bake_until") if last else None
+        if not value:
+            return None
+        until = datetime.fromisoformat(str(value))
+        return until if until.tzinfo else until.replace(tzinfo=UTC)
+
+    def finalize(self, *, if_baked: bool = False) -> str:
+        """Scale the idle colour down, ending the bake (``if_baked``: only once the bake is over)."""
         now = current_colors(self.target, self.workspace)
         if now is None:
             raise DeployError("production has no deployed release")
         idle = now.idle_color
-        if (now.blue_desired_count if idle == "blue" else now.green_desired_count) == 0:
+        if _idle_count(now) == 0:
             return f"{idle} is already scaled down"
+        if if_baked:
+            until = self.bake_until()
+            if until is not None and until > datetime.now(UTC):
+                return (
+                    f"{self.target.env}: {idle} ({now.tag(idle)}) bakes until {until:%Y-%m-%d %H:%M} UTC; "
+                    "nothing to do yet"
+                )
+        return self._scale_down(now)
+
+    def _scale_down(self, now: Colors) -> str:
+        idle = now.idle_color
         done = now.with_color(idle, count=0)
         self.apply(done, f"finalize: scale {idle} down")
         record = Record(

@@ -42,10 +42,16 @@ class Strategy(Protocol):
     """A way to release: rolling (one service, re-apply on failure) or blue-green (two colours)."""
 
     def deploy(
-        self, image_tag: str, *, environment: dict[str, str] | None = None, rollback: bool = True
+        self,
+        image_tag: str,
+        *,
+        environment: dict[str, str] | None = None,
+        rollback: bool = True,
+        finalize_first: bool = False,
     ) -> DeployOutcome:
         """Release ``image_tag``, verify it and restore the last good release when it fails
-        (``rollback=False``: leave a failing release in place, where the strategy allows it)."""
+        (``rollback=False``: leave a failing release in place, where the strategy allows it;
+        ``finalize_first``: blue-green ends a running bake instead of refusing the deploy)."""
         ...
 
     def running_image(self) -> str | None:
@@ -56,6 +62,7 @@ class Strategy(Protocol):
         """Go back to ``to`` or the last known good release, and verify it."""
         ...
 
-    def finalize(self) -> str:
-        """Tidy up after a release has settled (blue-green: scale the old colour down)."""
+    def finalize(self, *, if_baked: bool = False) -> str:
+        """Tidy up after a release has settled (blue-green: scale the old colour down; ``if_baked``:
+        only once the bake period is over, a one-line no-op before)."""
         ...

@@ -74,9 +74,15 @@ class Rolling:
         )
 
     def deploy(
-        self, image_tag: str, *, environment: dict[str, str] | None = None, rollback: bool = True
+        self,
+        image_tag: str,
+        *,
+        environment: dict[str, str] | None = None,
+        rollback: bool = True,
+        finalize_first: bool = False,
     ) -> DeployOutcome:
-        """Deploy ``image_tag``, verify it, and roll back to the last known good release on failure."""
+        """Deploy ``image_tag``, verify it, and roll back to the last known good release on failure
+        (a rolling release has no bake: ``finalize_first`` changes nothing)."""
         naming.validate_image_tag(image_tag)
         inputs.require_image(self.target, image_tag)
         workspace = self.names.workspace
@@ -218,5 +224,5 @@ class Rolling:
             )
         return out
 
-    def finalize(self) -> str:
+    def finalize(self, *, if_baked: bool = False) -> str:
         raise DeployError(f"environment {self.target.env!r} deploys rolling releases: there is nothing to finalize")

@@ -78,7 +78,9 @@ def test_blue_green_switches_only_to_verified_releases(
     assert out["active_color"] == "blue"
     assert weights(elbv2, out["production_rule_arn"]) == {"blue": 100, "green": 0}
 
-    # A broken release is staged on green, fails through the test route, and is never switched to.
+    # Nothing bakes after a rollback: the next deploy scales green (the release rolled back from)
+    # down first. A broken release is then staged on green, fails through the test route, and is
+    # never switched to.
     with pytest.raises(RolledBackError) as caught:
         release.deploy_release(target, None, "prod-rel-c", environment=BROKEN)
     assert caught.value.exit_code == 3
@@ -95,6 +97,7 @@ def test_blue_green_switches_only_to_verified_releases(
         ("deploy", "prod-rel-a", "success"),
         ("deploy", "prod-rel-b", "success"),
         ("rollback", "prod-rel-a", "success"),
+        ("finalize", "prod-rel-a", "success"),
         ("deploy", "prod-rel-c", "rolled_back"),
     ]
 
@@ -114,7 +117,8 @@ def test_through_the_load_balancer_production_and_the_test_route_swap_at_the_swi
     target = production_target
     for tag in ("prod-lb-1", "prod-lb-2"):
         push_stand_in_image(target, tag)
-    assert release.deploy_release(target, None, "prod-lb-1").outcome == "success"
+    # Another test's release may still bake in this session: end it (finalize_first) to deploy.
+    assert release.deploy_release(target, None, "prod-lb-1", finalize_first=True).outcome == "success"
     lb = LocalRuntime(target).load_balancer()
 
     def version(headers: dict[str, str]) -> str:
@@ -138,7 +142,8 @@ def test_through_the_load_balancer_production_and_the_test_route_swap_at_the_swi
             guessed = {name: "idle" for name in header}
             seen["before"] = (version({}), version(header), version(guessed))
 
-    outcome = release.deploy_release(target, None, "prod-lb-2", progress=at_switch)
+    # prod-lb-1's switch left the old colour baking (production bake_minutes = 30): end the bake.
+    outcome = release.deploy_release(target, None, "prod-lb-2", progress=at_switch, finalize_first=True)
     assert outcome.outcome == "success"
     assert seen["before"] == ("prod-lb-1", "prod-lb-2", "prod-lb-1")
     header = test_route()

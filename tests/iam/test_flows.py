@@ -289,13 +289,14 @@ def test_production_flows_run_as_the_production_deploy_role(flows: Flows) -> Non
 
     target = flows.role_target("production", "production-deploy")
     release.plan_release(target, None, "prod-rel-a").planfile.unlink()
-    assert release.deploy_release(target, None, "prod-rel-a").outcome == "success"
+    assert release.deploy_release(target, None, "prod-rel-a", finalize_first=True).outcome == "success"
     # The plan of the next release stages it on the idle colour and leaves the active one alone.
     staged = release.plan_release(target, None, "prod-rel-b")
     staged.planfile.unlink()
     changed = real_changes(staged.plan_json)
     assert changed and not [a for a in changed if '["blue"]' in a], changed
-    assert release.deploy_release(target, None, "prod-rel-b").outcome == "success"
+    # prod-rel-a bakes when it was a switch: the role also ends a bake (finalize_first).
+    assert release.deploy_release(target, None, "prod-rel-b", finalize_first=True).outcome == "success"
     assert release.rollback_release(target, None).image_after == "prod-rel-a"
     with pytest.raises(RolledBackError):
         release.deploy_release(target, None, "prod-rel-c", environment=BROKEN)

@@ -198,7 +198,8 @@ def test_no_secret_in_anything_a_production_lifecycle_prints_or_writes(
         push_stand_in_image(production_target, tag)  # what CI's build job does: deploy refuses a tag not in ECR
     with GitHubStub() as github:
         github.add_pull_request(GITHUB_REPO, PR)
-        assert cli(evidence, "deploy", *target, "--image-tag", "prod-p1", "--yes").returncode == 0
+        # --finalize-first: a release of another test in this session may still bake.
+        assert cli(evidence, "deploy", *target, "--image-tag", "prod-p1", "--finalize-first", "--yes").returncode == 0
         # The app plan stages the next release on the idle colour; the platform's plan is the one a
         # production PR comment shows.
         assert cli(evidence, "plan", *target, "--image-tag", "prod-p2", "--output", "json").returncode == 0
@@ -223,7 +224,9 @@ def test_no_secret_in_anything_a_production_lifecycle_prints_or_writes(
         for number, body in enumerate(github.bodies(GITHUB_REPO, PR)):
             evidence.add(f"PR comment {number}", body)
         broken = ["--set-env", "GEOAPI_REQUIRE_DATABASE=true", "--set-env", "DATABASE_URL="]
-        assert cli(evidence, "deploy", *target, "--image-tag", "prod-p2", *broken, "--yes").returncode == 3
+        # prod-p1 bakes when it was a switch (not the first release): end the bake to stage prod-p2.
+        deploy_p2 = ["deploy", *target, "--image-tag", "prod-p2", *broken, "--finalize-first", "--yes"]
+        assert cli(evidence, *deploy_p2).returncode == 3
         secret_env = ["--set-env", f"API_TOKEN={SET_ENV_TOKEN}"]
         refused = cli(evidence, "deploy", *target, "--image-tag", "prod-p3", *secret_env, "--yes")
         assert refused.returncode == 1 and "API_TOKEN looks like a secret" in refused.stderr, refused.stderr

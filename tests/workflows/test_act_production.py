@@ -1,7 +1,8 @@
 """deploy-production.yml end to end under act, against the AWS emulator: a push to main builds and
 pushes the image with the production build role, then deploys it blue-green with the production
 deploy role; a broken release is never left serving, the job fails with exit 3 in its summary and
-the alert step publishes to the platform's SNS topic (read back through an SQS subscription)."""
+the alert step publishes to the platform's SNS topic (read back through an SQS subscription); the
+schedule runs only the finalize job."""
 
 from __future__ import annotations
 
@@ -97,3 +98,13 @@ def test_push_to_main_releases_blue_green_and_a_broken_release_alerts(
     alerts = [json.loads(m["Body"]) for m in messages]
     assert [a["Subject"] for a in alerts] == [f"Production deploy failed: {GITHUB_REPOSITORY}"]
     assert f"prod-{broken_sha} failed or was cancelled" in alerts[0]["Message"]
+
+    # The schedule runs the finalize job only (no build, no deploy). Nothing bakes: the first
+    # release had no colour to keep, the broken one was scaled down, so it has nothing to do.
+    scheduled = runner.run("schedule", {"schedule": "*/30 * * * *"}, WORKFLOW, label="schedule")
+    print(f"production scheduled finalize under act: {scheduled.seconds:.1f}s wall")
+    assert scheduled.returncode == 0, scheduled.output[-6000:]
+    assert scheduled.jobs == {"Finalize the production bake": "succeeded"}
+    assert "is already scaled down" in scheduled.output
+    last = target.ledger().last("production", "default")
+    assert last is not None and last.image_after == f"prod-{broken_sha}", "the schedule recorded nothing"

@@ -3,9 +3,9 @@
 The staging platform (with its GitHub roles) is applied once on the session's emulator; then, as a
 developer would: a pull request opens (plan, one comment), gets a new commit (the same comment
 updated), the branch is pushed (image pushed, environment deployed and verified, comment with URL
-and verdict), a broken release is pushed (job fails, exit 3 in the job summary, comment says rolled
-back), and the pull request is merged (environment and workspace destroyed, comment says so). The
-tests run in file order on one branch environment.
+and verdict), a broken image is pushed (job fails, exit 3 in the job summary, comment says rolled
+back, the previous release serves), and the pull request is merged (environment and workspace
+destroyed, comment says so). The tests run in file order on one branch environment.
 """
 
 from __future__ import annotations
@@ -156,36 +156,48 @@ def test_push_deploys_the_branch_and_updates_the_comment_with_url_and_verdict(wo
 
 
 def test_a_broken_release_fails_the_job_and_the_comment_says_so(world: World) -> None:
-    """A release whose configuration keeps the app from starting (GEOAPI_REQUIRE_DATABASE without a
-    DATABASE_URL, set in deploy.toml): verification fails and the tool re-applies the last good image,
-    but with the same configuration, so the rollback fails too: exit 4, the job fails, the summary
-    and the comment say the environment needs attention. (A release broken in its image alone is
-    rolled back with exit 3: tests/e2e/test_branch_lifecycle.py; the local stand-in of ECS runs the
-    service from source, so a push here cannot break the image without breaking its rollback.)"""
-    toml = world.workspace.path / "deploy.toml"
-    good = toml.read_text()
-    toml.write_text(
-        good.replace(
-            '[environments.staging.environment]\nLOG_LEVEL = "info"\n',
-            '[environments.staging.environment]\nLOG_LEVEL = "info"\nGEOAPI_REQUIRE_DATABASE = "true"\n'
-            'DATABASE_URL = ""\n',
-        )
-    )
+    """A push whose image is broken (a build whose image answers its health check with 503): the
+    stand-in of build-push-action pushes it with the environment of the build context's test-only
+    ``.stand-in-image-env`` (as an image carries ENV), the local stand-in of ECS starts its tasks with
+    it, their targets turn unhealthy, verification fails and the tool rolls back to the last good
+    image, which carries no fault: exit 3, the job fails, the summary and the comment say rolled back,
+    the previous release serves at the comment's URL and the ledger says why."""
+    names = world.target.names(BRANCH)
+    good = world.target.ledger().last("staging", names.workspace)
+    assert good is not None and good.outcome == "success" and good.image_after
+    fault = world.workspace.path / "examples" / "geo-api" / ".stand-in-image-env"
+    fault.write_text("# a broken build (test-only, read by the build-push-action stand-in)\nGEOAPI_FAULT=unhealthy\n")
     before = world.workspace.head()
     sha = world.workspace.commit("a broken release")
     broken = world.runner.run("push", world.push_event(sha, before), WORKFLOW, label="push-broken")
     assert broken.returncode != 0
-    assert broken.jobs == {"Build and deploy branch environment": "failed"}
+    assert broken.jobs == {"Build and deploy branch environment": "failed"}, broken.output[-6000:]
+    tag = f"staging-{sha}"
+    assert "with image env GEOAPI_FAULT=unhealthy (from .stand-in-image-env)" in broken.output
     summary = world_summary_json(broken)
-    assert summary["outcome"] == "rollback_failed" and summary["image_after"] == f"staging-{sha}"
-    assert "FAILED and the rollback failed too: the environment needs attention" in broken.summaries
-    assert "exit status 4" in broken.output
+    assert summary["outcome"] == "rolled_back", broken.output[-6000:]
+    assert summary["image_after"] == tag and summary["restored_image"] == good.image_after
+    assert "### Staging deploy of `feature/new-api-endpoint`: failed verification and was rolled back" in (
+        broken.summaries
+    )
+    assert "exit status 3" in broken.output
     (comment,) = world.comments()
-    assert "❌ Staging: FAILED and the rollback failed too" in comment
-    names = world.target.names(BRANCH)
-    actions = [(r.action, r.outcome) for r in world.target.ledger().records("staging", names.workspace)][-2:]
-    assert actions[0] == ("deploy", "failed") and actions[1][0] == "rollback"
-    toml.write_text(good)
+    assert "❌ Staging: failed verification and was rolled back to the previous release" in comment
+    assert f"`{tag}`" in comment and f"| Preview | {summary['url']} |" in comment
+    # The previous release serves where the comment points (the local load balancer, which routes by
+    # the environment's Host header), healthy and reporting its own version.
+    host = {"Host": names.host}
+    assert httpx.get(f"{summary['url']}/health", headers=host, timeout=5).status_code == 200
+    detailed = httpx.get(f"{summary['url']}/health/detailed", headers=host, timeout=10)
+    assert detailed.json()["version"] == good.image_after
+
+    records = world.target.ledger().records("staging", names.workspace)
+    failed, rollback = records[-2:]
+    assert (failed.action, failed.image_after, failed.outcome) == ("deploy", tag, "rolled_back")
+    assert any(check["status"] == "fail" for check in failed.checks)
+    assert (rollback.action, rollback.image_after, rollback.outcome) == ("rollback", good.image_after, "success")
+    assert rollback.message.startswith(f"{tag} failed: ") and rollback.verified
+    fault.unlink()
     world.workspace.commit("fix the release")
 
 

@@ -104,3 +104,42 @@ def test_the_build_push_stand_in_needs_a_dockerfile(tmp_path: Path) -> None:
     env = {"INPUT_CONTEXT": "nowhere", "INPUT_PUSH": "true", "INPUT_TAGS": "x", "AWS_REGION": "us-east-1"}
     result = _run(ACTIONS / "build-push-action" / "push.py", tmp_path, env)
     assert result.returncode == 1 and "no Dockerfile" in result.stdout
+
+
+def _fake_deploytool(tmp_path: Path) -> tuple[Path, Path]:
+    """A ``deploytool`` on PATH that records its arguments, one JSON list per call."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls.jsonl"
+    bin_dir.mkdir()
+    fake = bin_dir / "deploytool"
+    fake.write_text(
+        f"#!{sys.executable}\nimport json, sys\nopen({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+    )
+    fake.chmod(0o755)
+    return bin_dir, calls
+
+
+def test_the_build_push_stand_in_pushes_the_env_of_the_contexts_stand_in_image_env_file(tmp_path: Path) -> None:
+    shutil.copy2(REPO / "deploy.toml", tmp_path / "deploy.toml")
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM scratch\n")
+    bin_dir, calls = _fake_deploytool(tmp_path)
+    tag = "123456789012.dkr.ecr.us-east-1.amazonaws.com/theobroma-geo-api:staging-abc"
+    env = {"INPUT_CONTEXT": "ctx", "INPUT_PUSH": "true", "INPUT_TAGS": tag, "AWS_REGION": "us-east-1"}
+    env["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
+    script = ACTIONS / "build-push-action" / "push.py"
+    base = ["emulator", "push-image", "--env", "staging", "--image-tag", "staging-abc"]
+
+    plain = _run(script, tmp_path, env)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    (tmp_path / "ctx" / ".stand-in-image-env").write_text("# a broken build\n\nGEOAPI_FAULT=exit-after:2\nNOTE=a=b\n")
+    broken = _run(script, tmp_path, env)
+    assert broken.returncode == 0, broken.stdout + broken.stderr
+    assert [json.loads(line) for line in calls.read_text().splitlines()] == [
+        base,
+        [*base, "--image-env", "GEOAPI_FAULT=exit-after:2", "--image-env", "NOTE=a=b"],
+    ]
+    assert "image env GEOAPI_FAULT=exit-after:2, NOTE=a=b" in broken.stdout
+
+    (tmp_path / "ctx" / ".stand-in-image-env").write_text("not a pair\n")
+    bad = _run(script, tmp_path, env)
+    assert bad.returncode == 1 and ".stand-in-image-env" in bad.stdout

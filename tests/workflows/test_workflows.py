@@ -116,9 +116,13 @@ def test_staging_triggers() -> None:
 
 def test_production_triggers() -> None:
     on = load("deploy-production.yml")["on"]
-    assert set(on) == {"push"}
+    assert set(on) == {"push", "schedule", "workflow_dispatch"}
     assert on["push"]["branches"] == ["main"]
     assert on["push"]["tags"] == ["v*"]
+    (entry,) = on["schedule"]
+    assert entry["cron"].split() == ["*/30", "*", "*", "*", "*"], "finalize looks every 30 minutes"
+    finalize_first = on["workflow_dispatch"]["inputs"]["finalize_first"]
+    assert (finalize_first["type"], finalize_first["default"]) == ("boolean", False)
 
 
 def test_cleanup_triggers() -> None:
@@ -298,6 +302,34 @@ def test_production_reports_the_outcome_and_alerts() -> None:
     assert deploy["env"]["ALERT_SNS_TOPIC_ARN"] == "${{ vars.ALERT_SNS_TOPIC_ARN }}"
 
 
+def test_production_builds_and_deploys_on_push_or_by_hand_never_on_schedule() -> None:
+    production = jobs(load("deploy-production.yml"))
+    for name in ("build", "deploy"):
+        condition = job_if(production[name])
+        assert "github.event_name == 'push'" in condition, name
+        assert "github.event_name == 'workflow_dispatch'" in condition, name
+        assert "schedule" not in condition, name
+    deploy = production["deploy"]
+    assert deploy["env"]["FINALIZE_FIRST"] == "${{ github.event_name == 'workflow_dispatch' && inputs.finalize_first }}"
+    script = " ".join(run_scripts(deploy))
+    assert '"$FINALIZE_FIRST" = "true"' in script and "--finalize-first" in script
+
+
+def test_production_finalizes_a_bake_that_is_over_on_schedule() -> None:
+    production = jobs(load("deploy-production.yml"))
+    finalize = production["finalize"]
+    condition = job_if(finalize)
+    assert "github.event_name == 'schedule'" in condition and "github.event_name == 'workflow_dispatch'" in condition
+    assert "push" not in condition
+    assert finalize["environment"] == "production"
+    assert calls(finalize, "make setup-deploy")
+    assert calls(finalize, "deploytool finalize --env production --if-baked --yes --lock-timeout 10m")
+    assert uses(finalize)[:2] == uses(production["deploy"])[:2], "the same pinned checkout and setup-python"
+    assert finalize["concurrency"]["cancel-in-progress"] is False
+    # A pending scheduled finalize must never replace a pending deploy in the deploy's queue.
+    assert finalize["concurrency"]["group"] != production["deploy"]["concurrency"]["group"]
+
+
 def test_production_builds_the_image_into_ecr() -> None:
     build = jobs(load("deploy-production.yml"))["build"]
     assert any(ref.startswith("aws-actions/amazon-ecr-login@") for ref in uses(build))
@@ -424,6 +456,7 @@ ROLES_BY_JOB = {
     ("deploy-staging.yml", "destroy"): ["AWS_STAGING_ROLE_ARN"],
     ("deploy-production.yml", "build"): ["AWS_PRODUCTION_BUILD_ROLE_ARN"],
     ("deploy-production.yml", "deploy"): ["AWS_PRODUCTION_ROLE_ARN"],
+    ("deploy-production.yml", "finalize"): ["AWS_PRODUCTION_ROLE_ARN"],
     ("cleanup.yml", "plan"): ["AWS_STAGING_ROLE_ARN"],
     ("cleanup.yml", "destroy"): ["AWS_STAGING_ROLE_ARN"],
     ("cleanup.yml", "report"): ["AWS_STAGING_ROLE_ARN"],

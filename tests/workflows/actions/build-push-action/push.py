@@ -5,6 +5,13 @@ tag ``REGISTRY/REPOSITORY:TAG`` is put into the AWS emulator's ECR as a manifest
 Refused, as a push would fail: a build context that does not exist or holds no Dockerfile, a registry
 host that is not the account's ECR registry in the job's region, a repository other than
 ``deploy.toml``'s ``image_repository``.
+
+TEST-ONLY: when the build context holds a file ``.stand-in-image-env`` (``KEY=VALUE`` lines; blank
+lines and ``#`` comments skipped), the image is pushed with that environment (``push-image
+--image-env``), which the local stand-in of ECS applies under the task definition's, as Docker
+applies an image's ``ENV``. A test writes it in the working tree (act uses the working tree) to make a
+broken build, e.g. ``GEOAPI_FAULT=unhealthy``. A real build never sees it (the context's
+``.dockerignore`` keeps it out of the image) and nothing but the tests writes it.
 """
 
 from __future__ import annotations
@@ -24,10 +31,30 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
+ENV_FILE = ".stand-in-image-env"
+
+
+def image_env(context: Path) -> list[str]:
+    """The ``KEY=VALUE`` items of the context's test-only ``.stand-in-image-env`` (none without it)."""
+    path = context / ENV_FILE
+    if not path.is_file():
+        return []
+    items = []
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", line):
+            fail(f"{path}:{number}: {line!r} is not KEY=VALUE")
+        items.append(line)
+    return items
+
+
 def main() -> None:
     context = Path(os.environ.get("INPUT_CONTEXT") or ".")
     if not (context / "Dockerfile").is_file():
         fail(f"no Dockerfile in the build context {context}")
+    env_items = image_env(context)
     tags = [t.strip() for t in re.split(r"[,\n]", os.environ.get("INPUT_TAGS", "")) if t.strip()]
     if os.environ.get("INPUT_PUSH", "false") != "true":
         print(f"build-push-action stand-in: push is off; nothing built for {tags}")
@@ -52,8 +79,12 @@ def main() -> None:
         env = next((env for env, prefix in prefixes.items() if tag.startswith(prefix)), None)
         if env is None:
             fail(f"{ref}: the tag carries no environment's image_tag_prefix ({prefixes})")
-        subprocess.run(["deploytool", "emulator", "push-image", "--env", str(env), "--image-tag", tag], check=True)
-        print(f"build-push-action stand-in: nothing built; {ref} put into the AWS emulator's ECR")
+        command = ["deploytool", "emulator", "push-image", "--env", str(env), "--image-tag", tag]
+        for item in env_items:
+            command += ["--image-env", item]
+        subprocess.run(command, check=True)
+        carried = f" with image env {', '.join(env_items)} (from {ENV_FILE})" if env_items else ""
+        print(f"build-push-action stand-in: nothing built; {ref} put into the AWS emulator's ECR{carried}")
 
 
 if __name__ == "__main__":
