@@ -185,7 +185,7 @@ def tool_points() -> list[tuple[object, str, str]]:
         (terraform.Runner, "workspaces", "terraform workspace list"),
         (terraform.Runner, "delete_workspace", "terraform workspace delete"),
         (terraform.Runner, "state_resources", "terraform state list"),
-        (stackops, "app_context", "inputs (platform outputs, ECR, listener priority)"),
+        (stackops, "app_context", "inputs (platform outputs, ECR, listener priority; while Terraform starts)"),
         (stackops, "render_tfvars", "render tfvars"),
         (terraform.Runner, "plan", "terraform plan"),
         (terraform.Runner, "show_json", "terraform show -json"),

@@ -297,8 +297,12 @@ class Stack:
             digest.update(tf.read_bytes())
         return digest.hexdigest()
 
+    def tfvars_path(self) -> Path:
+        """Where the stack's rendered tfvars are kept (what the last run applied or planned)."""
+        return self.data_dir / "deploytool.tfvars"
+
     def write_tfvars(self, text: str) -> Path:
-        path = self.data_dir / "deploytool.tfvars"
+        path = self.tfvars_path()
         path.write_text(text)
         return path
 

@@ -29,7 +29,7 @@ from deploytool.state import (
     read_outputs,
     read_state,
 )
-from deploytool.terraform import TerraformError
+from deploytool.terraform import LateVars, TerraformError
 
 Progress = Callable[[str], None]
 
@@ -97,6 +97,20 @@ class PlanResult:
         return self.stack.runner.show_text(self.planfile)
 
 
+def _opened(
+    target: Target, stack_name: StackName, branch: str | None, image_tag: str | None
+) -> tuple[Stack, naming.Names | None]:
+    """The stack and its names (app stacks), after the checks that come before Terraform runs: init
+    would create the workspace of a bad tag or of another branch's workspace."""
+    names = target.names(branch) if stack_name == "app" else None
+    if image_tag:
+        naming.validate_image_tag(image_tag)
+    stack = open_stack(target, stack_name, names)  # checks the toolchain
+    if names is not None:
+        check_branch(target, names)
+    return stack, names
+
+
 def _rendered(
     target: Target,
     stack_name: StackName,
@@ -107,34 +121,38 @@ def _rendered(
     extra: dict[str, Any] | None = None,
 ) -> tuple[Stack, Path]:
     """The stack, prepared, and its tfvars rendered. Infra-only app runs keep the deployed tag."""
-    names = target.names(branch) if stack_name == "app" else None
-    if image_tag:
-        naming.validate_image_tag(image_tag)  # before Terraform runs: init would create the workspace
-    stack = open_stack(target, stack_name, names)  # checks the toolchain
-    if names is not None:
-        check_branch(target, names)  # before Terraform runs, likewise
-    if stack_name == "platform":
+    stack, names = _opened(target, stack_name, branch, image_tag)
+    if names is None:
         stack.prepare()
-        context = platform_context(target)
+        context = _context(target, stack, names, image_tag, environment, extra)
     else:
-        assert names is not None
         # Terraform's init and workspace selection, and the inputs' AWS look-ups, are independent.
         with ThreadPoolExecutor(max_workers=1) as pool:
             prepared = pool.submit(stack.prepare)
             try:
-                tag = image_tag or deployed_image(target, stack.workspace)
-                if tag is None:
-                    raise DeployError(
-                        f"{names.workspace} has no deployed image yet; pass --image-tag for its first deploy"
-                    )
-                context = app_context(
-                    target, names, naming.validate_image_tag(tag), environment=environment, extra=extra
-                )
+                context = _context(target, stack, names, image_tag, environment, extra)
             except BaseException:
                 prepared.result()  # Terraform's error (init, a held lock) first, as when prepare ran first
                 raise
             prepared.result()
     return stack, stack.write_tfvars(render_tfvars(stack.root, context))
+
+
+def _context(
+    target: Target,
+    stack: Stack,
+    names: naming.Names | None,
+    image_tag: str | None,
+    environment: dict[str, str] | None,
+    extra: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The stack's template inputs (the AWS look-ups); an app run without a tag keeps the deployed one."""
+    if names is None:
+        return platform_context(target)
+    tag = image_tag or deployed_image(target, stack.workspace)
+    if tag is None:
+        raise DeployError(f"{names.workspace} has no deployed image yet; pass --image-tag for its first deploy")
+    return app_context(target, names, naming.validate_image_tag(tag), environment=environment, extra=extra)
 
 
 def plan_stack(
@@ -198,15 +216,23 @@ def plan_and_apply(
     progress: Progress = quiet,
     planned: Callable[[summaries.PlanSummary], None] | None = None,
 ) -> AppliedResult:
-    """Render, plan and apply ``stack_name`` in one Terraform process (see ``one_phase``). The branch
-    is claimed before Terraform runs; ``planned`` gets the summary of what Terraform planned, before
-    it changes anything; the summary returned is of the same plan, so what is recorded is what was
-    applied."""
-    stack, tfvars = _rendered(
-        target, stack_name, branch=branch, image_tag=image_tag, environment=environment, extra=extra
-    )
-    if stack_name == "app":
-        claim_branch(target, target.names(branch))
+    """Render, plan and apply ``stack_name`` in one Terraform process (see ``one_phase``).
+
+    Terraform starts as soon as its workspace is selected; the inputs are looked up and rendered
+    while it starts, and it reads them through its var file (``terraform.VarFeed``), so the branch
+    is claimed before Terraform locks or reads anything, and a failed look-up stops it with nothing
+    done. ``planned`` gets the summary of what Terraform planned, before it changes anything; the
+    summary returned is of the same plan, so what is recorded is what was applied."""
+    stack, names = _opened(target, stack_name, branch, image_tag)
+    stack.prepare()  # init when needed, the workspace selected: before Terraform starts
+
+    def produce() -> str:
+        # While Terraform starts (``terraform.VarFeed``): the inputs' look-ups, then the branch
+        # claimed; Terraform goes on only with this text, and is stopped when this raises.
+        text = render_tfvars(stack.root, _context(target, stack, names, image_tag, environment, extra))
+        if names is not None:
+            claim_branch(target, names)
+        return text
 
     def on_plan(changes: list[dict[str, Any]]) -> None:
         summary = summaries.summarize_planned_changes(changes)
@@ -214,7 +240,8 @@ def plan_and_apply(
         if planned is not None:
             planned(summary)
 
-    applied = stack.runner.apply_now(var_files=[tfvars], planned=on_plan)
+    tfvars = stack.tfvars_path()
+    applied = stack.runner.apply_now(planned=on_plan, late_vars=LateVars(produce, keep=tfvars))
     summary = summaries.summarize_planned_changes(applied.changes, applied.terraform_version)
     values = applied.output_values()
     if values is None:

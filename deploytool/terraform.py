@@ -8,12 +8,16 @@ the same command line, so everything here works the same with either.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -118,11 +122,13 @@ class Runner:
         what: str | None = None,
         env: Mapping[str, str] | None = None,
         transform: Callable[[str], str | None] | None = None,
+        feed: VarFeed | None = None,
     ) -> Result:
         """Run ``terraform <args>`` in the root; stream output to ``progress`` when ``stream``.
 
         ``env`` adds to the process environment (``TF_WORKSPACE``); ``transform`` turns each stdout
-        line into what is streamed (None: nothing), for machine-readable (``-json``) output."""
+        line into what is streamed (None: nothing), for machine-readable (``-json``) output;
+        ``feed`` supplies a var file while Terraform starts (see ``VarFeed``)."""
         argv = [*self.engine.argv, *args]
         out = self.progress if self.progress is not None else sys.stderr
         try:
@@ -157,6 +163,8 @@ class Runner:
         stopper = _Stopper(proc, lambda: "".join(chunks["stdout"] + chunks["stderr"]))
         previous = _forward_termination(stopper)
         try:
+            if feed is not None:
+                feed.supply(proc)  # on an error the process is gone (killed before it read its variables)
             code = proc.wait()
         except KeyboardInterrupt:
             # Ctrl-C at a terminal reaches the whole process group, Terraform included: another SIGINT
@@ -312,13 +320,37 @@ class Runner:
         *,
         var_files: Sequence[Path] = (),
         planned: Callable[[list[dict[str, Any]]], None] | None = None,
+        late_vars: LateVars | None = None,
     ) -> Applied:
         """Plan and apply in one process (``terraform apply -json -auto-approve``), for runs where no
         one reviews the plan in between: the changes Terraform planned (its ``planned_change``
         messages, streamed before it changes anything; ``planned`` is called with them then) and the
-        outputs after the apply (its last ``outputs`` message). Progress gets Terraform's messages."""
+        outputs after the apply (its last ``outputs`` message). Progress gets Terraform's messages.
+
+        ``late_vars`` is a var file whose text is worked out while Terraform starts (``VarFeed``):
+        its ``produce`` runs once the process is up, and Terraform goes on only with its text; when it
+        raises, Terraform is stopped before it has locked or read anything, and the error is raised."""
+        if late_vars is not None and not VarFeed.supported():
+            late_vars.keep.write_text(late_vars.produce())  # no named pipes here: work it out first
+            var_files, late_vars = [*var_files, late_vars.keep], None
+        feed = VarFeed(late_vars, self.data_dir) if late_vars is not None else None
+        try:
+            return self._apply_now(var_files=var_files, planned=planned, feed=feed)
+        finally:
+            if feed is not None:
+                feed.close()
+
+    def _apply_now(
+        self,
+        *,
+        var_files: Sequence[Path],
+        planned: Callable[[list[dict[str, Any]]], None] | None,
+        feed: VarFeed | None,
+    ) -> Applied:
         args = ["apply", "-json", "-input=false", "-auto-approve", f"-lock-timeout={self.lock_timeout}"]
         args += [f"-var-file={f}" for f in var_files]
+        if feed is not None:
+            args.append(f"-var-file={feed.path}")
         applied = Applied()
 
         def message(line: str) -> str | None:
@@ -341,7 +373,7 @@ class Runner:
                 applied.outputs = event["outputs"]
             return _human(event)
 
-        result = self.run(args, check=False, what="apply", transform=message)
+        result = self.run(args, check=False, what="apply", transform=message, feed=feed)
         if result.code != 0:
             human = "".join(filter(None, (_human_line(line) for line in result.stdout.splitlines())))
             self._raise("apply", Result(result.code, human, result.stderr))
@@ -370,6 +402,82 @@ class Runner:
 
     def force_unlock(self, lock_id: str) -> None:
         self.run(["force-unlock", "-force", "-no-color", lock_id])
+
+
+STALE_PIPE_S = 600
+"""A var-file pipe directory older than this belongs to no starting Terraform (they read it at once)."""
+
+
+@dataclass
+class LateVars:
+    """A var file whose text is worked out while Terraform starts: ``produce`` returns it (and does
+    whatever must happen before Terraform may go on); ``keep`` gets a copy (the rendered tfvars a
+    user can read afterwards)."""
+
+    produce: Callable[[], str]
+    keep: Path
+
+
+class VarFeed:
+    """Hands Terraform a var file through a named pipe, so the tool's own look-ups overlap Terraform's start.
+
+    Terraform reads its ``-var-file`` files once, after it has started (about 0.2 s: the process,
+    the engine, the configuration and the backend) and before it locks the state or reads it:
+    opening the pipe blocks it until the tool writes the text. Until then Terraform has changed
+    nothing and holds nothing, so a failed look-up (an image not in the registry, a branch of
+    another owner) kills it and raises that error: nothing is locked, planned or applied. A
+    Terraform that exits first (a broken configuration, a backend error) is never written to, and
+    its own error is what the run reports. The pipe lives in a private directory (0700) of the
+    run's data directory, removed with it."""
+
+    def __init__(self, late: LateVars, data_dir: Path) -> None:
+        self.late = late
+        for stale in data_dir.glob("vars-*"):  # left by a run that was killed (SIGKILL) mid-start
+            with contextlib.suppress(OSError):
+                if time.time() - stale.stat().st_mtime > STALE_PIPE_S:
+                    shutil.rmtree(stale)
+        self._dir = Path(tempfile.mkdtemp(prefix="vars-", dir=data_dir))
+        self.path = self._dir / "deploytool.tfvars"
+        os.mkfifo(self.path, 0o600)
+        self.supplied = False
+
+    @staticmethod
+    def supported() -> bool:
+        return hasattr(os, "mkfifo")
+
+    def supply(self, proc: subprocess.Popen[str]) -> None:
+        """Work the text out, then write it once Terraform opens the pipe; on any error (Ctrl-C
+        included) before Terraform has all of it, kill Terraform and raise."""
+        try:
+            text = self.late.produce()
+            self.late.keep.write_text(text)
+            fd = self._open_for(proc)
+            if fd is None:
+                return  # Terraform stopped before it read its variables: its error is the run's
+            with os.fdopen(fd, "w", encoding="utf-8") as pipe:
+                os.set_blocking(fd, True)
+                pipe.write(text)
+            self.supplied = True
+        except BaseException:
+            if not self.supplied and not _exited(proc):
+                proc.kill()  # blocked reading its variables: nothing locked, read or changed
+                proc.wait()
+            raise
+
+    def _open_for(self, proc: subprocess.Popen[str]) -> int | None:
+        """The pipe's write end once Terraform has opened the read end; None if Terraform exits first."""
+        while True:
+            try:
+                return os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                    raise
+            if _exited(proc):
+                return None
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 WORKSPACE_FILE = "environment"

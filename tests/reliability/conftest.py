@@ -231,6 +231,7 @@ def fault_branch(fault_env: FaultEnv) -> Iterator[str]:
         "ledger-bad",
         "lock-first",
         "lock-rival",
+        "look-1",
     ):
         push_stand_in_image(fault_env.target, tag)
     done = fault_env.run("apply", "--env", ENV, "--branch", FAULT_BRANCH, "--image-tag", "f0", "--yes")

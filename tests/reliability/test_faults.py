@@ -317,6 +317,72 @@ def test_emulator_outage_mid_apply_fails_cleanly_and_a_rerun_converges(faults: F
     assert faults.records(fault_branch)[-1].outcome == "success"
 
 
+@pytest.mark.apply
+def test_a_look_up_failing_while_terraform_starts_leaves_nothing_locked_or_changed(
+    faults: FaultEnv, fault_branch: str
+) -> None:
+    """Terraform starts while the inputs are looked up, and waits for them at its var file (a named
+    pipe). The registry look-up is held at the proxy until Terraform is waiting there; then the AWS
+    API goes away. Waiting for its variables, Terraform holds no lock; it is stopped, the
+    state is as it was, and the same apply afterwards goes through at once (no lock left behind)."""
+    before = faults.state(fault_branch)
+    hold = faults.proxy.hold(api_call("DescribeRepositories"))  # the local load balancer polls DescribeRules
+    args = ["apply", "--env", ENV, "--branch", fault_branch, "--image-tag", "look-1", "--yes"]
+    running = faults.start(*args)
+    assert hold.arrived.wait(120), running.text()
+    terraform = waiting_on_a_pipe(running.proc.pid)
+    assert faults.lock(fault_branch) is None  # waiting for its variables, Terraform has locked nothing
+    faults.proxy.outage(lambda request: True, lambda request: False)
+    hold.release(forward=False)
+
+    failed = running.wait()
+    assert failed.code == 1, str(failed)
+    no_traceback(failed.stderr)
+    assert not Path(f"/proc/{terraform}").exists() or _zombie(terraform), "Terraform was left running"
+    faults.proxy.clear()
+    assert faults.lock(fault_branch) is None
+    assert faults.state(fault_branch)["serial"] == before["serial"]
+    assert state_image(faults.state(fault_branch)) == state_image(before)
+
+    again = faults.run(*args)
+    assert again.code == 0, str(again)
+    assert_converged(faults, fault_branch, "look-1")
+
+
+def waiting_on_a_pipe(ancestor: int, timeout_s: float = 120.0) -> int:
+    """The pid of the process under ``ancestor`` with a thread blocked opening a named pipe (the
+    kernel's ``wait_for_partner``): Terraform at its var file."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        parents: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+        for pid in parents:
+            up = pid
+            while up in parents and up != ancestor:
+                up = parents[up]
+            if up != ancestor or pid == ancestor:
+                continue
+            for wchan in Path(f"/proc/{pid}/task").glob("*/wchan"):
+                try:
+                    if wchan.read_text().strip() == "wait_for_partner":
+                        return pid
+                except OSError:
+                    continue
+        time.sleep(0.05)
+    raise AssertionError(f"no process under {ancestor} waited on a named pipe within {timeout_s} s")
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 # --- the run is killed --------------------------------------------------------------------------
 
 

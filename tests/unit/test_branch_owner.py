@@ -53,7 +53,9 @@ class FakeRunner:
     def apply(self, plan: Path, *, discard: bool = False) -> None:
         self.applied += 1
 
-    def apply_now(self, **_: Any) -> Applied:
+    def apply_now(self, *, late_vars: Any = None, **_: Any) -> Applied:
+        if late_vars is not None:
+            late_vars.produce()  # what must happen before Terraform goes on: the branch claimed
         self.applied += 1
         return Applied(outputs={})
 
@@ -62,12 +64,19 @@ class FakeStack:
     def __init__(self, workspace: str) -> None:
         self.workspace = workspace
         self.runner = FakeRunner()
+        self.root = Path("root")
+
+    def prepare(self) -> None:
+        return None
+
+    def tfvars_path(self) -> Path:
+        return Path("v")
 
 
 @pytest.fixture()
 def fake_terraform(monkeypatch: pytest.MonkeyPatch) -> list[FakeStack]:
-    """plan_stack, the rendering of a one-process apply and the outputs without Terraform; the stacks
-    "applied" so far."""
+    """plan_stack, the rendering and look-ups of a one-process apply and the outputs without
+    Terraform; the stacks "applied" so far."""
     stacks: list[FakeStack] = []
 
     def plan(target: Target, stack_name: str, *, branch: str | None = None, **_: Any) -> stackops.PlanResult:
@@ -80,8 +89,17 @@ def fake_terraform(monkeypatch: pytest.MonkeyPatch) -> list[FakeStack]:
         stacks.append(stack)
         return stack, Path("v")
 
+    def opened(target: Target, stack_name: str, branch: str | None, image_tag: str | None) -> tuple[Any, Any]:
+        names = target.names(branch)
+        stack = FakeStack(names.workspace)
+        stacks.append(stack)
+        return stack, names
+
     monkeypatch.setattr(stackops, "plan_stack", plan)
     monkeypatch.setattr(stackops, "_rendered", rendered)
+    monkeypatch.setattr(stackops, "_opened", opened)
+    monkeypatch.setattr(stackops, "_context", lambda *_: {})
+    monkeypatch.setattr(stackops, "render_tfvars", lambda root, context: "")
     monkeypatch.setattr(stackops, "stack_outputs", lambda stack: {})
     return stacks
 
