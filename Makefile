@@ -43,10 +43,12 @@ setup: $(STAMP) ## Create the venv, install everything, lay out the offline prov
 # Deploy jobs (a cloud credential is live): deploytool's runtime only, every file checked against
 # the hashes of requirements/deploy.txt; no test, dev or emulator packages, no offline mirror. No
 # bytecode up front (an ephemeral runner imports a fraction of botocore; Python compiles what it imports).
-$(DEPLOY_STAMP): requirements/deploy.txt pyproject.toml
+# deploytool itself is built with the build backend of requirements/build.txt, hash-checked too
+# (build isolation would fetch the newest setuptools unchecked).
+$(DEPLOY_STAMP): requirements/deploy.txt requirements/build.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-compile --require-hashes --no-deps -r requirements/deploy.txt
-	$(BIN)/pip install --quiet --no-compile --no-deps .
+	$(BIN)/pip install --quiet --no-compile --require-hashes --no-deps -r requirements/deploy.txt -r requirements/build.txt
+	$(BIN)/pip install --quiet --no-compile --no-deps --no-build-isolation .
 	touch $(DEPLOY_STAMP)
 
 setup-deploy: $(DEPLOY_STAMP) ## Deploy jobs: the hash-locked runtime only (requirements/deploy.txt)

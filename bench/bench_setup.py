@@ -3,8 +3,9 @@
 * ``make setup`` (what every job ran before): a venv, pip upgraded, ``pip install -e '.[emulator,test,dev,service]'``,
   ``deploytool toolchain install`` (the offline provider mirror), and checkov's own venv.
 * deploy install (``make setup-deploy``): a venv,
-  ``pip install --require-hashes --no-deps -r requirements/deploy.txt``, then ``pip install --no-deps .``
-  (deploytool's runtime dependencies only, every file's hash checked).
+  ``pip install --require-hashes --no-deps -r requirements/deploy.txt -r requirements/build.txt``, then
+  ``pip install --no-deps --no-build-isolation .`` (deploytool's runtime dependencies and its build
+  backend only, every file's hash checked).
 
 Both run in clean temporary venvs against a warm pip cache (each is run once untimed first, as a
 CI cache restore would leave it), alternating, ``--runs`` times each (default 1); the median is
@@ -53,8 +54,9 @@ def deploy_install(work: Path) -> list[list[str]]:
     pip = str(venv / "bin" / "pip")
     return [
         [PYTHON, "-m", "venv", str(venv)],
-        [pip, "install", "--quiet", "--no-compile", "--require-hashes", "--no-deps", "-r", "requirements/deploy.txt"],
-        [pip, "install", "--quiet", "--no-compile", "--no-deps", "."],
+        [pip, "install", "--quiet", "--no-compile", "--require-hashes", "--no-deps"]
+        + ["-r", "requirements/deploy.txt", "-r", "requirements/build.txt"],
+        [pip, "install", "--quiet", "--no-compile", "--no-deps", "--no-build-isolation", "."],
     ]
 
 

@@ -7,6 +7,12 @@ Regenerate it after changing the dependencies (pip-tools; the versions the test 
     .venv/bin/pip freeze --exclude-editable > /tmp/tested.txt
     pip-compile --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \\
         --constraint=/tmp/tested.txt --output-file=requirements/deploy.txt pyproject.toml
+
+``requirements/build.txt`` locks the build backend deploytool itself is built with in a deploy job
+(``pip install --no-build-isolation .``), from ``[build-system] requires``::
+
+    pip-compile --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \\
+        --only-build-deps --build-deps-for=wheel --output-file=requirements/build.txt pyproject.toml
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from packaging.version import Version
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK = REPO / "requirements" / "deploy.txt"
+BUILD_LOCK = REPO / "requirements" / "build.txt"
 PYPROJECT = "deploytool (pyproject.toml)"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 
@@ -108,3 +115,17 @@ def test_a_divergence_is_found() -> None:
     assert any(p.startswith(f"boto3=={boto3} does not satisfy") for p in divergence(raised, pins))
     dropped = [r for r in requirements if r.name != "rich"]
     assert any(p.startswith("rich==") and "no longer has" in p for p in divergence(dropped, pins))
+
+
+def test_the_build_lock_pins_the_build_backend_with_hashes() -> None:
+    """A deploy job builds deploytool without build isolation, from this lock: every requirement of
+    ``[build-system] requires`` pinned within its specifier, with hashes, and nothing else."""
+    build = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
+    wanted = {canonicalize_name(Requirement(spec).name): Requirement(spec) for spec in build}
+    pins = read_lock(BUILD_LOCK.read_text())
+    assert set(pins) == set(wanted)
+    for name, pin in pins.items():
+        assert wanted[name].specifier.contains(pin.version), f"{name}=={pin.version} does not satisfy {wanted[name]}"
+        assert pin.hashes and all(h.startswith("sha256:") for h in pin.hashes)
+    make = (REPO / "Makefile").read_text()
+    assert "-r requirements/build.txt" in make and "--no-build-isolation ." in make
