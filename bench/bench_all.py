@@ -787,7 +787,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"\nbackground load before the runs: {background_load():.0%} of all cores busy (other processes)")
         if s.platform_s is not None:
             say(f"\nsession setup: local platform applied in {s.platform_s:.0f} s (once, not measured)")
-        baseline = baseline_tree(args.baseline, s.root / "baseline") if args.baseline else None
+        # One directory per ref: a kept session (BENCH_SESSION_DIR) must not measure another ref's tree.
+        baseline = baseline_tree(args.baseline, s.root / f"baseline-{args.baseline}") if args.baseline else None
         if baseline is not None:
             say(f"\nbefore/after: 'before' is deploytool/ as of {args.baseline} ({baseline})")
         if "overhead" in only:

@@ -245,8 +245,8 @@ def critical_path() -> dict[str, float]:
 # -- 8. push -> verified (CI critical path) ---------------------------------------------------------------------
 # The setup step of a deploy job, measured by bench_setup.py (clean venv, warm pip cache, 2 busy cores;
 # see bench/README.md): today's `make setup` and the hash-locked runtime install that replaces it.
-SETUP_S = {"make setup": 130.8, "deploy install": 51.4}
-SETUP_MEASURED = "2026-12-02: one timed run each after an untimed warm-up, on 2 saturated cores"
+SETUP_S = {"make setup": 95.6, "deploy install": 16.8}
+SETUP_MEASURED = "2026-12-02: medians of 3 timed runs each after an untimed warm-up, on 2 busy cores"
 # Assumptions (seconds), stated in the output: not measured here.
 IMAGE_BUILD_S = 60  # docker build of the service with the layer cache warm (30-120 s)
 IMAGE_PUSH_S = 20  # push of the changed layers to ECR (10-40 s)
