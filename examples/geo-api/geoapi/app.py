@@ -120,9 +120,7 @@ def _production_unhealthy(
 
     async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if "x-forwarded-for" in request.headers and name not in request.headers:
-            return JSONResponse(
-                {"status": "fail", "detail": "test-only fault: production-unhealthy"}, status_code=503
-            )
+            return JSONResponse({"status": "fail", "detail": "test-only fault: production-unhealthy"}, status_code=503)
         return await call_next(request)
 
     return middleware
