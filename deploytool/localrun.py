@@ -275,6 +275,19 @@ class LocalRuntime:
             target_group_arn=service.target_group_arn,
         )
 
+    def settle(self, services: Sequence[ServiceOutputs]) -> None:
+        """After any apply of an app stack: a service scaled to 0 (its desired count, as the
+        autoscaler's bounds hold it) has its tasks deregistered, drained for the target group's
+        deregistration delay and stopped, as ECS does at once; other services are left to their
+        rollout (``roll_out``)."""
+        idle = [
+            s
+            for s in services
+            if self.tasks(s.service_name) and self.desired_count(s.cluster_name, s.service_name) == 0
+        ]
+        if idle:
+            self.scale_to_zero(idle)
+
     def url(self, names: Names, app: AppOutputs, service_name: str, *, test_route: bool) -> tuple[str, dict[str, str]]:
         """The local load balancer, with the environment's Host header (and the test route's header)."""
         if not self._state(service_name).is_file():
@@ -508,7 +521,63 @@ class LocalRuntime:
         lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("{")]
         return lines[-1][:300] if lines else "no output"
 
+    # -- scaling to zero ---------------------------------------------------------------------------------
+    def scale_to_zero(self, services: Sequence[ServiceOutputs]) -> None:
+        """Deregister the tasks of ``services``, wait until the load balancer has drained them (the
+        group's deregistration delay), stop them; each service's deployment then runs 0 of 0."""
+        stopping: list[tuple[ServiceOutputs, list[LocalTask]]] = [(s, self.tasks(s.service_name)) for s in services]
+        waits: list[tuple[str, set[int], float]] = []
+        for service, tasks in stopping:
+            self._register(service.target_group_arn, tasks, register=False)
+            if service.target_group_arn:
+                delay = self._health_check(service.target_group_arn).deregistration_delay_s
+                waits.append((service.target_group_arn, {t.port for t in tasks}, delay))
+        for arn, ports, delay in waits:
+            # The load balancer notices a deregistration within its refresh and drains for the delay.
+            deadline = time.monotonic() + delay + 4 * locallb.REFRESH_S + 2.0
+            while time.monotonic() < deadline and ports & set(self._observed(arn)):
+                time.sleep(0.1)
+        for service, tasks in stopping:
+            for task in tasks:
+                _terminate(task.pid)
+            path = self._state(service.service_name)
+            state = ServiceState.load(path)
+            if state is None:
+                continue
+            stopped = {t.pid for t in tasks}
+            state.tasks = [t for t in state.tasks if t.pid not in stopped and _alive(t.pid)]
+            for d in state.deployments:
+                if d.status == "PRIMARY":
+                    d.desiredCount, d.runningCount, d.pendingCount = 0, 0, 0
+            name = service.service_name
+            state.events.insert(0, f"(service {name}) has stopped {len(tasks)} running tasks: desired count 0.")
+            state.events.insert(0, f"(service {name}) has reached a steady state.")
+            state.save(path)
+
     # -- task definition -> process environment ------------------------------------------------------
+    def desired_count(self, cluster: str, service: str, ecs_count: int | None = None) -> int:
+        """The service's desired count as ECS holds it: the count Terraform set, moved into the bounds
+        of the service's autoscaling target when it has one (Application Auto Scaling moves the
+        current capacity into ``[MinCapacity, MaxCapacity]`` whenever they change; with
+        ``ignore_changes = [desired_count]`` only those bounds reach the service after its creation)."""
+        if ecs_count is None:
+            ecs = self.target.runtime_clients()("ecs")
+            services = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
+            ecs_count = int(services[0].get("desiredCount", 0)) if services else 0
+        try:
+            scaling = self.target.runtime_clients()("application-autoscaling")
+            found = scaling.describe_scalable_targets(
+                ServiceNamespace="ecs",
+                ResourceIds=[f"service/{cluster.rsplit('/', 1)[-1]}/{service}"],
+                ScalableDimension="ecs:service:DesiredCount",
+            ).get("ScalableTargets", [])
+        except ClientError:
+            found = []
+        if not found:
+            return ecs_count
+        low, high = int(found[0]["MinCapacity"]), int(found[0]["MaxCapacity"])
+        return min(max(ecs_count, low), high)
+
     def service_definition(self, cluster: str, service: str) -> tuple[dict[str, str], str, str, int]:
         """(environment incl. resolved secrets, task definition ARN, image, desired count) of the service."""
         ecs = self.target.runtime_clients()("ecs")
@@ -516,7 +585,7 @@ class LocalRuntime:
         if not services or services[0].get("status") != "ACTIVE":
             raise DeployError(f"service {service} does not exist in the emulator's cluster {cluster}")
         env, arn, image = self.container_environment(cluster, service)
-        return env, arn, image, max(1, int(services[0].get("desiredCount", 1)))
+        return env, arn, image, self.desired_count(cluster, service, int(services[0].get("desiredCount", 0)))
 
     def container_environment(self, cluster: str, service: str) -> tuple[dict[str, str], str, str]:
         """(environment incl. resolved secrets, task definition ARN, image) of the applied service."""

@@ -34,6 +34,11 @@ class Runtime(Protocol):
     def roll_out(self, service: ServiceOutputs) -> None:
         """Run the applied task definition of ``service`` (ECS does it by itself on AWS)."""
 
+    def settle(self, services: Sequence[ServiceOutputs]) -> None:
+        """After every apply of an app stack (verified or not): what ECS does at once with a service's
+        new desired count. A service scaled to 0 has its tasks deregistered, drained and stopped (ECS
+        does it by itself on AWS)."""
+
     def url(self, names: Names, app: AppOutputs, service_name: str, *, test_route: bool) -> tuple[str, dict[str, str]]:
         """Base URL that reaches ``service_name``, and the headers that route there."""
         ...
@@ -86,6 +91,9 @@ class AwsRuntime:
         self.target = target
 
     def roll_out(self, service: ServiceOutputs) -> None:
+        return None
+
+    def settle(self, services: Sequence[ServiceOutputs]) -> None:
         return None
 
     def url(self, names: Names, app: AppOutputs, service_name: str, *, test_route: bool) -> tuple[str, dict[str, str]]:

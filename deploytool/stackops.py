@@ -248,7 +248,17 @@ def plan_and_apply(
         outputs = stack_outputs(stack)
     else:
         outputs = PlatformOutputs(values) if stack_name == "platform" else AppOutputs(values)
+    if isinstance(outputs, AppOutputs):
+        settle(target, outputs)
     return AppliedResult(stack, tfvars, summary, outputs)
+
+
+def settle(target: Target, outputs: AppOutputs) -> None:
+    """After an app stack's apply, whatever runs it next: the runtime catches up with the applied
+    desired counts (see ``Runtime.settle``; on AWS, ECS does it by itself)."""
+    colors: tuple[str | None, ...] = tuple(naming.COLORS) if outputs.active_color else (None,)
+    named = [c for c in colors if outputs.text(f"{c}_service_name" if c else "service_name")]
+    target.runtime.settle([outputs.service(c) for c in named])
 
 
 def stack_outputs(stack: Stack) -> Outputs:
@@ -317,7 +327,10 @@ def apply_stack(
         if stack_name == "platform":
             progress(f"publishing the platform's outputs to {target.layout.outputs_url('platform')}")
             publish_platform_outputs(target.clients()("s3"), target.layout)
-    return stack_outputs(stack).to_dict()
+    outputs = stack_outputs(stack)
+    if isinstance(outputs, AppOutputs):
+        settle(target, outputs)
+    return outputs.to_dict()
 
 
 def _apply_one_phase(

@@ -355,13 +355,23 @@ class BlueGreen:
         outputs = self.apply(back, f"production check failed; switch back to {old} and scale {new} down")
         again = self.check(old, old_tag or tag, outputs, test_route=False)
         if again.ok:
-            self._finish(record, back, prod, "rolled_back")
+            why = (
+                f"{tag} failed the production check after the switch ({prod.summary()}); switched back to {old} "
+                f"({old_tag}), which verified healthy, and scaled {new} down"
+            )
+            self._finish(record, back, prod, "rolled_back", why)
             raise RolledBackError(
-                f"production: {tag} failed the production check after the switch ({prod.summary()}); switched back "
-                f"to {old} ({old_tag}), which verified healthy",
+                f"production: {why}",
                 result=self._outcome(record, url, prod, rollback_verdict=again, restored_image=old_tag).to_dict(),
             )
-        self._finish(record, back, again, "rollback_failed")
+        self._finish(
+            record,
+            back,
+            again,
+            "rollback_failed",
+            f"{tag} failed after the switch ({prod.summary()}); switched back to {old} ({old_tag}), which failed "
+            f"verification ({again.summary()}); {new} scaled down",
+        )
         raise RollbackFailedError(
             f"production: {tag} failed after the switch and {old} ({old_tag}) failed verification after switching "
             f"back ({again.summary()}); production points at {old}. Investigate with `deploytool diagnose`.",

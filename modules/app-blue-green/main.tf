@@ -9,7 +9,10 @@ locals {
   weights    = { for c in local.colors : c => c == local.active ? 100 : 0 }
 
   # What differs per colour: its release (image and settings) and its task count. The active colour
-  # scales between autoscaling min and max; the idle one is held at its desired count.
+  # scales between autoscaling min and max; the idle one is held at its desired count, 0 included:
+  # Application Auto Scaling moves a service's count into [min, max] whenever they change, and the
+  # service ignores desired_count once autoscaled, so a max of 1 would leave a colour scaled "to 0"
+  # running one task.
   color = {
     blue = {
       environment   = local.release.blue_environment
@@ -26,7 +29,7 @@ locals {
       max = local.release.autoscaling.max
       } : {
       min = local.color[c].desired_count
-      max = max(local.color[c].desired_count, 1)
+      max = local.color[c].desired_count
     }
   }
 }

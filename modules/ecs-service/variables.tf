@@ -395,13 +395,13 @@ variable "autoscaling_min_capacity" {
 }
 
 variable "autoscaling_max_capacity" {
-  description = "Highest number of tasks the autoscaler starts."
+  description = "Highest number of tasks the autoscaler starts (0, with a min of 0, holds the service at zero)."
   type        = number
   default     = 10
 
   validation {
-    condition     = var.autoscaling_max_capacity >= 1
-    error_message = "The autoscaling_max_capacity must be at least 1."
+    condition     = var.autoscaling_max_capacity >= 0
+    error_message = "The autoscaling_max_capacity must be zero or more (0 with a min of 0: scaled to zero)."
   }
 }
 

@@ -929,7 +929,7 @@ def test_production_autoscaling_from_deploy_toml(production_plans: dict[str, Pla
         for color in ("blue", "green"):
             service = f'module.app.module.service["{color}"]'
             target = plan.after(f"{service}.aws_appautoscaling_target.this[0]")
-            expected = (2, 10) if color == active else (0, 1)
+            expected = (2, 10) if color == active else (0, 0)  # the idle colour held at 0 tasks
             assert (target["min_capacity"], target["max_capacity"]) == expected, (active, color)
             assert target["scalable_dimension"] == "ecs:service:DesiredCount"
             policy = plan.after(f"{service}.aws_appautoscaling_policy.cpu[0]")

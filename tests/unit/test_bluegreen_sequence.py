@@ -58,6 +58,8 @@ def test_failure_after_the_switch_switches_back_and_scales_the_failed_colour_dow
     assert back.active_color == "blue" and back.blue_desired_count == 2
     assert back.green_desired_count == 0, "the colour that failed in production keeps running"
     assert record.extra["colors"]["green_desired_count"] == 0
+    assert record.outcome == "rolled_back"
+    assert "after the switch" in record.message and "switched back to blue" in record.message, record.message
 
 
 def test_the_test_route_token_is_unguessable_and_new_every_run(monkeypatch: pytest.MonkeyPatch) -> None:

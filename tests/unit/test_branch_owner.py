@@ -183,6 +183,9 @@ def fake_destroy(target: Target, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         def stop(self, service: str) -> None:
             return None
 
+        def settle(self, services: Any) -> None:
+            return None
+
     target._runtime = Runtime()  # type: ignore[assignment]
     monkeypatch.setattr(Stack, "prepare", lambda self, **_: None)
     monkeypatch.setattr(stackops, "read_state", lambda *_: StateObject(resources=(), outputs={}))

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Literal
 
 import psycopg
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -106,6 +106,26 @@ def _lifespan(
     return lifespan
 
 
+def _production_unhealthy(
+    test_route_header: str,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    """TEST-ONLY fault ``GEOAPI_FAULT=production-unhealthy:<header>``: a release that fails only in production.
+
+    Requests that came through a load balancer (it adds ``X-Forwarded-For``; its own health checks
+    carry none) and do not carry ``test_route_header`` (the blue-green test route's header) are
+    answered 503, whatever the path. The load balancer's health checks and the test route see a
+    healthy release; the production host does not, once traffic is switched to it.
+    """
+    name = test_route_header.lower()
+
+    async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if "x-forwarded-for" in request.headers and name not in request.headers:
+            return JSONResponse({"status": "fail", "detail": "test-only fault: production-unhealthy"}, status_code=503)
+        return await call_next(request)
+
+    return middleware
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. ``settings`` default to :meth:`Settings.from_env`."""
     settings = settings or Settings.from_env()
@@ -127,6 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.middleware("http")(metrics.middleware)
+    if settings.production_unhealthy_header:
+        app.middleware("http")(_production_unhealthy(settings.production_unhealthy_header))
 
     @app.get("/health", response_model=Basic)
     def health() -> Basic | JSONResponse:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+#: An HTTP header name (RFC 9110 token), as the ``production-unhealthy`` fault takes one.
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 
 
 class SettingsError(ValueError):
@@ -64,7 +66,11 @@ class Settings:
     db_schema: str | None = None
     #: Test-only fault injection (``GEOAPI_FAULT``) for the deployment tests: ``unhealthy`` (``/health``
     #: answers 503), ``exit-after:<seconds>`` (the process exits with status 1 that long after it
-    #: starts) or ``version:<text>`` (the detailed health reports that version, not ``APP_VERSION``).
+    #: starts), ``version:<text>`` (the detailed health reports that version, not ``APP_VERSION``) or
+    #: ``production-unhealthy:<header>`` (every request that came through the load balancer, i.e.
+    #: carries ``X-Forwarded-For``, and does not carry ``<header>``, the blue-green test route's
+    #: header, is answered 503: healthy to the load balancer's own health checks and on the test
+    #: route, failing in production). Never set outside the deployment tests.
     fault: str = ""
 
     @classmethod
@@ -99,6 +105,12 @@ class Settings:
         return float(value) if kind == "exit-after" else None
 
     @property
+    def production_unhealthy_header(self) -> str | None:
+        """The test route's header of the ``production-unhealthy`` fault (None: no such fault)."""
+        kind, _, value = self.fault.partition(":")
+        return value if kind == "production-unhealthy" else None
+
+    @property
     def reported_version(self) -> str:
         """The version the detailed health reports (``app_version`` unless the ``version`` fault is set)."""
         kind, _, value = self.fault.partition(":")
@@ -109,10 +121,13 @@ class Settings:
         if self.db_schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.db_schema):
             raise SettingsError(f"DB_SCHEMA must match [a-z_][a-z0-9_]{{0,62}}, got {self.db_schema!r}")
         kind, _, value = self.fault.partition(":")
-        if self.fault and kind not in ("unhealthy", "exit-after", "version"):
+        if self.fault and kind not in ("unhealthy", "exit-after", "version", "production-unhealthy"):
             raise SettingsError(
-                f"GEOAPI_FAULT must be unhealthy, exit-after:<seconds> or version:<text>, got {self.fault!r}"
+                "GEOAPI_FAULT must be unhealthy, exit-after:<seconds>, version:<text> or "
+                f"production-unhealthy:<header>, got {self.fault!r}"
             )
+        if kind == "production-unhealthy" and not _HEADER_NAME.fullmatch(value):
+            raise SettingsError(f"GEOAPI_FAULT=production-unhealthy needs an HTTP header name, got {value!r}")
         if kind == "exit-after":
             try:
                 float(value)
