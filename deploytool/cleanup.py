@@ -7,13 +7,16 @@ A branch environment is selected when every criterion given holds:
 * it is idle longer than the TTL (``--older-than``, else the environment's ``ttl``): idle is the
   time since its last deploy/apply/rollback in the ledger, else since its state object's last write;
 
-and it is not kept (``--keep``). The ``default`` workspace and workspaces that are not
-``<env>-<slug>`` are never touched. Selection is a pure function (``decide``) of what
-``deploytool.status`` lists, so it is tested on synthetic data.
+and it is not kept (``--keep``) and no run holds its deploy lock (a release run between its plan
+and its verdict: the environment is kept, and taken up again by a later run). The ``default``
+workspace and workspaces that are not ``<env>-<slug>`` are never touched. Selection is a pure
+function (``decide``) of what ``deploytool.status`` lists, so it is tested on synthetic data.
 
 Destroys run in parallel worker threads, each through ``stackops.destroy_workspace`` in the
 workspace's own Terraform data dir, with Terraform's output going to a log file in that data dir.
-Each destroy is recorded in the ledger; one failure does not stop the others.
+Each destroy is recorded in the ledger; one failure does not stop the others. A destroy takes the
+workspace's deploy lock (``stackops.destroy_workspace``), so a release run that started after the
+selection keeps the environment too: reported kept, not failed, and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ from typing import Any
 
 from deploytool import naming, stackops
 from deploytool.durations import format_age
-from deploytool.errors import DeployError
+from deploytool.errors import DeployError, DeployLockedError
 from deploytool.ledger import now as ledger_now
 from deploytool.stack import Stack, Target
 from deploytool.status import BranchEnvironment, branch_environments
 
 Progress = Callable[[str], None]
 LOG_NAME = "cleanup.log"
+LOCKED = "a release run holds its deploy lock"
 
 
 def _quiet(_: str) -> None:
@@ -123,7 +127,8 @@ def decide(
 ) -> list[Decision]:
     """One decision per environment: destroy when its branch is gone (``open_workspaces`` given and
     it is not among them) and it is idle longer than ``ttl`` (each criterion only if given); never the
-    default workspace, never a workspace outside ``<env>-*``, never a kept one."""
+    default workspace, never a workspace outside ``<env>-*``, never a kept one, never one whose deploy
+    lock is held."""
     decisions = []
     for item in sorted(environments, key=lambda e: e.workspace):
         ws = item.workspace
@@ -146,7 +151,9 @@ def decide(
         if ttl is not None:
             expired = idle is not None and idle > ttl
             criteria.append((expired, f"idle {format_age(idle)} {'>' if expired else '<='} ttl {format_age(ttl)}"))
-        if criteria and all(met for met, _ in criteria):
+        if criteria and all(met for met, _ in criteria) and item.deploy_locked:
+            decisions.append(Decision(ws, False, LOCKED, idle))
+        elif criteria and all(met for met, _ in criteria):
             decisions.append(Decision(ws, True, "; ".join(why for _, why in criteria), idle))
         else:
             decisions.append(Decision(ws, False, ", ".join(why for _, why in criteria) or "no criterion applies", idle))
@@ -293,7 +300,7 @@ def slice_report(
 class Outcome:
     workspace: str
     reason: str
-    result: str  # destroyed | already gone | failed
+    result: str  # destroyed | already gone | kept (its deploy lock was held) | failed
     duration_s: float = 0.0
     message: str = ""
     log: str | None = None
@@ -326,6 +333,11 @@ def destroy_one(target: Target, decision: Decision) -> Outcome:
 
         try:
             message = stackops.destroy_workspace(own, decision.workspace, reason=decision.reason, progress=note)
+        except DeployLockedError as exc:
+            # A release run took the deploy lock after the selection: keep the environment, changed in
+            # nothing (the destroy takes the lock before anything else); a later run takes it up again.
+            note(f"kept: {exc}")
+            return Outcome(decision.workspace, LOCKED, "kept", round(time.monotonic() - started, 1), str(exc), str(log))
         except Exception as exc:
             note(f"failed: {exc}")
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

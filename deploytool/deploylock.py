@@ -6,6 +6,11 @@ verifying would have the first judge, or roll back, a release that is no longer 
 applied. So a release run holds an S3 object ``<ledger prefix>/<env>/locks/<workspace>`` created
 with a conditional write (``If-None-Match: *``: the put fails with 412 when the object exists, as
 Terraform's own S3 lock file does), and deletes it when it ends, however it ends.
+
+A ``destroy`` of the app stack holds the same lock for its whole run, so no release judges, rolls
+back (re-creating parts of) or starts on an environment that is being deleted; its release of the
+lock at the end deletes the object, so no lock outlives the workspace. The janitor keeps an
+environment whose lock is held (see ``deploytool.cleanup``).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deploytool.durations import format_age
-from deploytool.errors import DeployError, StateLockedError
+from deploytool.errors import DeployError, DeployLockedError
 from deploytool.ledger import LOCKS, actor
 
 
@@ -75,7 +80,7 @@ def deploy_lock(
         release_lock(s3, bucket, key, info["ID"])
 
 
-def _held(s3: Any, bucket: str, key: str, env: str, workspace: str, unlock: str) -> StateLockedError:
+def _held(s3: Any, bucket: str, key: str, env: str, workspace: str, unlock: str) -> DeployLockedError:
     try:
         holder: dict[str, Any] = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except (ClientError, ValueError):
@@ -84,10 +89,10 @@ def _held(s3: Any, bucket: str, key: str, env: str, workspace: str, unlock: str)
     what = " ".join(str(holder.get(k, "")) for k in ("Operation", "Release")).strip() or "unknown operation"
     created = str(holder.get("Created", "?"))
     lock_id = str(holder.get("ID", "")) or None
-    return StateLockedError(
+    return DeployLockedError(
         f"deploy of {env} {workspace} is locked by {who} ({what}) since {created} ({_age(created)} ago), "
-        f"lock ID {lock_id or '?'}: another run is planning, applying, verifying or rolling back this "
-        f"workspace; wait for it to finish, or if it died: {unlock} --lock-id {lock_id or 'ID'}",
+        f"lock ID {lock_id or '?'}: another run is planning, applying, verifying, rolling back or destroying "
+        f"this workspace; wait for it to finish, or if it died: {unlock} --lock-id {lock_id or 'ID'}",
         lock_id=lock_id,
         holder=who,
     )

@@ -66,6 +66,10 @@ class StateLockedError(DeployError):
         self.holder = holder
 
 
+class DeployLockedError(StateLockedError):
+    """Another run holds the workspace's deploy lock (``deploytool.deploylock``); nothing was changed."""
+
+
 class RolledBackError(DeployError):
     """The deploy failed verification; the previous release was re-applied and verified."""
 

@@ -157,8 +157,16 @@ class Target:
         self, branch: str | None, *, operation: str, release: str = ""
     ) -> AbstractContextManager[dict[str, str]]:
         """Hold the deploy lock of the app workspace of ``branch`` (see ``deploytool.deploylock``)."""
-        workspace = self.names(branch).workspace
-        unlock = f"deploytool force-unlock --env {self.env}" + (f" --branch {branch}" if branch else "")
+        return self.workspace_lock(self.names(branch).workspace, branch, operation=operation, release=release)
+
+    def workspace_lock(
+        self, workspace: str, branch: str | None, *, operation: str, release: str = ""
+    ) -> AbstractContextManager[dict[str, str]]:
+        """Hold the deploy lock of app workspace ``workspace`` (``branch``: its branch, for the
+        ``force-unlock`` command a refusal names; None when unknown or the environment has none)."""
+        unlock = f"deploytool force-unlock --env {self.env}"
+        if self.settings.branch_environments:
+            unlock += f" --branch {branch or 'BRANCH'}"
         return deploylock.deploy_lock(
             self.clients()("s3"),
             self.state_bucket,

@@ -354,7 +354,11 @@ def _apply_one_phase(
 
 
 def destroy(target: Target, branch: str | None, stack_name: StackName = "app", *, progress: Progress = quiet) -> str:
-    """Destroy a branch environment (or a stack) and delete its workspace. Idempotent."""
+    """Destroy a branch environment (or a stack) and delete its workspace. Idempotent.
+
+    An app stack's destroy holds the workspace's deploy lock throughout (see ``deploytool.deploylock``):
+    while a release run holds it, the destroy is refused (``DeployLockedError``, exit 5) with nothing
+    changed."""
     names = target.names(branch) if stack_name == "app" else None
     return _destroy(target, stack_name, names, progress=progress)
 
@@ -375,10 +379,23 @@ def _destroy(
     target: Target, stack_name: StackName, names: naming.Names | None, *, progress: Progress, reason: str = ""
 ) -> str:
     ledger = target.ledger()
-    if names is not None and names.branch is not None:
-        owner = ledger.branch_of(target.env, names.workspace)
-        if owner is not None and owner != names.branch:
-            return f"{names.workspace} belongs to branch {owner!r}, not {names.branch!r}; nothing to do"
+    if names is None:
+        return _destroy_stack(target, stack_name, names, progress=progress, reason=reason)
+    owner = ledger.branch_of(target.env, names.workspace) if target.settings.branch_environments else None
+    if names.branch is not None and owner is not None and owner != names.branch:
+        return f"{names.workspace} belongs to branch {owner!r}, not {names.branch!r}; nothing to do"
+    # The app workspace's deploy lock, for the whole destroy: a release run of the workspace (from its
+    # plan to its verdict, a rollback included) never judges, or re-creates, an environment that is
+    # being deleted, and no release starts on one. The lock goes at the end, however the destroy ends,
+    # so none outlives the workspace.
+    with target.workspace_lock(names.workspace, names.branch or owner, operation="destroy"):
+        return _destroy_stack(target, stack_name, names, progress=progress, reason=reason)
+
+
+def _destroy_stack(
+    target: Target, stack_name: StackName, names: naming.Names | None, *, progress: Progress, reason: str = ""
+) -> str:
+    ledger = target.ledger()
     stack = open_stack(target, stack_name, names)
     if stack.workspace != "default":
         return _destroy_workspace(target, stack, names, progress=progress, reason=reason)

@@ -80,13 +80,16 @@ class LedgerIndex:
         self.env = env
         self._keys: dict[str, list[str]] = {}
         self._cache: dict[str, Record] = {}
+        self.locked: set[str] = set()  # workspaces whose deploy lock is held (listed beside the records)
         base = f"{ledger.prefix}/{env}/"
         prefix = base + (f"{workspace}/" if workspace else "")
         try:
             for page in ledger.s3.get_paginator("list_objects_v2").paginate(Bucket=ledger.bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
-                    ws, sep, _ = obj["Key"][len(base) :].partition("/")
-                    if sep and ws != LOCKS:  # the deploy locks are no records
+                    ws, sep, rest = obj["Key"][len(base) :].partition("/")
+                    if ws == LOCKS:  # the deploy locks are no records (``deploytool.deploylock``)
+                        self.locked.add(rest)
+                    elif sep:
                         self._keys.setdefault(ws, []).append(obj["Key"])
         except ClientError as exc:
             raise DeployError(
@@ -130,6 +133,7 @@ class BranchEnvironment:
     state_modified: datetime | None
     first_record: Record | None = None
     last_record: Record | None = None  # newest app record other than a destroy attempt
+    deploy_locked: bool = False  # a run holds its deploy lock (a release, or a destroy)
 
     @property
     def created(self) -> datetime | None:
@@ -162,7 +166,8 @@ class BranchEnvironment:
 
 
 def branch_environments(target: Target) -> list[BranchEnvironment]:
-    """Every branch environment of ``target``: state listing + one ledger listing, no Terraform run."""
+    """Every branch environment of ``target``: state listing + one ledger listing (its deploy locks
+    included), no Terraform run."""
     if not target.settings.branch_environments:
         raise DeployError(f"environment {target.env!r} has no branch environments (branch_environments = false)")
     states = list_app_states(target)
@@ -173,6 +178,7 @@ def branch_environments(target: Target) -> list[BranchEnvironment]:
             state_modified=state.last_modified,
             first_record=index.first(state.workspace),
             last_record=index.newest(state.workspace, is_activity),
+            deploy_locked=state.workspace in index.locked,
         )
         for state in states
     ]

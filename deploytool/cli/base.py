@@ -30,7 +30,7 @@ Exit codes:
   2  usage error
   3  deploy failed verification and was rolled back (previous release verified)
   4  deploy failed and the rollback failed or was impossible
-  5  state locked by another run (the message names the holder)
+  5  state locked, or deploy lock held, by another run (the message names the holder)
 """
 
 

@@ -98,8 +98,10 @@ def cleanup_cmd(
     """Destroy branch environments whose branch is gone and which stayed idle past their TTL.
 
     Idle means no deploy, apply or rollback in the history for longer than --older-than (default:
-    the environment's ttl). The default workspace is never touched. Terraform's output of each
-    destroy goes to cleanup.log in the workspace's data dir; exits 1 if any destroy failed.
+    the environment's ttl). The default workspace is never touched, nor an environment whose deploy
+    lock a run holds (a release between its plan and its verdict): it is kept, and so is one whose
+    lock is taken before its destroy starts. Terraform's output of each destroy goes to cleanup.log
+    in the workspace's data dir; exits 1 if any destroy failed.
     """
     if report_file is not None:
         _report(make_target(env, local, config_path, terraform_bin, lock_timeout), Path(report_file), output)

@@ -278,7 +278,7 @@ def rollback_cmd(
     emit(result.to_dict() if output == "json" else f"{result.workspace}: rolled back to {result.image_after}", output)
 
 
-@main.command("destroy")
+@main.command("destroy", epilog=EXIT_CODES_HELP)
 @target_options
 @branch_option
 @stack_option
@@ -293,7 +293,11 @@ def destroy_cmd(
     stack: StackName,
     yes: bool,
 ) -> None:
-    """Destroy a branch environment and delete its workspace (idempotent)."""
+    """Destroy a branch environment and delete its workspace (idempotent).
+
+    The app stack's destroy holds the workspace's deploy lock throughout: while a release run holds
+    it (between its plan and its verdict), the destroy exits 5 and changes nothing.
+    """
     target = make_target(env, local, config_path, terraform_bin, lock_timeout)
     confirm_or_abort(yes, f"destroy {stack} of {env}{' ' + branch if branch else ''}?")
     err(stackops.destroy(target, branch, stack, progress=err))

@@ -39,6 +39,11 @@ locals {
   listener_arns      = "${local.arn_prefix.elb}:listener/${local.alb_path}/*"
   listener_rule_arns = "${local.arn_prefix.elb}:listener-rule/${local.alb_path}/*"
   state_bucket_arn   = "arn:${local.partition}:s3:::${var.state_bucket_name}"
+  state_list_prefixes = distinct(concat(
+    ["${var.state_workspace_key_prefix}/"],
+    var.state_key_patterns,
+    var.platform_outputs_key != null ? [var.platform_outputs_key] : [],
+  ))
   ecr_repository_arn = "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${var.ecr_repository_name}"
 
   # The service security groups the app stacks create (modules/ecs-service names them `<service>-service`).

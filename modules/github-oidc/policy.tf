@@ -78,10 +78,23 @@ data "aws_iam_policy_document" "deploy" {
     resources = [local.listener_arns, local.listener_rule_arns]
   }
 
+  # Listing only under what the role's runs list: Terraform's S3 backend lists its workspaces with
+  # the prefix "<workspace_key_prefix>/" (init, workspace select/new); deploytool lists the deploy
+  # history and locks of the environment ("<ledger prefix>/<env>/", within state_key_patterns) and
+  # the workspaces' state objects (the same "workspaces/"). The object patterns are values too: S3
+  # answers a GET of a missing object with 404 only when the caller may list with the object's key
+  # as s3:prefix (else 403), and Terraform and deploytool read missing state, branch records and the
+  # platform's outputs document as "none yet". A listing without a prefix matches no value.
   statement {
     sid       = "StateBucketList"
     actions   = ["s3:ListBucket"]
     resources = [local.state_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = local.state_list_prefixes
+    }
   }
 
   statement {

@@ -160,6 +160,17 @@ variable "state_key_patterns" {
   }
 }
 
+variable "state_workspace_key_prefix" {
+  description = "The S3 backend's workspace_key_prefix of the app stack (deploytool's is `workspaces`): Terraform lists `<prefix>/` to find workspaces, so the role may list under it. Listing is otherwise limited to state_key_patterns and the platform's outputs document."
+  type        = string
+  default     = "workspaces"
+
+  validation {
+    condition     = can(regex("^[^*?/][^*?]*[^*?/]$|^[^*?/]$", var.state_workspace_key_prefix))
+    error_message = "Give the workspace_key_prefix without wildcards or leading/trailing slashes."
+  }
+}
+
 variable "platform_outputs_key" {
   description = "Key of the platform's outputs document (its non-sensitive outputs, published by deploytool after every platform apply), which app deploys read (read-only, in its own statement), or null."
   type        = string

@@ -2,8 +2,10 @@
 
 ``cleanup --open-branches-file`` (two workers) destroys the two merged ones (workspace, ECS service
 and target group gone, destroys recorded) and leaves the open one running; ``status`` and
-``workspaces`` read what remains; a second cleanup finds nothing. The tests run in file order on
-one set of environments.
+``workspaces`` read what remains; a second cleanup finds nothing. Before that, while a run holds
+an environment's deploy lock (a release between its plan and its verdict), ``destroy`` exits 5 and
+changes nothing and ``cleanup`` keeps the environment and says why; once the lock is released both
+go ahead. The tests run in file order on one set of environments.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from deploytool import stackops, status
+from deploytool import cleanup, stackops, status
 from deploytool.cli import main
 from deploytool.naming import Names
 from deploytool.stack import Stack
+from deploytool.state import read_state
 
 pytestmark = pytest.mark.apply
 
@@ -84,6 +87,65 @@ def test_status_of_a_branch_environment(branch_envs: Any) -> None:
     assert data["last_deploy"]["action"] == "apply" and data["last_deploy"]["outcome"] == "success"
 
 
+def locks(target: Any) -> list[str]:
+    prefix = f"{target.config.project.ledger_prefix}/{target.env}/locks/"
+    listed = target.clients()("s3").list_objects_v2(Bucket=target.state_bucket, Prefix=prefix)
+    return [o["Key"].removeprefix(prefix) for o in listed.get("Contents", [])]
+
+
+def snapshot(target: Any, workspace: str) -> tuple[Any, ...]:
+    """What a destroy would change: the state (serial, resources), the workspace, the history."""
+    s3 = target.clients()("s3")
+    state = read_state(s3, target.layout, "app", workspace)
+    assert state is not None, f"{workspace} has no state"
+    etag = s3.head_object(Bucket=target.state_bucket, Key=target.layout.object_key("app", workspace))["ETag"]
+    listed = {s.workspace for s in status.list_app_states(target)}
+    records = [(r.time, r.action, r.outcome) for r in target.ledger().records(target.env, workspace)]
+    return etag, state.resources, workspace in listed, records
+
+
+def test_while_a_release_holds_the_deploy_lock_destroy_exits_5_and_changes_nothing(
+    branch_envs: Any, local_target: Any, emulator: Any
+) -> None:
+    names, outputs = branch_envs[OPEN]
+    before = snapshot(local_target, names.workspace)
+    with local_target.deploy_lock(OPEN, operation="deploy", release="v2"):
+        result = cli("destroy", "--branch", OPEN, "--yes")
+    assert result.exit_code == 5, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: deploy of local {names.workspace} is locked by "), last
+    assert "(deploy v2) since " in last and "--deploy-lock --lock-id " in last
+    assert "destroying local/app" not in result.stderr  # Terraform never ran
+    assert snapshot(local_target, names.workspace) == before
+    assert service_status(emulator, outputs["cluster_name"], names.service) == "ACTIVE"
+    assert locks(local_target) == []  # the holder's lock went when it ended; the refused destroy left none
+
+
+def test_while_a_release_holds_the_deploy_lock_cleanup_keeps_the_environment_and_says_why(
+    branch_envs: Any, local_target: Any, tmp_path: Path
+) -> None:
+    names, _ = branch_envs[MERGED[0]]
+    open_file, only = tmp_path / "open-branches.txt", tmp_path / "slice.txt"
+    open_file.write_text(f"main\n{OPEN}\n")
+    only.write_text(names.workspace + "\n")
+    args = ["--open-branches-file", str(open_file), "--older-than", "1s", "--only-workspaces", str(only)]
+    time.sleep(1.1)  # past the 1 s TTL
+    before = snapshot(local_target, names.workspace)
+    with local_target.deploy_lock(MERGED[0], operation="deploy", release="v2"):
+        assert locks(local_target) == [names.workspace]
+        held = cli("cleanup", *args, "--yes", "--output", "json")
+    assert held.exit_code == 0, held.output
+    data = json.loads(held.stdout)
+    assert data["destroy"] == [] and data["results"] == []
+    assert {d["workspace"]: d["reason"] for d in data["keep"]} == {names.workspace: cleanup.LOCKED}
+    assert f"keep {names.workspace}: a release run holds its deploy lock" in held.stderr
+    assert snapshot(local_target, names.workspace) == before
+    # Released: the janitor selects it again (the next test destroys it).
+    free = cli("cleanup", *args, "--dry-run", "--output", "json")
+    assert free.exit_code == 0, free.output
+    assert [d["workspace"] for d in json.loads(free.stdout)["destroy"]] == [names.workspace]
+
+
 def test_cleanup_destroys_the_merged_branches_only(
     branch_envs: Any, local_target: Any, emulator: Any, tmp_path: Path
 ) -> None:
@@ -146,3 +208,14 @@ def test_a_second_cleanup_finds_nothing(branch_envs: Any, tmp_path: Path) -> Non
     data = json.loads(result.stdout)
     assert data["destroy"] == [] and data["results"] == []
     assert "nothing to clean up" in result.stderr
+
+
+def test_destroy_on_merge_once_no_run_holds_the_deploy_lock(branch_envs: Any, local_target: Any) -> None:
+    names, _ = branch_envs[OPEN]
+    result = cli("destroy", "--branch", OPEN, "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"{names.workspace} destroyed and its workspace deleted" in result.stderr
+    assert names.workspace not in {s.workspace for s in status.list_app_states(local_target)}
+    last = local_target.ledger().last("local", names.workspace)
+    assert (last.action, last.outcome) == ("destroy", "success")
+    assert locks(local_target) == []  # the destroy's own lock went with the workspace

@@ -178,3 +178,26 @@ def test_cloudwatch_actions_carry_iams_prefix_not_the_signing_name(iam_emulator:
         ("cloudwatch:PutMetricAlarm", "allowed"),
         ("cloudwatch:DeleteAlarms", "denied"),
     ]
+
+
+def test_the_s3_prefix_of_a_listing_is_not_evaluated(iam_emulator: IamEmulator) -> None:
+    """The same gap for ``s3:prefix``: a ListBucket allowed only under one prefix lists anywhere on
+    moto (AWS refuses the second listing), so the deploy roles' listing scope is proven by the
+    plan-level test of the policy (tests/modules/test_github_oidc.py), not by the enforced flows."""
+    s3 = iam_emulator.client("s3")
+    s3.create_bucket(Bucket="iam-listing")
+    s3.put_object(Bucket="iam-listing", Key="elsewhere/a", Body=b"x")
+    lister = iam_emulator.role(
+        "prefix-lister",
+        [
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": "arn:aws:s3:::iam-listing",
+                "Condition": {"StringLike": {"s3:prefix": ["workspaces/*"]}},
+            }
+        ],
+    )
+    as_lister = iam_emulator.client("s3", iam_emulator.assume(lister))
+    listed = as_lister.list_objects_v2(Bucket="iam-listing", Prefix="elsewhere/")
+    assert [o["Key"] for o in listed["Contents"]] == ["elsewhere/a"]

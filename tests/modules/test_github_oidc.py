@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import tftest
 
+from deploytool.state import StateLayout
 from tests.conftest import Emulator, TfRoot
 from tests.modules.conftest import Applied
 from tests.modules.iam_eval import allowing, allows, as_list, can_assume, github_claims, statements
@@ -412,6 +413,39 @@ def test_platform_outputs_read_can_be_left_out(root: TfRoot) -> None:
     plan = plan_kind(root, "staging", platform_outputs_key=None, build_role_enabled=False)
     assert "PlatformOutputsRead" not in plan.by_sid("deploy")
     assert not allows(plan.policy("deploy"), "s3:GetObject", s3("staging/platform/outputs.json"))
+
+
+def _list(plan: Roles, prefix: str | None) -> bool:
+    """Whether the deploy role may list the state bucket with ``prefix`` (None: no prefix parameter)."""
+    return allows(plan.policy("deploy"), "s3:ListBucket", BUCKET, {} if prefix is None else {"s3:prefix": prefix})
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_state_bucket_listing_is_held_to_the_prefixes_the_runs_list(
+    staging: Roles, production: Roles, env: str
+) -> None:
+    """The prefixes listed, taken from the code that lists them: Terraform's S3 backend lists
+    ``<workspace_key_prefix>/`` (its Workspaces(): init, workspace select/new); deploytool lists the
+    branch environments' state objects (``StateLayout.workspaces_prefix``) and the deploy history and
+    locks of the environment (``Ledger``, ``LedgerIndex``). S3 also checks ListBucket, with the key
+    as s3:prefix, before it answers a GET of a missing object with 404 rather than 403: the keys read
+    as "none yet" (a new workspace's state, a branch record, the platform's outputs) stay listable."""
+    plan = {"staging": staging, "production": production}[env]
+    other = "production" if env == "staging" else "staging"
+    layout = StateLayout("theobroma-terraform-state", "us-east-1", env)
+    backend_prefix = f"{layout.backend_settings('app')['workspace_key_prefix']}/"
+    history = f"deploy-history/{env}/"
+    listed = [backend_prefix, layout.workspaces_prefix(), history, f"{history}{env}-feature-x/", f"{history}locks/"]
+    missing = [f"{env}/app/terraform.tfstate", f"{history}{env}-feature-x.branch.json", f"{env}/platform/outputs.json"]
+    if env == "staging":
+        missing.append("workspaces/staging-feature-x/staging/app/terraform.tfstate")
+    for prefix in listed + missing:
+        assert _list(plan, prefix), prefix
+    outside = [None, "", "deploy-history/", f"deploy-history/{other}/", f"{other}/", "env:/", f"{env}/platform/"]
+    outside += [f"{env}/platform/terraform.tfstate", f"workspaces/{other}-x/{other}/app/terraform.tfstate"]
+    for prefix in outside:
+        assert not _list(plan, prefix), prefix
+    assert conditions(plan.by_sid("deploy")["StateBucketList"]).keys() == {"StringLike"}
 
 
 # --------------------------------------------------------------------------- permissions: alerts, groups, the rest

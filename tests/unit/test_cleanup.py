@@ -6,6 +6,7 @@ nothing here starts Terraform or reaches AWS.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -106,6 +107,15 @@ def test_with_both_criteria_an_environment_needs_both_to_go() -> None:
 def test_both_reasons_are_reported() -> None:
     out = cleanup.decide("staging", [env_("staging-x", 9)], now=NOW, ttl=timedelta(days=7), open_workspaces=set())
     assert out[0].destroy and out[0].reason == "branch gone; idle 9d0h > ttl 7d0h"
+
+
+def test_an_environment_whose_deploy_lock_is_held_is_kept_and_says_why() -> None:
+    """A release run between its plan and its verdict (or a destroy) holds the lock: not now."""
+    envs = [dataclasses.replace(env_("staging-busy", 30), deploy_locked=True), env_("staging-idle", 30)]
+    out = by_ws(cleanup.decide("staging", envs, now=NOW, ttl=timedelta(days=7), open_workspaces=set()))
+    assert not out["staging-busy"].destroy
+    assert out["staging-busy"].reason == "a release run holds its deploy lock"
+    assert out["staging-idle"].destroy
 
 
 def test_keep_wins_over_every_reason() -> None:
@@ -303,6 +313,23 @@ def test_dry_run_lists_what_and_why_and_changes_nothing(aws: Any, tmp_path: Path
     assert "keep staging-unmerged: branch gone, idle 1d0h <= ttl 7d0h" in result.stderr
     keys = [o["Key"] for o in aws.list_objects_v2(Bucket=BUCKET, Prefix="workspaces/")["Contents"]]
     assert len(keys) == 5  # nothing destroyed
+
+
+def test_a_held_deploy_lock_keeps_the_environment_and_says_why(aws: Any) -> None:
+    seed(aws, "staging-busy", idle_days=9)
+    seed(aws, "staging-merged", idle_days=9)
+    config = load_config(CONFIG)
+    target = Target(config=config, settings=config.environment("staging"))
+    args = ("cleanup", "--env", "staging", "--open-branches-file", "-", "--yes", "--output", "json")
+    with target.workspace_lock("staging-busy", "busy", operation="deploy", release="v2"):
+        held = run(*args, "--dry-run", input="main\n")
+    assert held.exit_code == 0, held.output
+    data = json.loads(held.stdout)
+    assert [d["workspace"] for d in data["destroy"]] == ["staging-merged"]
+    assert {d["workspace"]: d["reason"] for d in data["keep"]} == {"staging-busy": cleanup.LOCKED}
+    assert "keep staging-busy: a release run holds its deploy lock" in held.stderr
+    free = run(*args, "--dry-run", input="main\n")  # released: selected again
+    assert [d["workspace"] for d in json.loads(free.stdout)["destroy"]] == ["staging-busy", "staging-merged"]
 
 
 def test_dry_run_json(aws: Any) -> None:

@@ -124,6 +124,53 @@ def test_only_the_listed_workspaces_are_destroyed_each_re_checked(
     assert "staging-b" not in result.output
 
 
+def test_a_release_that_takes_the_deploy_lock_after_the_planning_keeps_its_environment(
+    aws: Any,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Re-checked at destroy time: a release run that starts between the slice's selection and its
+    destroy holds the deploy lock; the destroy is refused before it changes anything, and the
+    environment is reported kept (not failed), in the run's results and in the slice report."""
+    seed(aws, "staging-a", idle_days=10)
+    seed(aws, "staging-b", idle_days=10)
+    state_keys = [o["Key"] for o in aws.list_objects_v2(Bucket=BUCKET, Prefix="workspaces/")["Contents"]]
+    planned = cleanup.plan_cleanup
+    held: list[Any] = []
+    destroyed: list[str] = []
+
+    def plan_then_a_release_starts(target: Target, **kwargs: Any) -> cleanup.CleanupPlan:
+        plan = planned(target, **kwargs)
+        held.append(target.workspace_lock("staging-a", "a", operation="deploy", release="v2"))
+        held[-1].__enter__()
+        return plan
+
+    def terraform(target: Target, stack_name: str, names: Any, **_: Any) -> str:
+        destroyed.append(names.workspace)  # the workspace's lock was free: Terraform would run here
+        return f"{names.workspace} destroyed and its workspace deleted"
+
+    monkeypatch.setattr(cleanup, "plan_cleanup", plan_then_a_release_starts)
+    monkeypatch.setattr(stackops, "_destroy_stack", terraform)
+    listing, plan_file = tmp_path / "slice.txt", tmp_path / "plan.json"
+    listing.write_text("staging-a\nstaging-b\n")
+    since = _stamp(datetime.now(UTC) - timedelta(seconds=1))
+    plan_file.write_text(json.dumps([{"slice": 1, "workspaces": ["staging-a", "staging-b"], "planned": since}]))
+    args = ("cleanup", "--env", "staging", "--older-than", "7d", "--only-workspaces", str(listing), "--yes")
+    result = run(*args, "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert destroyed == ["staging-b"]
+    outcomes = {r["workspace"]: r for r in json.loads(result.stdout)["results"]}
+    assert outcomes["staging-a"]["result"] == "kept" and outcomes["staging-a"]["reason"] == cleanup.LOCKED
+    assert "is locked by " in outcomes["staging-a"]["message"] and "(deploy v2)" in outcomes["staging-a"]["message"]
+    assert outcomes["staging-b"]["result"] == "destroyed"
+    assert "staging-a: kept in " in result.stderr
+    assert [o["Key"] for o in aws.list_objects_v2(Bucket=BUCKET, Prefix="workspaces/")["Contents"]] == state_keys
+    assert [r.action for r in Ledger(aws, BUCKET, "deploy-history").records("staging", "staging-a")] == ["deploy"]
+    held[-1].__exit__(None, None, None)
+    report = run("cleanup", "--env", "staging", "--report", str(plan_file), "--output", "json")
+    assert json.loads(report.stdout)[0]["workspaces"]["staging-a"] == "kept"
+
+
 def test_the_report_counts_per_slice_from_the_history_and_fails_on_a_failed_destroy(
     aws: Any,  # noqa: F811
     tmp_path: Path,

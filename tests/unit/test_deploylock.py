@@ -4,10 +4,12 @@ The rolling strategy runs with Terraform and the checks replaced (``apply_app``,
 moto's S3, which honours ``If-None-Match: *`` on PutObject as S3 does (a second put of the key
 answers 412 PreconditionFailed). A rival run that arrives while the first one is verifying is
 refused with exit 5, naming the holder, the age and the lock ID; the lock goes when the run ends.
+A ``destroy`` of the workspace is refused the same way, and holds the lock itself while it runs.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from deploytool import release
+from deploytool import release, stackops
 from deploytool.config import load_config
 from deploytool.errors import DeployError, RolledBackError, StateLockedError
 from deploytool.health import CheckResult, Verdict
@@ -117,6 +119,63 @@ def test_the_lock_is_held_through_the_rollback_and_released_after_it(
     refused = during_verification[-1]
     assert isinstance(refused, StateLockedError) and "(deploy bad-2)" in refused.message
     assert locks(target) == []
+
+
+def test_a_destroy_during_verification_is_refused_and_changes_nothing(
+    target: Target, during_verification: list[Any]
+) -> None:
+    s3 = target.clients()("s3")
+    workspace = target.names(BRANCH).workspace
+    state_key = target.layout.object_key("app", workspace)
+    state = b'{"version": 4, "serial": 7, "resources": [], "outputs": {}}'
+    s3.put_object(Bucket=target.state_bucket, Key=state_key, Body=state)
+    target.ledger().claim_branch(target.env, workspace, BRANCH)
+
+    def destroy() -> Any:
+        try:
+            return stackops.destroy(target, BRANCH)
+        except DeployError as exc:
+            return exc
+
+    during_verification.append(destroy)
+    assert release.deploy_release(target, BRANCH, "first-1").outcome == "success"
+
+    refused = during_verification[-1]
+    assert isinstance(refused, StateLockedError), refused
+    assert refused.exit_code == 5
+    assert f"deploy of staging {workspace} is locked by ci-first (deploy first-1) since " in refused.message
+    assert f"force-unlock --env staging --branch {BRANCH} --deploy-lock --lock-id {refused.lock_id}" in refused.message
+    assert s3.get_object(Bucket=target.state_bucket, Key=state_key)["Body"].read() == state
+    assert target.ledger().branch_of(target.env, workspace) == BRANCH
+    assert [r.action for r in target.ledger().records(target.env, workspace)] == ["deploy"]
+    assert locks(target) == []
+
+
+@pytest.mark.parametrize("ending", [None, KeyboardInterrupt, DeployError])
+def test_a_destroy_holds_the_lock_throughout_and_releases_it_however_it_ends(
+    target: Target, monkeypatch: pytest.MonkeyPatch, ending: type[BaseException] | None
+) -> None:
+    workspace = target.names(BRANCH).workspace
+    seen: list[dict[str, Any]] = []
+
+    def destroy_stack(*_: Any, **__: Any) -> str:
+        s3 = target.clients()("s3")
+        (key,) = locks(target)
+        seen.append(json.loads(s3.get_object(Bucket=target.state_bucket, Key=key)["Body"].read()))
+        with pytest.raises(StateLockedError, match=r"\(destroy\) since "):
+            release.deploy_release(target, BRANCH, "v1")  # a deploy meanwhile is refused
+        if ending is not None:
+            raise ending("stopped")
+        return f"{workspace} destroyed and its workspace deleted"
+
+    monkeypatch.setattr(stackops, "_destroy_stack", destroy_stack)
+    if ending is None:
+        stackops.destroy(target, BRANCH)
+    else:
+        with pytest.raises(ending):
+            stackops.destroy(target, BRANCH)
+    assert [(s["Operation"], s["Who"]) for s in seen] == [("destroy", "ci-first")]
+    assert locks(target) == [], "no lock outlives the destroy"
 
 
 def test_the_history_ignores_a_held_lock(target: Target) -> None:
