@@ -52,10 +52,10 @@ def deploy_install(work: Path) -> list[list[str]]:
     """The deploy jobs' setup: the locked runtime dependencies, then deploytool without dependencies."""
     venv = work / "venv"
     pip = str(venv / "bin" / "pip")
+    locks = ["-r", "requirements/deploy.txt", "-r", "requirements/build.txt"]
     return [
         [PYTHON, "-m", "venv", str(venv)],
-        [pip, "install", "--quiet", "--no-compile", "--require-hashes", "--no-deps"]
-        + ["-r", "requirements/deploy.txt", "-r", "requirements/build.txt"],
+        [pip, "install", "--quiet", "--no-compile", "--require-hashes", "--no-deps", *locks],
         [pip, "install", "--quiet", "--no-compile", "--no-deps", "--no-build-isolation", "."],
     ]
 
