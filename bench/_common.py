@@ -24,6 +24,12 @@ from pathlib import Path
 from typing import IO, Any
 
 REPO = Path(__file__).resolve().parents[1]
+CONFIG_ENV = "BENCH_CONFIG"
+"""The deploy.toml a session's runs use (default: the checkout's); a baseline's run sets its own."""
+
+
+def config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or REPO / "deploy.toml")
 SESSION_ENV = "BENCH_SESSION_DIR"
 
 # Never reach real AWS: fake credentials before anything creates a client.
@@ -416,7 +422,7 @@ class Session:
         info = emu.start()
         self.emulator_pid = info.pid
         os.environ["AWS_ENDPOINT_URL"] = info.endpoint
-        config = load_config(REPO / "deploy.toml")
+        config = load_config(config_path())
         self.target = Target(
             config=config, settings=config.environment("local"), endpoint=info.endpoint, progress=self.log
         )

@@ -37,6 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers next to this script
 
 from _common import (
+    CONFIG_ENV,
     REPO,
     SESSION_ENV,
     Clock,
@@ -45,6 +46,7 @@ from _common import (
     Stats,
     TerraformCalls,
     background_load,
+    config_path,
     cpu_meter,
     fail,
     phase_rows,
@@ -102,7 +104,8 @@ def cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``deploytool ARGS`` in a subprocess (profiled into ``profile`` when given; the version in
     ``pythonpath`` when given, e.g. the baseline's); fail on error."""
-    tail = [*args, "--config", str(REPO / "deploy.toml")]
+    config = pythonpath / "deploy.toml" if pythonpath is not None else config_path()
+    tail = [*args, "--config", str(config)]
     if profile is None:
         argv = [sys.executable, "-m", "deploytool.cli", *tail]
     else:
@@ -110,7 +113,7 @@ def cli(
         argv = [sys.executable, "-c", code, str(profile), *tail]
     env = s.env()
     if pythonpath is not None:
-        env["PYTHONPATH"] = str(pythonpath)
+        env.update(baseline_env(s, pythonpath))
     # `python -m`/`-c` put the working directory first on sys.path: the checkout's deploytool/ would win
     cwd = pythonpath if pythonpath is not None else REPO
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
@@ -119,17 +122,32 @@ def cli(
     return proc
 
 
+BASELINE_PARTS = ("deploytool", "deploy.toml", "environments", "modules")
+"""What a baseline brings of its own: the tool, and the configuration and Terraform roots it was made for."""
+
+
 def baseline_tree(ref: str, into: Path) -> Path:
-    """``deploytool/`` as of commit ``ref``, extracted into ``into`` (put first on PYTHONPATH to run it)."""
+    """``ref``'s tool, deploy.toml and Terraform roots, extracted into ``into``: its runs put it first
+    on PYTHONPATH and use its own config (so its own roots), data directory and workspaces
+    (``baseline_env``), so each version runs exactly what it was written for."""
     if not (into / "deploytool").is_dir():
         into.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", ref, "deploytool"], capture_output=True, check=False
+            ["git", "-C", str(REPO), "archive", ref, *BASELINE_PARTS], capture_output=True, check=False
         )
         if archive.returncode != 0:
             fail(f"cannot read the baseline {ref!r}: {archive.stderr.decode(errors='replace').strip()}")
         subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
     return into
+
+
+def baseline_env(s: Session, baseline: Path) -> dict[str, str]:
+    """The environment of a baseline's runs: its code first, its config, a data directory of its own."""
+    return {
+        "PYTHONPATH": str(baseline),
+        CONFIG_ENV: str(baseline / "deploy.toml"),
+        "DEPLOYTOOL_DATA_DIR": str(s.root / f"data-{baseline.name}"),
+    }
 
 
 def raw_terraform_env(s: Session, data_dir: Path) -> dict[str, str]:
@@ -166,6 +184,11 @@ def bench_overhead(s: Session, runs: int, report: Report, baseline: Path | None 
     profile = s.root / "profile.json"
     raw_argv = [sys.executable, "-m", "deploytool.tfmain", "apply", "-input=false", "-no-color", "-auto-approve"]
     tools = {"tool": None} if baseline is None else {"tool": None, "before": baseline}
+    # Each version applies a workspace of its own (its roots may differ): only the image tag changes.
+    branches = {"tool": branch, "before": f"{branch}-before"}
+    if baseline is not None:
+        warm = ("apply", "--env", "local", "--branch", branches["before"], "--image-tag", "ovh-0", "--yes")
+        cli(s, *warm, pythonpath=baseline)
     samples: dict[str, list[float]] = {"raw": [], **{name: [] for name in tools}}
     profiles: dict[str, list[dict[str, Any]]] = {name: [] for name in tools}
     order = ["raw", *tools]
@@ -174,7 +197,7 @@ def bench_overhead(s: Session, runs: int, report: Report, baseline: Path | None 
         for which in order[i % len(order) :] + order[: i % len(order)]:
             if which in tools:
                 tag = f"ovh-{which}-{i}"
-                args = ("apply", "--env", "local", "--branch", branch, "--image-tag", tag, "--yes")
+                args = ("apply", "--env", "local", "--branch", branches[which], "--image-tag", tag, "--yes")
                 with Clock() as clock:
                     cli(s, *args, profile=profile, pythonpath=tools[which])
                 samples[which].append(clock.seconds)
@@ -261,6 +284,8 @@ def bench_overhead(s: Session, runs: int, report: Report, baseline: Path | None 
     from deploytool import stackops
 
     stackops.destroy(target, branch)
+    if baseline is not None:
+        cli(s, "destroy", "--env", "local", "--branch", branches["before"], "--yes", pythonpath=baseline)
 
 
 # -- 2 + 3. lifecycle and rollback ---------------------------------------------------------------------------
@@ -443,7 +468,7 @@ def janitor_before(s: Session, sizes: list[int], baseline: Path) -> dict[str, An
     out = s.root / "janitor-before.json"
     env = {
         **s.env(),
-        "PYTHONPATH": str(baseline),
+        **baseline_env(s, baseline),
         SESSION_ENV: str(s.root),
         "BENCH_JANITOR_N": ",".join(map(str, sizes)),
         "BENCH_BASELINE": "",
