@@ -160,7 +160,7 @@ class Runner:
         ]
         for thread in threads:
             thread.start()
-        stopper = _Stopper(proc, lambda: "".join(chunks["stdout"] + chunks["stderr"]))
+        stopper = _Stopper(proc, lambda: "".join(chunks["stdout"] + chunks["stderr"]), feed=feed)
         previous = _forward_termination(stopper)
         try:
             if feed is not None:
@@ -532,10 +532,16 @@ class _Stopper:
     """Asks Terraform to stop with one SIGINT, never two: Terraform takes a second SIGINT as
     "exit immediately", which can leave the state unsaved and the lock held."""
 
-    def __init__(self, proc: subprocess.Popen[str], output: Callable[[], str]) -> None:
+    def __init__(self, proc: subprocess.Popen[str], output: Callable[[], str], feed: VarFeed | None = None) -> None:
         self.proc = proc
         self.output = output
         self.delivered = False
+        self.feed = feed
+
+    def waiting_for_variables(self) -> bool:
+        """True while Terraform waits for its var file (``VarFeed``): it has locked and read nothing
+        yet, and an interrupt would not reach it until it has its variables."""
+        return self.feed is not None and not self.feed.supplied
 
     def interrupt(self) -> None:
         """SIGINT to Terraform, unless it already has one."""
@@ -546,6 +552,10 @@ class _Stopper:
     def stop(self, *, presumed: bool = False) -> None:
         """Interrupt Terraform (``presumed``: it got the SIGINT this process got) and wait for it to
         exit; kill it after ``GRACE_S``."""
+        if self.waiting_for_variables() and not _exited(self.proc):
+            self.proc.kill()  # nothing to stop cleanly: it has not started its work
+            self.proc.wait()
+            return
         unconfirmed = presumed and not self.delivered
         if not presumed:
             self.interrupt()

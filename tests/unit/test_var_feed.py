@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from deploytool.errors import DeployError
 from deploytool.terraform import LateVars, Runner, TerraformError, VarFeed
 from deploytool.toolchain import Engine
 
-pytestmark = pytest.mark.timeout(60)  # a feed that waits for a reader that never comes would hang
+pytestmark = pytest.mark.timeout(30)  # a feed that waits for a reader that never comes would hang
 
 DONE = {"type": "change_summary", "@message": "Apply complete!", "changes": {"operation": "apply"}}
 
@@ -30,7 +31,8 @@ def fake_terraform(tmp_path: Path, *, exit_before_reading: bool = False) -> Engi
     log = tmp_path / "terraform.log"
     script = tmp_path / "fake_terraform.py"
     script.write_text(
-        "import json, sys\n"
+        "import json, signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)  # as Terraform: an interrupt waits for its variables\n"
         f"log = open({str(log)!r}, 'a', buffering=1)\n"
         "log.write(json.dumps({'started': True}) + '\\n')\n"
         + (
@@ -107,6 +109,27 @@ def test_a_failed_look_up_stops_terraform_before_it_reads_locks_or_changes_anyth
     assert [list(e) for e in events(tmp_path)] == [["started"]]  # it never read, locked or applied
     assert children and not any(_alive(pid) for pid in children)  # killed and reaped
     assert not keep.exists() and pipe_dirs(tmp_path) == before
+
+
+def test_sigterm_while_terraform_waits_for_its_variables_kills_it_at_once(tmp_path: Path) -> None:
+    """The tool's SIGTERM handler asks Terraform to stop with one SIGINT and waits up to a minute for
+    it; a Terraform still waiting for its var file has nothing to stop cleanly (and would not see the
+    interrupt before it has its variables): it is killed at once. The test's timeout is below that
+    minute."""
+    children: list[int] = []
+
+    def produce() -> str:
+        wait_started(tmp_path)
+        children.extend(_children())
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler raises here
+        raise AssertionError("the SIGTERM handler did not run")
+
+    with pytest.raises(DeployError, match="interrupted by SIGTERM"):
+        runner(tmp_path, fake_terraform(tmp_path)).apply_now(
+            late_vars=LateVars(produce, keep=tmp_path / "deploytool.tfvars")
+        )
+    assert [list(e) for e in events(tmp_path)] == [["started"]]
+    assert children and not any(_alive(pid) for pid in children)
 
 
 def test_a_terraform_that_fails_before_reading_its_variables_reports_its_own_error(tmp_path: Path) -> None:
