@@ -32,6 +32,7 @@ pytestmark = [
 STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 OPEN_FRESH, OPEN_IDLE = "feature/janitor-open-fresh", "feature/janitor-open-idle"
 NO_PR_IDLE, CLOSED_LEFTOVER, DEVELOP = "feature/janitor-no-pr", "feature/janitor-closed", "develop"
+FAILS, DESTROYED = "feature/janitor-newer-state", "feature/janitor-idle"
 
 
 def age(target: Target, workspace: str, days: float) -> None:
@@ -132,6 +133,85 @@ def test_with_no_open_pull_request_at_all_the_age_alone_decides(
     }
     assert {target.names(b).workspace for b in (OPEN_FRESH, DEVELOP)} <= remaining
     assert target.names(OPEN_IDLE).workspace not in remaining
+
+
+def staging_workspaces(target: Target) -> set[str]:
+    s3 = target.clients()("s3")
+    listed = s3.list_objects_v2(Bucket=target.state_bucket, Prefix="workspaces/").get("Contents", [])
+    return {o["Key"].split("/")[1] for o in listed}
+
+
+def dispatch_event() -> dict[str, object]:
+    owner, name = GITHUB_REPOSITORY.split("/")
+    return {
+        "ref": "refs/heads/main",
+        "repository": {"full_name": GITHUB_REPOSITORY, "name": name, "owner": {"login": owner}},
+    }
+
+
+def test_with_nothing_to_destroy_no_slice_runs_and_the_report_says_so(
+    act_platforms: ActPlatforms,
+    act_runner: Callable[[dict[str, str]], ActRunner],
+) -> None:
+    """Every environment left is fresh: the plan is an empty list, the matrix runs no destroy job at
+    all, and the report job (which runs although its `needs` were skipped) says nothing was to do."""
+    outputs = act_platforms.platform("staging")
+    target = act_platforms.target("staging")
+    before = staging_workspaces(target)
+    assert target.names(DEVELOP).workspace in before
+    runner = act_runner({"AWS_STAGING_ROLE_ARN": outputs["github_deploy_role_arn"]})
+    result = runner.run("workflow_dispatch", dispatch_event(), "cleanup.yml", label="janitor-empty")
+    print(f"\njanitor with nothing to destroy under act: {result.seconds:.1f}s wall")
+    assert result.returncode == 0, result.output[-6000:]
+    assert result.jobs == {"Plan the cleanup": "succeeded", "Report the cleanup": "succeeded"}, result.jobs
+    assert "Nothing to clean up in staging." in result.summaries
+    assert staging_workspaces(target) == before
+    for workspace in before:
+        last = target.ledger().last("staging", workspace)
+        assert last is None or last.action != "destroy" or last.outcome == "success"
+
+
+def test_a_slice_whose_destroy_fails_fails_the_report_which_names_it(
+    act_platforms: ActPlatforms,
+    act_runner: Callable[[dict[str, str]], ActRunner],
+) -> None:
+    """Two idle environments nothing keeps, one per slice. One's state was last written by a newer
+    Terraform (a state format this one cannot read), so its destroy fails; the other slice still
+    destroys its own. The destroy job of that slice fails, the report job fails and names the
+    workspace as failed, and the run fails."""
+    outputs = act_platforms.platform("staging")
+    target = act_platforms.target("staging")
+    tag = "staging-janitor-2"
+    localrun.push_stand_in_image(target, tag)
+    for branch in (FAILS, DESTROYED):
+        assert release.deploy_release(target, branch, tag).outcome == "success"
+        age(target, target.names(branch).workspace, days=10)
+    s3 = target.clients()("s3")
+    key = target.layout.object_key("app", target.names(FAILS).workspace)
+    state = json.loads(s3.get_object(Bucket=target.state_bucket, Key=key)["Body"].read())
+    state["version"] = 5
+    s3.put_object(Bucket=target.state_bucket, Key=key, Body=json.dumps(state).encode())
+
+    runner = act_runner({"AWS_STAGING_ROLE_ARN": outputs["github_deploy_role_arn"]})
+    result = runner.run("workflow_dispatch", dispatch_event(), "cleanup.yml", label="janitor-failed-slice")
+    print(f"\njanitor with a failing slice under act: {result.seconds:.1f}s wall")
+    assert result.returncode != 0
+    slices = sorted(name for name in result.jobs if name.startswith("Destroy slice"))
+    assert len(slices) == 2, result.jobs
+    cleanups = {name: result.step_results(name).get("deploytool cleanup") for name in slices}
+    assert sorted(map(str, cleanups.values())) == ["failure", "success"], cleanups
+    assert result.jobs["Plan the cleanup"] == "succeeded"
+    assert result.jobs["Report the cleanup"] == "failed", result.output[-6000:]
+    failed_ws, destroyed_ws = target.names(FAILS).workspace, target.names(DESTROYED).workspace
+    report = "\n".join(line for line in result.output.splitlines() if "Report the cleanup" in line)
+    assert f"{failed_ws} (failed)" in report and f"{destroyed_ws} (destroyed)" in report, report[-3000:]
+    assert "1 destroy(s) failed" in report
+    assert f"{failed_ws} (failed)" in result.summaries
+    remaining = staging_workspaces(target)
+    assert failed_ws in remaining and destroyed_ws not in remaining
+    last = target.ledger().last("staging", failed_ws)
+    assert last is not None and (last.action, last.outcome) == ("destroy", "error"), last
+    assert "Unsupported state file format" in last.message, last.message
 
 
 def test_a_pull_request_from_a_fork_gets_no_credentials(

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from tests.workflows.actrun import GITHUB_REPOSITORY, ActResult, ActRunner, act_binary
@@ -24,10 +27,10 @@ pytestmark = [
 WORKFLOW = "deploy-production.yml"
 
 
-def push_event(sha: str, before: str) -> dict[str, Any]:
+def push_event(sha: str, before: str, ref: str = "refs/heads/main") -> dict[str, Any]:
     owner, name = GITHUB_REPOSITORY.split("/")
     repo = {"full_name": GITHUB_REPOSITORY, "name": name, "owner": {"login": owner}}
-    return {"ref": "refs/heads/main", "before": before, "after": sha, "deleted": False, "repository": repo}
+    return {"ref": ref, "before": before, "after": sha, "deleted": False, "repository": repo}
 
 
 def summary_json(result: ActResult) -> dict[str, Any]:
@@ -108,3 +111,103 @@ def test_push_to_main_releases_blue_green_and_a_broken_release_alerts(
     assert "is already scaled down" in scheduled.output
     last = target.ledger().last("production", "default")
     assert last is not None and last.image_after == f"prod-{broken_sha}", "the schedule recorded nothing"
+
+
+def test_a_release_tag_deploys_blue_green_through_the_production_environment(
+    act_platforms: ActPlatforms, act_runner: Callable[[dict[str, str]], ActRunner], deploytool_home: Path
+) -> None:
+    """A pushed ``v*`` tag is the guide's other production trigger: its commit's image is built and
+    released blue-green by the job bound to the ``production`` environment; the previous release
+    stays up on the other colour for the bake."""
+    outputs = act_platforms.platform("production")
+    target = act_platforms.target("production")
+    previous = target.ledger().last_known_good("production", "default")
+    assert previous is not None, "the push to main released first"
+    runner = act_runner(
+        {
+            "AWS_PRODUCTION_ROLE_ARN": outputs["github_deploy_role_arn"],
+            "AWS_PRODUCTION_BUILD_ROLE_ARN": outputs["github_build_role_arn"],
+            "ALERT_SNS_TOPIC_ARN": outputs["sns_topic_arn"],
+        }
+    )
+    sha = runner.workspace.commit("release 1.2.3")
+    runner.workspace.tag("v1.2.3")
+    tagged = runner.run("push", push_event(sha, "0" * 40, ref="refs/tags/v1.2.3"), WORKFLOW, label="tag")
+    print(f"\nproduction tag v1.2.3 -> released under act: {tagged.seconds:.1f}s wall")
+    assert tagged.returncode == 0, tagged.output[-6000:]
+    assert tagged.jobs == {"Build and push image": "succeeded", "Blue-green deploy to production": "succeeded"}
+    tag = f"prod-{sha}"
+    assert f"✅ Released `{tag}` to production." in tagged.summaries
+    last = target.ledger().last("production", "default")
+    assert last is not None and (last.action, last.outcome, last.image_before, last.image_after) == (
+        "deploy",
+        "success",
+        previous.image_after,
+        tag,
+    )
+    colors = last.extra["colors"]
+    active, idle = colors["active_color"], "green" if colors["active_color"] == "blue" else "blue"
+    assert colors[f"{active}_image_tag"] == tag and colors[f"{idle}_image_tag"] == previous.image_after
+    assert colors[f"{idle}_desired_count"] > 0 and last.extra.get("bake_until"), "the previous release bakes"
+    # What the load balancer serves at the production URL is the tag's release (locally: the local
+    # load balancer of the production listener, routing by the URL's host as the ALB does).
+    host = {"Host": str(urlsplit(summary_json(tagged)["url"]).hostname)}
+    lb = target.runtime.load_balancer()
+    detailed = httpx.get(f"{lb.url}/health/detailed", headers=host, timeout=10)
+    assert detailed.status_code == 200 and detailed.json()["version"] == tag
+    # The build role built, the production role (which trusts only jobs bound to the `production`
+    # environment) deployed, both for the tag's ref.
+    log = (deploytool_home / "assumed-roles.jsonl").read_text().splitlines()
+    assumes = [a for a in map(json.loads, log) if a["ref"] == "refs/tags/v1.2.3"]
+    assert [(a["job"], a["role"]) for a in assumes] == [
+        ("build", outputs["github_build_role_arn"]),
+        ("deploy", outputs["github_deploy_role_arn"]),
+    ]
+
+
+def test_a_cancelled_release_alerts(
+    act_platforms: ActPlatforms, act_runner: Callable[[dict[str, str]], ActRunner]
+) -> None:
+    """A release run by hand (ending the tag's bake first) is cancelled while deploytool deploys: the
+    deploy step is killed, and the alert step, which runs on a cancelled run too, publishes to the
+    SNS topic. (act does not honour ``timeout-minutes``, whose expiry GitHub handles as a
+    cancellation; the YAML tests check the condition covers it.)"""
+    outputs = act_platforms.platform("production")
+    emulator = act_platforms.emulator
+    sqs, sns = emulator.client("sqs"), emulator.client("sns")
+    queue = sqs.create_queue(QueueName="production-alerts-cancel")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=outputs["sns_topic_arn"], Protocol="sqs", Endpoint=queue_arn)
+    runner = act_runner(
+        {
+            "AWS_PRODUCTION_ROLE_ARN": outputs["github_deploy_role_arn"],
+            "AWS_PRODUCTION_BUILD_ROLE_ARN": outputs["github_build_role_arn"],
+            "ALERT_SNS_TOPIC_ARN": outputs["sns_topic_arn"],
+        }
+    )
+    sha = runner.workspace.commit("a release cancelled half-way")
+    owner, name = GITHUB_REPOSITORY.split("/")
+    event = {
+        "ref": "refs/heads/main",
+        "inputs": {"finalize_first": True},
+        "repository": {"full_name": GITHUB_REPOSITORY, "name": name, "owner": {"login": owner}},
+    }
+
+    def deploying(line: str) -> bool:
+        # deploytool's first line in the deploy step: the release has started.
+        return line.startswith("[Deploy production/Blue-green deploy to production") and (
+            "DEPLOYTOOL_EMULATOR_URL is set" in line
+        )
+
+    cancelled = runner.run("workflow_dispatch", event, WORKFLOW, label="cancelled", cancel_when=deploying)
+    print(f"\nproduction release cancelled under act: {cancelled.seconds:.1f}s wall")
+    assert cancelled.returncode != 0
+    assert cancelled.jobs.get("Blue-green deploy to production") == "failed", cancelled.output[-6000:]
+    steps = cancelled.step_results("Blue-green deploy to production")
+    assert steps.get("deploytool deploy") == "failure", steps
+    assert steps.get("Alert on failure") == "success", cancelled.output[-6000:]
+    assert "this step has been cancelled" in cancelled.output
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    alerts = [json.loads(m["Body"]) for m in messages]
+    assert [a["Subject"] for a in alerts] == [f"Production deploy failed: {GITHUB_REPOSITORY}"]
+    assert f"prod-{sha} failed or was cancelled" in alerts[0]["Message"]

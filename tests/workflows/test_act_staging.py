@@ -11,7 +11,11 @@ destroyed, comment says so). The tests run in file order on one branch environme
 from __future__ import annotations
 
 import json
+import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -208,6 +212,129 @@ def world_summary_json(result: ActResult) -> dict[str, Any]:
     return dict(json.loads(text[start : text.index("\n```", start)]))
 
 
+class HeldStateLock:
+    """The Terraform state lock of a workspace, held as another run's Terraform holds it: the S3 lock
+    file next to the state, written with a conditional put and the lock info Terraform writes, then
+    deleted as Terraform releases it (read, check the ID, delete)."""
+
+    def __init__(self, s3: Any, bucket: str, state_key: str, operation: str) -> None:
+        self.s3, self.bucket, self.key = s3, bucket, state_key + ".tflock"
+        self.info = {
+            "ID": str(uuid.uuid4()),
+            "Operation": operation,
+            "Info": "",
+            "Who": "runner@another-run",
+            "Version": "1.15.5",
+            "Created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "Path": f"{bucket}/{state_key}",
+        }
+        self.released_held: bool | None = None
+
+    def __enter__(self) -> HeldStateLock:
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=self.key,
+            Body=json.dumps(self.info).encode(),
+            ContentType="application/json",
+            ServerSideEncryption="AES256",
+            IfNoneMatch="*",
+        )
+        return self
+
+    def release(self) -> None:
+        """Delete the lock file if it is still this lock; remember whether it was."""
+        if self.released_held is not None:
+            return
+        try:
+            body = json.loads(self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read())
+        except self.s3.exceptions.NoSuchKey:
+            self.released_held = False
+            return
+        self.released_held = body.get("ID") == self.info["ID"]
+        if self.released_held:
+            self.s3.delete_object(Bucket=self.bucket, Key=self.key)
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+def run_while_locked(world: World, operation: str, run: Callable[[Callable[[str], None]], ActResult]) -> ActResult:
+    """``run`` (one act run) with the branch workspace's state lock held as a run doing ``operation``
+    holds it, released 5 s after Terraform says it waits for it; asserts that it waited."""
+    names = world.target.names(BRANCH)
+    state_key = world.target.layout.object_key("app", names.workspace)
+    s3 = world.emulator.client("s3")
+    assert s3.head_object(Bucket=world.target.state_bucket, Key=state_key)  # the push deployed the branch
+    waiting = threading.Event()
+
+    def watch(line: str) -> None:
+        if "Acquiring state lock. This may take a few moments..." in line:
+            waiting.set()
+
+    with HeldStateLock(s3, world.target.state_bucket, state_key, operation) as lock:
+
+        def release_later() -> None:
+            # Terraform prints its waiting line once the lock has kept it waiting for 0.4 s; should it
+            # never come, release anyway so the run ends (and the assertions below say why).
+            waiting.wait(timeout=120)
+            time.sleep(5)
+            lock.release()
+
+        releaser = threading.Thread(target=release_later, daemon=True)
+        releaser.start()
+        result = run(watch)
+        releaser.join(timeout=150)
+    assert result.returncode == 0, result.output[-6000:]
+    assert waiting.is_set(), "Terraform never waited for the lock: " + result.output[-4000:]
+    assert lock.released_held is True, "the lock was gone before it was released: nothing waited for it"
+    assert "Error acquiring the state lock" not in result.output
+    assert not s3.list_objects_v2(Bucket=world.target.state_bucket, Prefix=lock.key).get("KeyCount")
+    return result
+
+
+def test_a_plan_waits_for_the_state_lock_a_deploy_of_the_branch_holds(world: World) -> None:
+    """The plan job of a pull request and the push's deploy of the same branch run in different
+    concurrency groups, so a plan can meet the state lock an apply holds. The plan waits for it
+    (``--lock-timeout``; with Terraform's default of 0 s it would fail at once with exit 5): here the
+    lock is held when the job starts and released 5 s after Terraform says it is waiting for it."""
+    sha = world.workspace.commit("more review fixes")
+    planned = run_while_locked(
+        world,
+        "OperationTypeApply",
+        lambda watch: world.runner.run(
+            "pull_request",
+            world.pull_request_event("synchronize", sha),
+            WORKFLOW,
+            label="pr-sync-locked",
+            on_line=watch,
+        ),
+    )
+    assert planned.jobs == {"Plan branch environment": "succeeded"}
+    (comment,) = world.comments()
+    assert f"staging-{sha}" in comment
+    print(f"\nplan waiting for a held state lock under act: {planned.seconds:.1f}s wall")
+
+
+def test_a_deploy_waits_for_the_state_lock_a_plan_of_the_branch_holds(world: World) -> None:
+    """The other way round: a push's deploy meets the lock of a pull request's plan and waits for it
+    (the deploy's ``--lock-timeout``) instead of leaving the push undeployed with exit 5."""
+    before = world.workspace.head()
+    sha = world.workspace.commit("a push while a plan runs")
+    deployed = run_while_locked(
+        world,
+        "OperationTypePlan",
+        lambda watch: world.runner.run(
+            "push", world.push_event(sha, before), WORKFLOW, label="push-locked", on_line=watch
+        ),
+    )
+    assert deployed.jobs == {"Build and deploy branch environment": "succeeded"}
+    last = world.target.ledger().last("staging", world.target.names(BRANCH).workspace)
+    assert last is not None and (last.action, last.outcome, last.image_after) == ("deploy", "success", f"staging-{sha}")
+    (comment,) = world.comments()
+    assert "✅ Staging: deployed and healthy" in comment and f"`staging-{sha}`" in comment
+    print(f"\ndeploy waiting for a held state lock under act: {deployed.seconds:.1f}s wall")
+
+
 def test_merging_the_pull_request_destroys_the_environment_and_says_so(world: World) -> None:
     sha = world.workspace.head()
     world.stub.close_pull_request(GITHUB_REPOSITORY, PR, merged=True)
@@ -232,3 +359,34 @@ def test_merging_the_pull_request_destroys_the_environment_and_says_so(world: Wo
         assert all(s["status"] != "ACTIVE" for s in services)
     (comment,) = world.comments()
     assert "🧹 Staging environment destroyed" in comment and "The pull request was merged" in comment
+
+
+@pytest.mark.parametrize("branch", ["develop", "hotfix/x"])
+def test_a_push_to_develop_or_a_hotfix_branch_deploys_its_environment(world: World, branch: str) -> None:
+    """The deployment guide deploys pushes to ``feature/*``, ``hotfix/*`` and ``develop``: the two
+    the feature scenarios above do not cover, each with no pull request to comment on."""
+    world.workspace.checkout(branch)
+    before = world.workspace.head()
+    sha = world.workspace.commit(f"work on {branch}")
+    posts = len(world.stub.calls("POST")) + len(world.stub.calls("PATCH"))
+    event = {**world.push_event(sha, before), "ref": f"refs/heads/{branch}"}
+    pushed = world.runner.run("push", event, WORKFLOW, label=f"push-{branch.replace('/', '-')}")
+    print(f"\npush to {branch} -> verified under act: {pushed.seconds:.1f}s wall")
+    assert pushed.returncode == 0, pushed.output[-6000:]
+    assert pushed.jobs == {"Build and deploy branch environment": "succeeded"}
+    tag = f"staging-{sha}"
+    ecr = world.emulator.client("ecr")
+    images = ecr.describe_images(repositoryName=world.target.config.project.image_repository)["imageDetails"]
+    assert any(tag in image.get("imageTags", []) for image in images)
+    names = world.target.names(branch)
+    last = world.target.ledger().last("staging", names.workspace)
+    assert last is not None and (last.action, last.outcome, last.image_after) == ("deploy", "success", tag)
+    assert world.target.ledger().branch_of("staging", names.workspace) == branch
+    summary = world_summary_json(pushed)
+    assert summary["outcome"] == "success" and summary["image_after"] == tag
+    assert f"### Staging deploy of `{branch}`: deployed and healthy" in pushed.summaries
+    host = {"Host": names.host}
+    detailed = httpx.get(f"{summary['url']}/health/detailed", headers=host, timeout=10)
+    assert detailed.status_code == 200 and detailed.json()["version"] == tag
+    assert "No open pull request for this branch; nothing to comment on." in pushed.output
+    assert len(world.stub.calls("POST")) + len(world.stub.calls("PATCH")) == posts

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.workflows.actrun import ACTIONS, REPO, STAND_INS
+from tests.workflows.actrun import ACTIONS, REPO, STAND_INS, push_starts_run
 
 
 def test_every_used_action_has_a_stand_in() -> None:
@@ -143,3 +143,50 @@ def test_the_build_push_stand_in_pushes_the_env_of_the_contexts_stand_in_image_e
     (tmp_path / "ctx" / ".stand-in-image-env").write_text("not a pair\n")
     bad = _run(script, tmp_path, env)
     assert bad.returncode == 1 and ".stand-in-image-env" in bad.stdout
+
+
+@pytest.mark.parametrize(
+    ("workflow", "starts", "starts_not"),
+    [
+        (
+            "deploy-staging.yml",
+            [
+                "refs/heads/feature/new-api-endpoint",
+                "refs/heads/feature/a/b",
+                "refs/heads/hotfix/x",
+                "refs/heads/develop",
+            ],
+            ["refs/heads/main", "refs/heads/feature", "refs/heads/developer", "refs/heads/fix/x", "refs/tags/v1.2.3"],
+        ),
+        (
+            "deploy-production.yml",
+            ["refs/heads/main", "refs/tags/v1.2.3", "refs/tags/v2"],
+            ["refs/heads/develop", "refs/heads/feature/x", "refs/heads/main-old", "refs/tags/1.2.3"],
+        ),
+        ("cleanup.yml", [], ["refs/heads/main", "refs/tags/v1.2.3"]),
+    ],
+)
+def test_pushes_start_runs_as_the_deployment_guide_says(
+    workflow: str, starts: list[str], starts_not: list[str]
+) -> None:
+    """act runs a workflow for any push; the act harness filters pushes as GitHub does, so the
+    scenarios' pushes reach only the workflows the guide names: staging for ``feature/*``,
+    ``hotfix/*`` and ``develop``, production for ``main`` and ``v*`` tags."""
+    path = REPO / ".github" / "workflows" / workflow
+    assert [ref for ref in starts if not push_starts_run(path, ref)] == []
+    assert [ref for ref in starts_not if push_starts_run(path, ref)] == []
+
+
+def test_push_filters_follow_githubs_rules(tmp_path: Path) -> None:
+    workflow = tmp_path / "w.yml"
+    workflow.write_text("on:\n  push:\n    branches: ['releases/**', '!releases/**-alpha']\n")
+    assert push_starts_run(workflow, "refs/heads/releases/10")
+    assert not push_starts_run(workflow, "refs/heads/releases/10-alpha")
+    assert not push_starts_run(workflow, "refs/tags/releases/10"), "branch filters only: no tag push"
+    workflow.write_text("on:\n  push:\n    branches-ignore: ['docs/*']\n")
+    assert push_starts_run(workflow, "refs/heads/main") and not push_starts_run(workflow, "refs/heads/docs/a")
+    workflow.write_text("on: [push]\n")
+    assert push_starts_run(workflow, "refs/tags/anything")
+    workflow.write_text("on:\n  push:\n    branches: ['v?']\n")
+    with pytest.raises(ValueError, match="not handled"):
+        push_starts_run(workflow, "refs/heads/v1")
