@@ -187,6 +187,8 @@ class BlueGreen:
         inputs.require_image(self.target, image_tag)
         desired = self.target.settings.desired_count
         before = current_colors(self.target, self.workspace)
+        if before is not None and before.tag(before.active_color) == image_tag and not environment:
+            return self._already_serving(before, image_tag)
         if before is not None and _idle_count(before) > 0:
             before = self._end_bake(before, image_tag, finalize_first=finalize_first)
         record = Record(
@@ -201,6 +203,42 @@ class BlueGreen:
             if before is None:
                 return self._first_deploy(record, image_tag, desired, environment or {})
             return self._switch(record, before, image_tag, desired, environment or {})
+
+    def _already_serving(self, before: Colors, tag: str) -> DeployOutcome:
+        """Production serves ``tag`` already (a release tag pushed on the commit ``main`` just
+        released): check it and change nothing. Staging the same image on the other colour and
+        switching would be a release for nothing, and during the bake it would be refused. The
+        record sets no colours, so a running bake keeps its end."""
+        active = before.active_color
+        record = Record(
+            env=self.target.env,
+            workspace=self.workspace,
+            stack="app",
+            action="deploy",
+            image_before=tag,
+            image_after=tag,
+        )
+        with self.ledger.recording(record, warn=self.progress):
+            outputs = app_outputs(self.target, self.workspace)
+            if outputs is None:
+                raise DeployError(f"{self.target.env}: the colours name {tag} on {active}, but the app has no state")
+            self.progress(f"{self.target.env} already serves {tag} on {active}: checking it; nothing to apply")
+            verdict = self.check(active, tag, outputs, test_route=False)
+            record.checks = [c.to_dict() for c in verdict.checks]
+            url = str(outputs.url)
+            if not verdict.ok:
+                record.outcome = "failed"
+                record.message = f"{tag} already serves on {active} and fails its checks: {verdict.summary()}"
+                env = self.target.env
+                raise RollbackFailedError(
+                    f"{env} already serves {tag} on {active}, and it fails its checks now "
+                    f"({verdict.summary()}); nothing was changed. Investigate with `deploytool diagnose`, or "
+                    f"roll back with `deploytool rollback --env {env}`.",
+                    result=self._outcome(record, url, verdict).to_dict(),
+                )
+            record.outcome = "success"
+            record.message = f"{tag} already serves on {active}: checked, nothing applied"
+            return self._outcome(record, url, verdict)
 
     def _end_bake(self, before: Colors, image_tag: str, *, finalize_first: bool) -> Colors:
         """Scale the idle colour down before it is staged over, or refuse while it bakes."""

@@ -250,3 +250,49 @@ def test_the_cli_passes_finalize_first_and_if_baked(monkeypatch: pytest.MonkeyPa
     assert seen["if_baked"] is True
     assert CliRunner().invoke(main, ["finalize", "--env", "production", "--yes"]).exit_code == 0
     assert seen["if_baked"] is False
+
+
+# -- the tag production serves already ------------------------------------------------------------
+def test_a_deploy_of_the_tag_production_serves_checks_it_and_changes_nothing_even_during_the_bake(
+    scripted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release tag pushed on the commit main just released builds no new image: its deploy asks
+    for the tag the active colour serves. Nothing is staged or switched, the bake keeps its end."""
+    until = in_minutes(20)
+    strategy = scripted(SWITCHED, [switch_record(until)])
+    monkeypatch.setattr(bluegreen, "app_outputs", lambda *a, **k: Outputs())
+    checked: list[tuple[str, str, bool]] = []
+
+    def check(color: str, tag: str, outputs: Any, *, test_route: bool) -> Verdict:
+        checked.append((color, tag, test_route))
+        return OK
+
+    strategy.check = check  # type: ignore[method-assign]
+
+    outcome = strategy.deploy("v2")
+
+    assert outcome.outcome == "success" and (outcome.image_before, outcome.image_after) == ("v2", "v2")
+    assert strategy.applied == []
+    assert checked == [("green", "v2", False)]  # the production route, the active colour
+    (record,) = strategy.ledger.written
+    assert record.action == "deploy" and "nothing applied" in record.message and "colors" not in record.extra
+    assert strategy.bake_until() == until  # the bake still ends when it did
+    with pytest.raises(DeployError, match="still bakes"):
+        strategy.deploy("v3")  # another tag is still refused during the bake
+
+
+def test_a_deploy_of_the_tag_production_serves_unhealthy_exits_4_and_changes_nothing(
+    scripted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strategy = scripted(SWITCHED, [switch_record(in_minutes(-5))])
+    monkeypatch.setattr(bluegreen, "app_outputs", lambda *a, **k: Outputs())
+    failing = Verdict((CheckResult("http.stability", "fail", "503 from /health"),))
+    strategy.check = lambda *a, **k: failing  # type: ignore[method-assign]
+
+    with pytest.raises(DeployError) as caught:
+        strategy.deploy("v2")
+
+    assert caught.value.exit_code == 4
+    assert "nothing was changed" in caught.value.message and "503 from /health" in caught.value.message
+    assert strategy.applied == []  # not even the finalize the bake's end would allow
+    assert strategy.ledger.written[-1].outcome == "failed"
