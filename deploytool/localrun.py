@@ -261,7 +261,9 @@ class LocalRuntime:
         self.target = target
         self.dir = target.data_root / "local" / target.env
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.lb_dir = self.dir / "lb"
+        # One load balancer per project's listener: two projects' environments of the same name
+        # (their own platforms, one data root) must not share one that routes to the other's rules.
+        self.lb_dir = self.dir / "lb" / target.config.project.name
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
 
     # -- the Runtime interface -------------------------------------------------------------------------
@@ -349,7 +351,7 @@ class LocalRuntime:
         running = locallb.running(self.lb_dir)
         if running is not None:
             return running
-        listener = platform_outputs(self.target).listener_arn
+        listener = platform_outputs(self.target).listener_arn  # ensure_running replaces one of another listener
         credentials = self.target.runtime_credentials
         assert self.target.endpoint is not None
         return locallb.ensure_running(

@@ -105,3 +105,15 @@ def test_settle_stops_and_deregisters_a_service_scaled_to_zero_only(
     finally:
         keeper.kill()
         keeper.wait()
+
+
+def test_two_projects_on_one_data_root_get_a_load_balancer_each(clients: Any, tmp_path: Path) -> None:
+    """Two projects' environments of one name (their own platforms, listeners and rules) on one
+    data root: each gets its own local load balancer, never the other's, whose listener routes
+    nothing of theirs (their targets would never be health-checked, their rollouts never end)."""
+    ours = moto_env.target(clients, tmp_path)
+    theirs = moto_env.target(clients, tmp_path)
+    project = ours.config.project.model_copy(update={"name": "actci"})
+    theirs.config = ours.config.model_copy(update={"project": project})
+    assert LocalRuntime(ours).dir == LocalRuntime(theirs).dir  # the tasks' records sit side by side
+    assert LocalRuntime(ours).lb_dir != LocalRuntime(theirs).lb_dir
