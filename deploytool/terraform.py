@@ -454,9 +454,12 @@ class VarFeed:
             fd = self._open_for(proc)
             if fd is None:
                 return  # Terraform stopped before it read its variables: its error is the run's
-            with os.fdopen(fd, "w", encoding="utf-8") as pipe:
-                os.set_blocking(fd, True)
-                pipe.write(text)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as pipe:
+                    os.set_blocking(fd, True)
+                    pipe.write(text)
+            except BrokenPipeError:
+                return  # Terraform exited while reading: its error is the run's
             self.supplied = True
         except BaseException:
             if not self.supplied and not _exited(proc):

@@ -145,6 +145,21 @@ def test_a_terraform_that_fails_before_reading_its_variables_reports_its_own_err
     assert produced == ["yes"]  # worked out, never written: nobody was reading
 
 
+def test_a_terraform_that_exits_while_reading_its_variables_reports_its_own_error(tmp_path: Path) -> None:
+    script = tmp_path / "reads_a_little.py"
+    script.write_text(
+        "import json, sys\n"
+        "path = next(a.split('=', 1)[1] for a in sys.argv[1:] if a.startswith('-var-file='))\n"
+        "open(path).read(10)\n"  # then it gives up, as on a syntax error
+        "print(json.dumps({'type': 'diagnostic', '@level': 'error', '@message': 'Error: Invalid expression'}))\n"
+        "sys.exit(1)\n"
+    )
+    text = "".join(f'# line {i} {"x" * 80}\n' for i in range(4000))  # far more than a pipe holds
+    engine = Engine("fake", (sys.executable, str(script)))
+    with pytest.raises(TerraformError, match="Invalid expression"):
+        runner(tmp_path, engine).apply_now(late_vars=LateVars(lambda: text, keep=tmp_path / "deploytool.tfvars"))
+
+
 def test_without_named_pipes_the_inputs_are_worked_out_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(VarFeed, "supported", staticmethod(lambda: False))
     keep = tmp_path / "deploytool.tfvars"
