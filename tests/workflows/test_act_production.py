@@ -2,7 +2,8 @@
 pushes the image with the production build role, then deploys it blue-green with the production
 deploy role; a broken release is never left serving, the job fails with exit 3 in its summary and
 the alert step publishes to the platform's SNS topic (read back through an SQS subscription); the
-schedule runs only the finalize job."""
+schedule runs only the finalize job; a release tag pushed on the commit main has just released
+reuses its image and changes nothing (the bake keeps its end, no alert)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from deploytool import release
+from deploytool.localrun import LocalRuntime
+from deploytool.state import app_outputs
 from tests.workflows.actrun import GITHUB_REPOSITORY, ActResult, ActRunner, act_binary
 from tests.workflows.conftest import ActPlatforms
 
@@ -113,6 +117,99 @@ def test_push_to_main_releases_blue_green_and_a_broken_release_alerts(
     assert last is not None and last.image_after == f"prod-{broken_sha}", "the schedule recorded nothing"
 
 
+def test_a_release_tag_on_the_commit_main_released_changes_nothing(
+    act_platforms: ActPlatforms, act_runner: Callable[[dict[str, str]], ActRunner]
+) -> None:
+    """The guide's usual release: a push to ``main`` releases a commit (the previous release bakes),
+    then ``v1.2.3`` is tagged on that same commit. The tag's run reuses the image and its deploy
+    finds production serving that tag already: it checks it and changes nothing (no staging, no
+    switch, the bake keeps its end), so the job succeeds and no alert is published."""
+    outputs = act_platforms.platform("production")
+    target = act_platforms.target("production")
+    emulator = act_platforms.emulator
+    sqs, sns, ecr = emulator.client("sqs"), emulator.client("sns"), emulator.client("ecr")
+    queue = sqs.create_queue(QueueName="production-alerts-tag")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=outputs["sns_topic_arn"], Protocol="sqs", Endpoint=queue_arn)
+    previous = target.ledger().last_known_good("production", "default")
+    assert previous is not None, "the first push to main released"
+    runner = act_runner(
+        {
+            "AWS_PRODUCTION_ROLE_ARN": outputs["github_deploy_role_arn"],
+            "AWS_PRODUCTION_BUILD_ROLE_ARN": outputs["github_build_role_arn"],
+            "ALERT_SNS_TOPIC_ARN": outputs["sns_topic_arn"],
+        }
+    )
+    workspace = runner.workspace
+    before = workspace.head()
+    sha = workspace.commit("release 1.2.3")
+    released = runner.run("push", push_event(sha, before), WORKFLOW, label="main-for-tag")
+    print(f"\nproduction push -> switched under act: {released.seconds:.1f}s wall")
+    assert released.returncode == 0, released.output[-6000:]
+    assert released.step_results("Build and push image").get("Build and push the image") == "success"
+    tag = f"prod-{sha}"
+    repository = target.config.project.image_repository
+
+    def image() -> list[tuple[str, str]]:
+        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
+        return [(i["imageDigest"], str(i["imagePushedAt"])) for i in found]
+
+    pushed = image()
+    assert len(pushed) == 1
+    switch = target.ledger().last("production", "default")
+    assert switch is not None and (switch.action, switch.outcome, switch.image_after) == ("deploy", "success", tag)
+    colors = switch.extra["colors"]
+    active = colors["active_color"]
+    idle = "green" if active == "blue" else "blue"
+    assert colors[f"{idle}_image_tag"] == previous.image_after and colors[f"{idle}_desired_count"] > 0
+    bake_until = switch.extra["bake_until"]
+    runtime = target.runtime
+    assert isinstance(runtime, LocalRuntime)
+    app = app_outputs(target, "default")
+    assert app is not None
+
+    def processes(color: str) -> list[int]:
+        return sorted(t.pid for t in runtime.tasks(app.service(color).service_name))
+
+    serving = {color: processes(color) for color in ("blue", "green")}
+    assert serving[active] and serving[idle], "both colours run: the previous release bakes"
+
+    try:
+        workspace.tag("v1.2.3")
+        assert workspace.head() == sha
+        event = push_event(sha, "0" * 40, ref="refs/tags/v1.2.3")
+        tagged = runner.run("push", event, WORKFLOW, label="tag-on-released-commit")
+        print(f"production tag v1.2.3 on the released commit under act: {tagged.seconds:.1f}s wall")
+        assert tagged.returncode == 0, tagged.output[-6000:]
+        assert tagged.jobs == {"Build and push image": "succeeded", "Blue-green deploy to production": "succeeded"}
+        # The build found the image and pushed nothing: the same manifest, pushed once.
+        build = tagged.step_results("Build and push image")
+        assert build.get("Is the image already in ECR?") == "success" and "Build and push the image" not in build, build
+        assert image() == pushed
+        # The deploy checked the active colour and applied nothing.
+        assert f"production already serves {tag} on {active}: checking it; nothing to apply" in tagged.output
+        last = target.ledger().last("production", "default")
+        assert last is not None and last.id != switch.id
+        assert (last.action, last.outcome, last.image_before, last.image_after) == ("deploy", "success", tag, tag)
+        assert "nothing applied" in (last.message or "") and last.verified
+        assert "colors" not in last.extra and "bake_until" not in last.extra
+        colored = [r for r in target.ledger().records("production", "default") if r.extra.get("colors")]
+        assert colored[-1].id == switch.id and colored[-1].extra["bake_until"] == bake_until, "the bake keeps its end"
+        now = app_outputs(target, "default")
+        assert now is not None and now.active_color == active
+        assert (now.text(f"{active}_image_tag"), now.text(f"{idle}_image_tag")) == (tag, previous.image_after)
+        assert {color: processes(color) for color in ("blue", "green")} == serving, "no task restarted or stopped"
+        host = {"Host": str(urlsplit(summary_json(tagged)["url"]).hostname)}
+        detailed = httpx.get(f"{runtime.load_balancer().url}/health/detailed", headers=host, timeout=10)
+        assert detailed.status_code == 200 and detailed.json()["version"] == tag
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+        assert messages == [], [m["Body"] for m in messages]
+    finally:
+        # The next scenario tags a new commit: end this release's bake as `deploytool finalize` does.
+        ended = release.finalize(target)
+    assert "scaled down" in ended
+
+
 def test_a_release_tag_deploys_blue_green_through_the_production_environment(
     act_platforms: ActPlatforms, act_runner: Callable[[dict[str, str]], ActRunner], deploytool_home: Path
 ) -> None:
@@ -132,6 +229,9 @@ def test_a_release_tag_deploys_blue_green_through_the_production_environment(
     )
     sha = runner.workspace.commit("release 1.2.3")
     runner.workspace.tag("v1.2.3")
+    # Only this run's role assumptions count (an earlier scenario pushed v1.2.3 in its own repository).
+    assumed = deploytool_home / "assumed-roles.jsonl"
+    assumed_before = len(assumed.read_text().splitlines()) if assumed.exists() else 0
     tagged = runner.run("push", push_event(sha, "0" * 40, ref="refs/tags/v1.2.3"), WORKFLOW, label="tag")
     print(f"\nproduction tag v1.2.3 -> released under act: {tagged.seconds:.1f}s wall")
     assert tagged.returncode == 0, tagged.output[-6000:]
@@ -157,7 +257,7 @@ def test_a_release_tag_deploys_blue_green_through_the_production_environment(
     assert detailed.status_code == 200 and detailed.json()["version"] == tag
     # The build role built, the production role (which trusts only jobs bound to the `production`
     # environment) deployed, both for the tag's ref.
-    log = (deploytool_home / "assumed-roles.jsonl").read_text().splitlines()
+    log = assumed.read_text().splitlines()[assumed_before:]
     assumes = [a for a in map(json.loads, log) if a["ref"] == "refs/tags/v1.2.3"]
     assert [(a["job"], a["role"]) for a in assumes] == [
         ("build", outputs["github_build_role_arn"]),
